@@ -1,0 +1,338 @@
+"""Elementwise ops: arithmetic, exp/log, activations, maximum, comparisons, where (+ the unbroadcast helper)."""
+
+import math
+
+from ..backend import xp
+from ..tensor import Function, Tensor, as_tensor
+
+
+def sum_to(g, shape):
+    """Sum the broadcast gradient `g` down to `shape`: the one place gradients are un-broadcast."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _binary(a, b):
+    """Both operands as Tensors; Python scalars take the other's dtype; shapes must broadcast."""
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    try:
+        xp.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"operands of shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b
+
+
+class Add(Function):
+    """a + b."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
+
+class Mul(Function):
+    """a * b."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        ga = sum_to(gy * b.data, a.shape) if a.requires_grad else None
+        gb = sum_to(gy * a.data, b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class Div(Function):
+    """a / b."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        gb = sum_to(-gy * node.data / b.data, b.shape) if b.requires_grad else None
+        return sum_to(gy / b.data, a.shape), gb
+
+
+class Pow(Function):
+    """a ** b, elementwise, with a tensor exponent."""
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        ga = sum_to(gy * b.data * a.data ** (b.data - 1), a.shape) if a.requires_grad else None
+        gb = sum_to(gy * node.data * xp.log(xp.where(a.data > 0, a.data, 1)), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class PowScalar(Function):
+    """a ** p for a Python number p."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, a):
+        return a**self.p
+
+    def backward(self, gy, node):
+        a = node.inputs[0].data
+        return (gy * self.p * a ** (self.p - 1),)
+
+
+class Neg(Function):
+    """-a."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, gy, node):
+        return (-gy,)
+
+
+class Exp(Function):
+    """e ** a."""
+
+    def forward(self, a):
+        return xp.exp(a)
+
+    def backward(self, gy, node):
+        return (gy * node.data,)
+
+
+class Log(Function):
+    """Natural logarithm."""
+
+    def forward(self, a):
+        return xp.log(a)
+
+    def backward(self, gy, node):
+        return (gy / node.inputs[0].data,)
+
+
+class Sqrt(Function):
+    """Square root."""
+
+    def forward(self, a):
+        return xp.sqrt(a)
+
+    def backward(self, gy, node):
+        return (gy / (2 * node.data),)
+
+
+class Abs(Function):
+    """|a| (gradient 0 at 0, as PyTorch)."""
+
+    def forward(self, a):
+        return xp.abs(a)
+
+    def backward(self, gy, node):
+        return (gy * xp.sign(node.inputs[0].data),)
+
+
+class ReLU(Function):
+    """max(a, 0)."""
+
+    def forward(self, a):
+        return xp.maximum(a, 0)
+
+    def backward(self, gy, node):
+        return (gy * (node.data > 0),)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e ** -a), computed without overflow."""
+
+    def forward(self, a):
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, gy, node):
+        return (gy * node.data * (1 - node.data),)
+
+
+class Tanh(Function):
+    """Hyperbolic tangent."""
+
+    def forward(self, a):
+        return xp.tanh(a)
+
+    def backward(self, gy, node):
+        return (gy * (1 - node.data * node.data),)
+
+
+def _erf(x):
+    """erf to ~1e-7 absolute (Abramowitz & Stegun 7.1.26); NumPy has none."""
+    s, x = xp.sign(x), xp.abs(x)
+    t = 1 / (1 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return s * (1 - poly * xp.exp(-x * x))
+
+
+class GELU(Function):
+    """x * Phi(x): exact (erf) by default, or the tanh approximation."""
+
+    def __init__(self, approximate="none"):
+        self.approximate = approximate
+
+    def forward(self, a):
+        if self.approximate == "tanh":
+            return 0.5 * a * (1 + xp.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a**3)))
+        return (0.5 * a * (1 + _erf(a / math.sqrt(2)))).astype(a.dtype, copy=False)
+
+    def backward(self, gy, node):
+        a = node.inputs[0].data
+        if self.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = xp.tanh(k * (a + 0.044715 * a**3))
+            return (gy * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)),)
+        cdf = 0.5 * (1 + _erf(a / math.sqrt(2)))
+        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+        return ((gy * (cdf + a * pdf)).astype(a.dtype, copy=False),)
+
+
+class Maximum(Function):
+    """Elementwise max(a, b); ties split the gradient evenly, as PyTorch."""
+
+    def forward(self, a, b):
+        return xp.maximum(a, b)
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        share = (a.data > b.data) + 0.5 * (a.data == b.data)
+        ga = sum_to(gy * share, a.shape).astype(gy.dtype, copy=False)
+        gb = sum_to(gy * (1 - share), b.shape).astype(gy.dtype, copy=False)
+        return ga, gb
+
+
+class Where(Function):
+    """cond ? a : b; no gradient flows to the mask."""
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return xp.where(self.cond, a, b)
+
+    def backward(self, gy, node):
+        a, b = node.inputs
+        return sum_to(xp.where(self.cond, gy, 0), a.shape), sum_to(xp.where(self.cond, 0, gy), b.shape)
+
+
+def add(a, b):
+    """a + b with broadcasting."""
+    return Add()(*_binary(a, b))
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    a, b = _binary(a, b)
+    return Add()(a, Neg()(b))
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    return Mul()(*_binary(a, b))
+
+
+def div(a, b):
+    """a / b with broadcasting."""
+    return Div()(*_binary(a, b))
+
+
+def pow(a, b):
+    """a ** b; `b` a Python number or a tensor."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        return PowScalar(b)(a)
+    return Pow()(*_binary(a, b))
+
+
+def neg(a):
+    """-a."""
+    return Neg()(a)
+
+
+def exp(a):
+    """e ** a."""
+    return Exp()(a)
+
+
+def log(a):
+    """Natural logarithm."""
+    return Log()(a)
+
+
+def sqrt(a):
+    """Square root."""
+    return Sqrt()(a)
+
+
+def abs(a):
+    """Absolute value."""
+    return Abs()(a)
+
+
+def relu(a):
+    """max(a, 0)."""
+    return ReLU()(a)
+
+
+def sigmoid(a):
+    """Logistic sigmoid."""
+    return Sigmoid()(a)
+
+
+def tanh(a):
+    """Hyperbolic tangent."""
+    return Tanh()(a)
+
+
+def gelu(a, approximate="none"):
+    """Gaussian error linear unit; approximate='none' (erf) or 'tanh'."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate)(a)
+
+
+def maximum(a, b):
+    """Elementwise maximum."""
+    return Maximum()(*_binary(a, b))
+
+
+def minimum(a, b):
+    """Elementwise minimum."""
+    a, b = _binary(a, b)
+    return neg(maximum(neg(a), neg(b)))
+
+
+def where(cond, a, b):
+    """Elements of `a` where `cond`, else of `b`."""
+    cond = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    a, b = _binary(a, b)
+    try:
+        xp.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: cond {cond.shape}, a {a.shape} and b {b.shape} do not broadcast") from None
+    return Where(cond.astype(bool, copy=False))(a, b)
+
+
+def _compare(fn):
+    def compare(a, b):
+        a, b = _binary(a, b)
+        return Tensor(fn(a.data, b.data), dtype=bool)
+
+    compare.__doc__ = f"Elementwise {fn.__name__} (a bool tensor, no gradient)."
+    return compare
+
+
+eq, ne, lt, le, gt, ge = map(_compare, (xp.equal, xp.not_equal, xp.less, xp.less_equal, xp.greater,
+                                        xp.greater_equal))

@@ -1,0 +1,280 @@
+"""Shape ops: reshape, permute, broadcast_to, getitem, pad, flip, dilate, undilate, stack, concatenate."""
+
+import math
+import operator
+
+from ..backend import xp
+from ..tensor import Function, Tensor, as_tensor
+from .elementwise import sum_to
+
+
+def normalize_axes(axis, ndim, name="axes"):
+    """`axis` (None, int or sequence, negatives allowed) as a sorted tuple of distinct axes in range."""
+    if axis is None:
+        return tuple(range(ndim))
+    seq = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    try:
+        seq = tuple(operator.index(i) for i in seq)
+    except TypeError:
+        raise TypeError(f"{name} must be ints, got {axis!r}") from None
+    out = tuple(sorted({i + ndim if i < 0 else i for i in seq}))
+    if len(out) != len(seq) or any(not 0 <= i < ndim for i in out):
+        raise ValueError(f"{name}={axis!r} is invalid for a tensor with {ndim} dims")
+    return out
+
+
+class Reshape(Function):
+    """The same elements in a new shape."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        return a.reshape(self.shape)
+
+    def backward(self, gy, node):
+        return (gy.reshape(node.inputs[0].shape),)
+
+
+class Permute(Function):
+    """Axes reordered (a view)."""
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        return a.transpose(self.axes)
+
+    def backward(self, gy, node):
+        return (gy.transpose(xp.argsort(self.axes)),)
+
+
+class BroadcastTo(Function):
+    """Broadcast to a larger shape (a view)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        return xp.broadcast_to(a, self.shape)
+
+    def backward(self, gy, node):
+        return (sum_to(gy, node.inputs[0].shape),)
+
+
+class GetItem(Function):
+    """a[index]: ints, slices with steps, None, Ellipsis, integer/bool arrays (repeats accumulate)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, a):
+        return a[self.index]
+
+    def backward(self, gy, node):
+        x = node.inputs[0]
+        gx = xp.zeros(x.shape, dtype=gy.dtype)
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
+        if any(isinstance(i, xp.ndarray) for i in parts):
+            xp.add.at(gx, self.index, gy)
+        else:
+            gx[self.index] = gy
+        return (gx,)
+
+
+class Pad(Function):
+    """Constant padding: `pad` is one (before, after) pair per axis."""
+
+    def __init__(self, pad, value=0):
+        self.pad, self.value = pad, value
+
+    def forward(self, a):
+        return xp.pad(a, self.pad, constant_values=self.value)
+
+    def backward(self, gy, node):
+        return (gy[tuple(slice(b, gy.shape[i] - e) for i, (b, e) in enumerate(self.pad))],)
+
+
+class Flip(Function):
+    """Reverse the order of elements along `axes` (a view)."""
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        return xp.flip(a, self.axes)
+
+    def backward(self, gy, node):
+        return (xp.flip(gy, self.axes),)
+
+
+def _every(ndim, axes, step):
+    """An index taking every `step`-th element along `axes`."""
+    return tuple(slice(None, None, step) if i in axes else slice(None) for i in range(ndim))
+
+
+class Dilate(Function):
+    """Insert `dilation` zeros between neighbouring elements along `axes`: n -> n + (n - 1) * dilation."""
+
+    def __init__(self, axes, dilation):
+        self.axes, self.dilation = axes, dilation
+
+    def forward(self, a):
+        shape = tuple(n + (n - 1) * self.dilation if i in self.axes and n > 0 else n for i, n in enumerate(a.shape))
+        out = xp.zeros(shape, dtype=a.dtype)
+        out[_every(a.ndim, self.axes, self.dilation + 1)] = a
+        return out
+
+    def backward(self, gy, node):
+        return (gy[_every(gy.ndim, self.axes, self.dilation + 1)],)
+
+
+class Undilate(Function):
+    """Keep every (dilation + 1)-th element along `axes`: the inverse of dilate."""
+
+    def __init__(self, axes, dilation):
+        self.axes, self.dilation = axes, dilation
+
+    def forward(self, a):
+        return a[_every(a.ndim, self.axes, self.dilation + 1)]
+
+    def backward(self, gy, node):
+        gx = xp.zeros(node.inputs[0].shape, dtype=gy.dtype)
+        gx[_every(gy.ndim, self.axes, self.dilation + 1)] = gy
+        return (gx,)
+
+
+class Stack(Function):
+    """Join same-shaped tensors along a new axis."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        return xp.stack(arrays, axis=self.axis)
+
+    def backward(self, gy, node):
+        return tuple(xp.moveaxis(gy, self.axis, 0))
+
+
+class Concatenate(Function):
+    """Join tensors along an existing axis."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        return xp.concatenate(arrays, axis=self.axis)
+
+    def backward(self, gy, node):
+        ends = xp.cumsum([x.shape[self.axis] for x in node.inputs])[:-1]
+        return tuple(xp.split(gy, ends, axis=self.axis))
+
+
+def reshape(a, *shape):
+    """The same elements in `shape` (one entry may be -1)."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    known = math.prod(n for n in shape if n != -1)
+    if shape.count(-1) == 1 and known and a.size % known == 0:
+        shape = tuple(a.size // known if n == -1 else n for n in shape)
+    if any(n < 0 for n in shape) or math.prod(shape) != a.size:
+        raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
+    return Reshape(shape)(a)
+
+
+def permute(a, *axes):
+    """Reorder the axes (a view)."""
+    axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if sorted(i % a.ndim if a.ndim else i for i in axes) != list(range(a.ndim)):
+        raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape {a.shape}")
+    return Permute(tuple(i % a.ndim for i in axes))(a)
+
+
+def transpose(a, dim0=-2, dim1=-1):
+    """Swap two axes (a view)."""
+    axes = list(range(a.ndim))
+    d0, d1 = normalize_axes(dim0, a.ndim, "dim0")[0], normalize_axes(dim1, a.ndim, "dim1")[0]
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return Permute(tuple(axes))(a)
+
+
+def broadcast_to(a, shape):
+    """Broadcast to `shape` (a view)."""
+    shape = tuple(shape)
+    try:
+        if xp.broadcast_shapes(a.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"cannot broadcast a tensor of shape {a.shape} to {shape}") from None
+    return BroadcastTo(shape)(a)
+
+
+def _index(i):
+    """An index with Tensors and lists turned into arrays."""
+    if isinstance(i, tuple):
+        return tuple(_index(j) for j in i)
+    if isinstance(i, Tensor):
+        return i.data if i.dtype == bool else i.data.astype(xp.int64, copy=False)
+    if isinstance(i, list):
+        return xp.asarray(i)
+    return i
+
+
+def getitem(a, index):
+    """a[index] (basic and integer-array indexing)."""
+    index = _index(index)
+    try:
+        a.data[index]
+    except IndexError as e:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
+    return GetItem(index)(a)
+
+
+def pad(a, pad, value=0):
+    """Pad with `value`: `pad` is one (before, after) pair per axis, or per trailing axes."""
+    pad = tuple((int(b), int(e)) for b, e in pad)
+    if len(pad) > a.ndim or any(b < 0 or e < 0 for b, e in pad):
+        raise ValueError(f"pad {pad} needs at most {a.ndim} non-negative (before, after) pairs for shape {a.shape}")
+    return Pad(((0, 0),) * (a.ndim - len(pad)) + pad, value)(a)
+
+
+def flip(a, axes=None):
+    """Reverse the element order along `axes` (all when None)."""
+    return Flip(normalize_axes(axes, a.ndim))(a)
+
+
+def dilate(a, axes, dilation=1):
+    """Insert `dilation` zeros between elements along `axes`."""
+    if int(dilation) != dilation or dilation < 0:
+        raise ValueError(f"dilation must be an int >= 0, got {dilation!r}")
+    return Dilate(normalize_axes(axes, a.ndim), int(dilation))(a)
+
+
+def undilate(a, axes, dilation=1):
+    """Keep every (dilation + 1)-th element along `axes` (the inverse of dilate)."""
+    if int(dilation) != dilation or dilation < 0:
+        raise ValueError(f"dilation must be an int >= 0, got {dilation!r}")
+    return Undilate(normalize_axes(axes, a.ndim), int(dilation))(a)
+
+
+def _join(op, tensors, axis, ndim_out, verb):
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{verb} needs at least one tensor")
+    axis = normalize_axes(axis, ndim_out, "axis")[0]
+    try:
+        return op(axis)(*tensors)
+    except ValueError:
+        raise ValueError(f"cannot {verb} shapes {[t.shape for t in tensors]} along axis {axis}") from None
+
+
+def stack(tensors, axis=0):
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    return _join(Stack, tensors, axis, (tensors[0].ndim if tensors else 0) + 1, "stack")
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    return _join(Concatenate, tensors, axis, tensors[0].ndim if tensors else 1, "concatenate")
