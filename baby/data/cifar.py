@@ -1,0 +1,94 @@
+"""CIFAR-10 from the standard python batches, read by an unpickler that admits only numpy arrays."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .download import DatasetError, download_url, extract_tar, locate
+from .mnist import ImageDataset
+
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # NumPy < 2
+    from numpy.core.multiarray import _reconstruct
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An Unpickler whose only importable globals are the ones a pickled numpy array needs."""
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="bytes")
+        self.path = path
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[module, name]
+        raise DatasetError(
+            f"{self.path}: refusing to unpickle the global {module}.{name}; a CIFAR batch may only "
+            f"reference {', '.join(sorted(f'{m}.{n}' for m, n in _ALLOWED))}"
+        )
+
+
+def read_batch(path):
+    """(data uint8 (n, 3072), labels int64 (n,)) from one CIFAR-10 batch, without running pickled code."""
+    with open(path, "rb") as f:
+        try:
+            d = _BatchUnpickler(f, path).load()
+        except DatasetError:
+            raise
+        except Exception as e:
+            raise DatasetError(f"{path}: corrupt or truncated CIFAR batch ({type(e).__name__}: {e})") from e
+    if not isinstance(d, dict):
+        raise DatasetError(f"{path}: a CIFAR batch is a dict, got {type(d).__name__}")
+    d = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in d.items()}
+    x, y = d.get("data"), d.get("labels")
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
+        got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise DatasetError(f"{path}: 'data' must be a uint8 array (n, 3072), got {got}")
+    if not isinstance(y, list) or len(y) != len(x):
+        n = len(y) if isinstance(y, list) else type(y).__name__
+        raise DatasetError(f"{path}: 'labels' must be a list of {len(x)} ints (one per image), got {n}")
+    if not all(isinstance(v, int) for v in y):
+        raise DatasetError(f"{path}: 'labels' must be ints, got {sorted({type(v).__name__ for v in y})}")
+    y = np.array(y, dtype=np.int64)
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DatasetError(f"{path}: labels must be in 0..9, got {y.min()}..{y.max()}")
+    return x, y
+
+
+class CIFAR10(ImageDataset):
+    """CIFAR-10: images float32 (N, 3, 32, 32) in [0, 1], labels int64 (N,)."""
+
+    mirror = "https://www.cs.toronto.edu/~kriz/"
+    filename = "cifar-10-python.tar.gz"
+    md5 = "c58f30108f718f92721af3b95e74349a"  # as torchvision's datasets/cifar.py lists it
+    folder = "cifar-10-batches-py"
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+    def __init__(self, root, train=True, transform=None, download=False, mirror=None):
+        self.root, self.train = Path(root), train
+        names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+        try:
+            paths = locate(self.root, [self.folder], names, exts=("",))
+        except FileNotFoundError:
+            if not download:
+                raise
+            self.download(mirror)
+            paths = locate(self.root, [self.folder], names, exts=("",))
+        xs, ys = zip(*(read_batch(p) for p in paths), strict=True)
+        x = np.concatenate(xs).reshape(-1, 3, 32, 32)  # (N, 3072) -> (N, 3, 32, 32)
+        super().__init__(np.divide(x, np.float32(255), dtype=np.float32), np.concatenate(ys), transform)
+
+    def download(self, mirror=None):
+        """Fetch the archive into root, verify its MD5 and extract it safely."""
+        url = f"{(mirror or self.mirror).rstrip('/')}/{self.filename}"
+        archive = download_url(url, self.root / self.filename, self.md5)
+        extract_tar(archive, self.root)
