@@ -1,5 +1,6 @@
 """Tensor: an array, its gradient and the op that made it; iterative backward; no_grad."""
 
+import functools
 import numbers
 
 from . import random
@@ -9,7 +10,11 @@ _grad_enabled = True
 
 
 class no_grad:
-    """Context manager (and decorator) in which ops record no graph."""
+    """Context manager (and decorator, `@no_grad()` or `@no_grad`) in which ops record no graph."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
 
     def __enter__(self):
         global _grad_enabled
@@ -20,11 +25,11 @@ class no_grad:
         _grad_enabled = self.prev
 
     def __call__(self, fn):
+        @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
         return wrapped
 
 
@@ -36,7 +41,7 @@ def is_grad_enabled():
 def _to_array(data, dtype):
     """`data` as an array: float32 unless `dtype` is given; clear errors for what can't be one."""
     if isinstance(data, Tensor):
-        data = data.data
+        data, dtype = data.data, data.dtype if dtype is None else dtype
     if isinstance(data, str) or (isinstance(data, (list, tuple)) and _has_str(data)):
         raise TypeError(f"Tensor data must be numbers, lists of numbers or arrays, got {data!r:.60}")
     try:
@@ -58,7 +63,8 @@ class Function:
     def __call__(self, *inputs):
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
         y = Tensor.__new__(Tensor)
-        y.data, y.grad, y._op, y._inputs = self.forward(*[t.data for t in tensors]), None, None, ()
+        y.data = xp.asarray(self.forward(*[t.data for t in tensors]))  # NumPy reductions return scalars
+        y.grad, y._op, y._inputs = None, None, ()
         y.requires_grad = _grad_enabled and any(t.requires_grad for t in tensors)
         if y.requires_grad:
             y._op, y._inputs = self, tuple(tensors)
@@ -155,7 +161,7 @@ class Tensor:
             raise ValueError("backward() on a tensor that does not require grad (no input had requires_grad)")
         if grad is None:
             if self.data.size != 1:
-                raise ValueError(f"backward() without a gradient needs a scalar output, got shape {self.shape}")
+                raise ValueError(f"backward() without grad needs a scalar output, got shape {self.shape}")
             gy = xp.ones_like(self.data)
         else:
             gy = _to_array(grad, self.dtype)
@@ -167,11 +173,12 @@ class Tensor:
             if g is None:
                 continue
             if node._op is None:
-                node.grad = Tensor(g, dtype=node.dtype) if node.grad is None else Tensor(node.grad.data + g)
+                g = xp.array(g, dtype=node.dtype) if node.grad is None else node.grad.data + g  # not a view
+                node.grad = Tensor(g, dtype=node.dtype)
                 continue
             with no_grad():
                 gxs = node._op.backward(g, node)
-            for x, gx in zip(node._inputs, gxs):
+            for x, gx in zip(node._inputs, gxs, strict=True):
                 if gx is None or not x.requires_grad:
                     continue
                 if gx.shape != x.shape:
@@ -213,8 +220,11 @@ def as_tensor(x, like=None):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Number) and like is not None:
-        dtype = like.dtype if like.dtype.kind == "f" or isinstance(x, numbers.Integral) else xp.float32
-        return Tensor(x, dtype=dtype)
+        if like.dtype.kind == "f" or isinstance(x, (bool, xp.bool_)):
+            return Tensor(x, dtype=like.dtype)
+        if isinstance(x, numbers.Integral):
+            return Tensor(x, dtype=like.dtype if like.dtype.kind in "iu" else xp.int64)
+        return Tensor(x, dtype=xp.float32)
     return Tensor(x)
 
 
@@ -248,12 +258,12 @@ def full(shape, fill_value, dtype=None, requires_grad=False):
 
 def zeros_like(t, dtype=None, requires_grad=False):
     """Zeros with the shape (and dtype, unless given) of `t`."""
-    return _make(xp.zeros(t.shape), dtype or t.dtype, requires_grad)
+    return _make(xp.zeros(t.shape), t.dtype if dtype is None else dtype, requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
     """Ones with the shape (and dtype, unless given) of `t`."""
-    return _make(xp.ones(t.shape), dtype or t.dtype, requires_grad)
+    return _make(xp.ones(t.shape), t.dtype if dtype is None else dtype, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):

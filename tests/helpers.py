@@ -28,8 +28,8 @@ def check(baby_fn, torch_fn, inputs, atol=1e-5, rtol=1e-4, grad=True, grad_atol=
     """
     arrs = [_array(x) for x in inputs]
     needs = [grad and a.dtype.kind == "f" for a in arrs]
-    ours = [baby.Tensor(a, dtype=a.dtype, requires_grad=r) for a, r in zip(arrs, needs)]
-    theirs = [torch.tensor(a, requires_grad=r) for a, r in zip(arrs, needs)]
+    ours = [baby.Tensor(a, dtype=a.dtype, requires_grad=r) for a, r in zip(arrs, needs, strict=True)]
+    theirs = [torch.tensor(a, requires_grad=r) for a, r in zip(arrs, needs, strict=True)]
     y, ty = baby_fn(*ours), torch_fn(*theirs)
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=atol, rtol=rtol, err_msg="forward")
     assert y.shape == tuple(ty.shape), f"shape {y.shape} != torch {tuple(ty.shape)}"
@@ -39,16 +39,17 @@ def check(baby_fn, torch_fn, inputs, atol=1e-5, rtol=1e-4, grad=True, grad_atol=
     gy = RNG.standard_normal(y.shape).astype(y.dtype)
     y.backward(gy)
     ty.backward(torch.tensor(gy))
-    for i, (o, t) in enumerate(zip(ours, theirs)):
+    for i, (o, t) in enumerate(zip(ours, theirs, strict=True)):
         if t.requires_grad:
             assert o.grad is not None, f"input {i} got no gradient"
+            assert o.grad.dtype == o.dtype, f"input {i}: gradient dtype {o.grad.dtype} != {o.dtype}"
             np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), atol=grad_atol or atol,
                                        rtol=grad_rtol or rtol, err_msg=f"gradient of input {i}")
     return y
 
 
 def finite_difference(fn, *arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
-    """Check the gradients of sum(fn(*tensors) * R) against central differences in float64 (shapes or arrays)."""
+    """Check the gradients of sum(fn(*tensors) * R) against float64 central differences (shapes or arrays)."""
     arrays = [_array(a, np.float64).astype(np.float64) for a in arrays]
     ts = [baby.Tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
     y = fn(*ts)
@@ -59,7 +60,7 @@ def finite_difference(fn, *arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
         with baby.no_grad():
             return float((fn(*[baby.Tensor(a, dtype=np.float64) for a in arrays]).numpy() * r).sum())
 
-    for a, t in zip(arrays, ts):
+    for a, t in zip(arrays, ts, strict=True):
         num = np.zeros_like(a)
         for idx in np.ndindex(a.shape):
             old = a[idx]

@@ -1,21 +1,56 @@
 """The op set: one class per op (forward on arrays, backward -> one gradient per input) + a function."""
 
 from ..tensor import Tensor
+from .conv import conv, conv_transpose
 from .elementwise import (
-    abs, add, div, eq, exp, ge, gelu, gt, le, log, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid,
-    sqrt, sub, sum_to, tanh, where,
+    abs,
+    add,
+    div,
+    eq,
+    exp,
+    ge,
+    gelu,
+    gt,
+    le,
+    log,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    sum_to,
+    tanh,
+    where,
 )
 from .matmul import matmul
+from .pool import avg_pool, max_pool
 from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum
 from .shape import (
-    broadcast_to, concatenate, dilate, flip, getitem, pad, permute, reshape, stack, transpose, undilate,
+    broadcast_to,
+    concatenate,
+    dilate,
+    flip,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    stack,
+    transpose,
+    undilate,
 )
 
 __all__ = [
-    "abs", "add", "broadcast_to", "concatenate", "dilate", "div", "eq", "exp", "flip", "ge", "gelu",
-    "getitem", "gt", "le", "log", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax",
-    "sqrt", "stack", "sub", "sum", "sum_to", "tanh", "transpose", "undilate", "where",
+    "abs", "add", "avg_pool", "broadcast_to", "concatenate", "conv", "conv_transpose", "dilate", "div", "eq",
+    "exp", "flip", "ge", "gelu", "getitem", "gt", "le", "log", "log_softmax", "logsumexp", "lt", "matmul",
+    "max", "max_pool", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow",
+    "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "sum_to", "tanh", "transpose",
+    "undilate", "where",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic, exp/log, activations, maximum, comparisons, where (+ the unbroadcast helper)."""
+"""Elementwise ops: arithmetic, exp/log, activations, maximum, comparisons, where (+ unbroadcast helper)."""
 
 import math
 
@@ -11,19 +11,29 @@ def sum_to(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    stretched = tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)  # (*shape)
 
 
 def _binary(a, b):
-    """Both operands as Tensors; Python scalars take the other's dtype; shapes must broadcast."""
+    """Both operands as Tensors; scalars and int tensors take the other's float dtype; shapes broadcast."""
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     try:
         xp.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"operands of shapes {a.shape} and {b.shape} do not broadcast") from None
+    if a.dtype.kind == "f" and b.dtype.kind != "f":
+        b = Tensor(b.data, dtype=a.dtype)
+    elif b.dtype.kind == "f" and a.dtype.kind != "f":
+        a = Tensor(a.data, dtype=b.dtype)
     return a, b
+
+
+def _floating(a):
+    """`a` as a Tensor with a float dtype: integer and bool data become float32 (as PyTorch)."""
+    a = as_tensor(a)
+    return a if a.dtype.kind == "f" else Tensor(a.data, dtype=xp.float32)
 
 
 class Add(Function):
@@ -71,8 +81,10 @@ class Pow(Function):
     def backward(self, gy, node):
         a, b = node.inputs
         ga = sum_to(gy * b.data * a.data ** (b.data - 1), a.shape) if a.requires_grad else None
-        gb = sum_to(gy * node.data * xp.log(xp.where(a.data > 0, a.data, 1)), b.shape) if b.requires_grad else None
-        return ga, gb
+        if not b.requires_grad:
+            return ga, None
+        log_a = xp.log(xp.where(a.data > 0, a.data, 1))  # log(a), taken as 0 where a <= 0
+        return ga, sum_to(gy * node.data * log_a, b.shape)
 
 
 class PowScalar(Function):
@@ -86,6 +98,8 @@ class PowScalar(Function):
 
     def backward(self, gy, node):
         a = node.inputs[0].data
+        if self.p == 0:
+            return (xp.zeros_like(gy),)  # d(a ** 0) = 0 everywhere, as torch (not 0 * inf at a = 0)
         return (gy * self.p * a ** (self.p - 1),)
 
 
@@ -208,10 +222,8 @@ class Maximum(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        share = (a.data > b.data) + 0.5 * (a.data == b.data)
-        ga = sum_to(gy * share, a.shape).astype(gy.dtype, copy=False)
-        gb = sum_to(gy * (1 - share), b.shape).astype(gy.dtype, copy=False)
-        return ga, gb
+        share = xp.where(a.data == b.data, gy.dtype.type(0.5), a.data > b.data)  # a's share: 1, 0.5 or 0
+        return sum_to(gy * share, a.shape), sum_to(gy * (1 - share), b.shape)
 
 
 class Where(Function):
@@ -245,14 +257,16 @@ def mul(a, b):
 
 
 def div(a, b):
-    """a / b with broadcasting."""
-    return Div()(*_binary(a, b))
+    """a / b with broadcasting (true division: integer operands give float32)."""
+    a, b = _binary(a, b)
+    return Div()(_floating(a), _floating(b))
 
 
 def pow(a, b):
     """a ** b; `b` a Python number or a tensor."""
+    b = b.item() if isinstance(b, xp.generic) else b  # a NumPy scalar exponent must not promote float32
     if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
-        return PowScalar(b)(a)
+        return PowScalar(b)(_floating(a) if isinstance(b, float) else a)
     return Pow()(*_binary(a, b))
 
 
@@ -263,17 +277,17 @@ def neg(a):
 
 def exp(a):
     """e ** a."""
-    return Exp()(a)
+    return Exp()(_floating(a))
 
 
 def log(a):
     """Natural logarithm."""
-    return Log()(a)
+    return Log()(_floating(a))
 
 
 def sqrt(a):
     """Square root."""
-    return Sqrt()(a)
+    return Sqrt()(_floating(a))
 
 
 def abs(a):
@@ -288,19 +302,19 @@ def relu(a):
 
 def sigmoid(a):
     """Logistic sigmoid."""
-    return Sigmoid()(a)
+    return Sigmoid()(_floating(a))
 
 
 def tanh(a):
     """Hyperbolic tangent."""
-    return Tanh()(a)
+    return Tanh()(_floating(a))
 
 
 def gelu(a, approximate="none"):
     """Gaussian error linear unit; approximate='none' (erf) or 'tanh'."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(a)
+    return GELU(approximate)(_floating(a))
 
 
 def maximum(a, b):

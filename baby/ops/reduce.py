@@ -3,7 +3,7 @@
 from ..backend import xp
 from ..tensor import Function, Tensor
 from .elementwise import div, exp, log, neg
-from .shape import normalize_axes
+from .shape import normalize_axes, one_axis
 
 
 class Sum(Function):
@@ -35,7 +35,7 @@ class Max(Function):
         y, gy = (node.data, gy) if self.keepdims else (xp.expand_dims(node.data, self.axes),
                                                        xp.expand_dims(gy, self.axes))
         mask = x == y
-        return (mask * (gy / mask.sum(axis=self.axes, keepdims=True)).astype(x.dtype, copy=False),)
+        return (mask * (gy / mask.sum(axis=self.axes, keepdims=True, dtype=gy.dtype)),)
 
 
 class LogSoftmax(Function):
@@ -68,7 +68,7 @@ class Softmax(Function):
 
 
 def _reduce(op, a, axis, keepdims):
-    axes = normalize_axes(axis, a.ndim, "axis")
+    axes = normalize_axes(axis, a.ndim, "axis", a.shape)
     return op(axes, keepdims)(a)
 
 
@@ -79,7 +79,7 @@ def sum(a, axis=None, keepdims=False):
 
 def mean(a, axis=None, keepdims=False):
     """Mean over `axis`."""
-    axes = normalize_axes(axis, a.ndim, "axis")
+    axes = normalize_axes(axis, a.ndim, "axis", a.shape)
     n = 1
     for i in axes:
         n *= a.shape[i]
@@ -100,7 +100,7 @@ def min(a, axis=None, keepdims=False):
 
 def logsumexp(a, axis=None, keepdims=False):
     """log(sum(exp(a))) over `axis`, computed stably."""
-    axes = normalize_axes(axis, a.ndim, "axis")
+    axes = normalize_axes(axis, a.ndim, "axis", a.shape)
     m = xp.max(a.data, axis=axes, keepdims=True)
     m = Tensor(xp.where(xp.isfinite(m), m, 0), dtype=a.dtype)  # shift by the max; no gradient through it
     out = log(sum(exp(a - m), axes, keepdims=True)) + m
@@ -109,9 +109,9 @@ def logsumexp(a, axis=None, keepdims=False):
 
 def softmax(a, axis=-1):
     """Softmax along `axis`."""
-    return Softmax(normalize_axes(axis, a.ndim, "axis")[0])(a)
+    return Softmax(one_axis(axis, a.shape))(a)
 
 
 def log_softmax(a, axis=-1):
     """Log-softmax along `axis`."""
-    return LogSoftmax(normalize_axes(axis, a.ndim, "axis")[0])(a)
+    return LogSoftmax(one_axis(axis, a.shape))(a)

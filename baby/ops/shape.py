@@ -8,8 +8,11 @@ from ..tensor import Function, Tensor, as_tensor
 from .elementwise import sum_to
 
 
-def normalize_axes(axis, ndim, name="axes"):
-    """`axis` (None, int or sequence, negatives allowed) as a sorted tuple of distinct axes in range."""
+def normalize_axes(axis, ndim, name="axes", shape=None):
+    """`axis` (None, int or sequence, negatives allowed) as a sorted tuple of distinct axes in range.
+
+    Errors name `shape` (the tensor's shape) when it is given.
+    """
     if axis is None:
         return tuple(range(ndim))
     seq = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -19,8 +22,16 @@ def normalize_axes(axis, ndim, name="axes"):
         raise TypeError(f"{name} must be ints, got {axis!r}") from None
     out = tuple(sorted({i + ndim if i < 0 else i for i in seq}))
     if len(out) != len(seq) or any(not 0 <= i < ndim for i in out):
-        raise ValueError(f"{name}={axis!r} is invalid for a tensor with {ndim} dims")
+        where = f"of shape {shape}" if shape is not None else f"with {ndim} dims"
+        raise ValueError(f"{name}={axis!r} is invalid for a tensor {where}")
     return out
+
+
+def one_axis(axis, shape, name="axis"):
+    """A single axis (an int, negatives allowed) of a tensor of `shape`, as a non-negative int."""
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise TypeError(f"{name} must be one int, got {axis!r}")
+    return normalize_axes(axis, len(shape), name, shape)[0]
 
 
 class Reshape(Function):
@@ -120,9 +131,10 @@ class Dilate(Function):
         self.axes, self.dilation = axes, dilation
 
     def forward(self, a):
-        shape = tuple(n + (n - 1) * self.dilation if i in self.axes and n > 0 else n for i, n in enumerate(a.shape))
-        out = xp.zeros(shape, dtype=a.dtype)
-        out[_every(a.ndim, self.axes, self.dilation + 1)] = a
+        d = self.dilation
+        shape = [n + (n - 1) * d if i in self.axes and n else n for i, n in enumerate(a.shape)]  # dilated
+        out = xp.zeros(shape, a.dtype)
+        out[_every(a.ndim, self.axes, d + 1)] = a
         return out
 
     def backward(self, gy, node):
@@ -185,15 +197,16 @@ def reshape(a, *shape):
 def permute(a, *axes):
     """Reorder the axes (a view)."""
     axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-    if sorted(i % a.ndim if a.ndim else i for i in axes) != list(range(a.ndim)):
+    if len(axes) != a.ndim:
         raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape {a.shape}")
-    return Permute(tuple(i % a.ndim for i in axes))(a)
+    normalize_axes(axes, a.ndim, "permute axes", a.shape)  # ints, in range, no repeats
+    return Permute(tuple(operator.index(i) % a.ndim for i in axes))(a)
 
 
 def transpose(a, dim0=-2, dim1=-1):
     """Swap two axes (a view)."""
     axes = list(range(a.ndim))
-    d0, d1 = normalize_axes(dim0, a.ndim, "dim0")[0], normalize_axes(dim1, a.ndim, "dim1")[0]
+    d0, d1 = one_axis(dim0, a.shape, "dim0"), one_axis(dim1, a.shape, "dim1")
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return Permute(tuple(axes))(a)
 
@@ -209,13 +222,13 @@ def broadcast_to(a, shape):
     return BroadcastTo(shape)(a)
 
 
-def _index(i):
-    """An index with Tensors and lists turned into arrays."""
-    if isinstance(i, tuple):
-        return tuple(_index(j) for j in i)
+def _index(i, top=True):
+    """An index with Tensors, lists and nested tuples (sequences of indices) turned into arrays."""
+    if isinstance(i, tuple) and top:
+        return tuple(_index(j, top=False) for j in i)
     if isinstance(i, Tensor):
         return i.data if i.dtype == bool else i.data.astype(xp.int64, copy=False)
-    if isinstance(i, list):
+    if isinstance(i, (list, tuple)):
         return xp.asarray(i)
     return i
 
@@ -224,37 +237,37 @@ def getitem(a, index):
     """a[index] (basic and integer-array indexing)."""
     index = _index(index)
     try:
-        a.data[index]
+        return GetItem(index)(a)
     except IndexError as e:
         raise IndexError(f"index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
-    return GetItem(index)(a)
 
 
 def pad(a, pad, value=0):
     """Pad with `value`: `pad` is one (before, after) pair per axis, or per trailing axes."""
     pad = tuple((int(b), int(e)) for b, e in pad)
     if len(pad) > a.ndim or any(b < 0 or e < 0 for b, e in pad):
-        raise ValueError(f"pad {pad} needs at most {a.ndim} non-negative (before, after) pairs for shape {a.shape}")
+        raise ValueError(f"pad {pad} needs at most {a.ndim} non-negative (before, after) pairs "
+                         f"for a tensor of shape {a.shape}")
     return Pad(((0, 0),) * (a.ndim - len(pad)) + pad, value)(a)
 
 
 def flip(a, axes=None):
     """Reverse the element order along `axes` (all when None)."""
-    return Flip(normalize_axes(axes, a.ndim))(a)
+    return Flip(normalize_axes(axes, a.ndim, "axes", a.shape))(a)
 
 
 def dilate(a, axes, dilation=1):
     """Insert `dilation` zeros between elements along `axes`."""
     if int(dilation) != dilation or dilation < 0:
         raise ValueError(f"dilation must be an int >= 0, got {dilation!r}")
-    return Dilate(normalize_axes(axes, a.ndim), int(dilation))(a)
+    return Dilate(normalize_axes(axes, a.ndim, "axes", a.shape), int(dilation))(a)
 
 
 def undilate(a, axes, dilation=1):
     """Keep every (dilation + 1)-th element along `axes` (the inverse of dilate)."""
     if int(dilation) != dilation or dilation < 0:
         raise ValueError(f"dilation must be an int >= 0, got {dilation!r}")
-    return Undilate(normalize_axes(axes, a.ndim), int(dilation))(a)
+    return Undilate(normalize_axes(axes, a.ndim, "axes", a.shape), int(dilation))(a)
 
 
 def _join(op, tensors, axis, ndim_out, verb):
