@@ -1,0 +1,35 @@
+"""Neural-network building blocks: Module, Parameter, layers, normalization, losses and `functional`."""
+# ruff: noqa: F401
+
+from .. import init
+from . import functional
+from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .layers import (
+    GELU,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .loss import CrossEntropyLoss, MSELoss
+from .module import Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from .pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)

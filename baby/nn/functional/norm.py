@@ -1,0 +1,86 @@
+"""batch_norm: one fused op over channels (axis 1) with a closed-form backward, as PyTorch's batch_norm."""
+
+from ...backend import xp
+from ...tensor import Function, Tensor
+
+
+def _channel_sum(a, b=None):
+    """Sum of `a` (or of a * b, without the temporary) over every axis but 1: shape (C,)."""
+    ix = "abcdefghijklmnopq"[:a.ndim]  # one letter per axis; "b" is the channel axis
+    return xp.einsum(f"{ix}->b", a) if b is None else xp.einsum(f"{ix},{ix}->b", a, b)
+
+
+class BatchNorm(Function):
+    """(x - mean) / sqrt(var + eps) * w + b per channel of x (N, C, *d); batch statistics unless given.
+
+    Training (no statistics given): mean and biased var over every axis but 1, kept on the op as
+    `mean`, `var` (C,) for the running update. Backward, with xhat the normalized x and M = N * prod(d):
+    gb = sum(gy), gw = sum(gy * xhat), gx = w / std * (gy - (gb + xhat * gw) / M); with given statistics
+    gx = w / std * gy.
+    """
+
+    def __init__(self, eps, mean=None, var=None):
+        self.eps, self.mean, self.var, self.training = eps, mean, var, mean is None
+
+    def forward(self, x, w, b):
+        C, M = x.shape[1], x.size // x.shape[1]
+        shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+        if self.training:
+            self.mean = _channel_sum(x) / M  # (C,)
+            xc = x - self.mean.reshape(shape)
+            self.var = _channel_sum(xc, xc) / M  # (C,), biased
+        else:
+            xc = x - self.mean.reshape(shape)
+        self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
+        xc *= self.invstd.reshape(shape)
+        self.xhat = xc
+        y = xc * w.reshape(shape)
+        y += b.reshape(shape)
+        return y
+
+    def backward(self, gy, node):
+        x, w, b = node.inputs
+        C, M = x.shape[1], x.size // x.shape[1]
+        shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+        gb = _channel_sum(gy) if b.requires_grad or self.training else None  # (C,)
+        gw = _channel_sum(gy, self.xhat) if w.requires_grad or self.training else None  # (C,)
+        scale = w.data * self.invstd  # (C,)
+        gx = gy * scale.reshape(shape) if x.requires_grad else None
+        if gx is not None and self.training:
+            gx -= self.xhat * (scale * gw / M).reshape(shape)
+            gx -= (scale * gb / M).reshape(shape)
+        return gx, gw if w.requires_grad else None, gb if b.requires_grad else None
+
+
+def _check(name, t, C):
+    if t is not None and (not isinstance(t, Tensor) or t.shape != (C,)):
+        got = t.shape if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"batch_norm: {name} must be a Tensor of shape ({C},) for {C} channels, got {got}")
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize x (N, C, *d) per channel; training updates running_mean/var (C,) in place, as PyTorch."""
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C, *d), got shape {x.shape}")
+    C = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check(name, t, C)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: training=False needs running_mean and running_var")
+    M = x.size // max(C, 1)
+    if training and M <= 1:
+        raise ValueError(f"batch_norm: training needs more than 1 value per channel, got input {x.shape}")
+    w = weight if weight is not None else Tensor(xp.ones(C, dtype=x.dtype), dtype=x.dtype)
+    b = bias if bias is not None else Tensor(xp.zeros(C, dtype=x.dtype), dtype=x.dtype)
+    stats = (None, None) if training else (running_mean.data, running_var.data)
+    op = BatchNorm(eps, *stats)
+    y = op(x, w, b)
+    if training and running_mean is not None:
+        running_mean.data *= 1 - momentum
+        running_mean.data += momentum * op.mean
+        running_var.data *= 1 - momentum
+        running_var.data += (momentum * M / (M - 1)) * op.var
+    return y

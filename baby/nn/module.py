@@ -1,0 +1,245 @@
+"""Module (a tree of layers holding Parameters and buffers) and Parameter, with PyTorch semantics.
+
+Assigning a Parameter or a Module to an attribute registers it; `register_buffer` adds non-trained state
+(e.g. BatchNorm running statistics). `state_dict()` returns a dict of dotted name -> NumPy array (a copy):
+parameters and persistent buffers, module by module in registration order, so a PyTorch state dict's keys
+match. `load_state_dict` copies values in place, keeping each parameter's and buffer's dtype.
+"""
+
+from collections import namedtuple
+
+from ..backend import xp
+from ..tensor import Tensor
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter(Tensor):
+    """A Tensor a Module registers as trainable: requires_grad=True, float32 unless `data` is a Tensor."""
+
+    def __init__(self, data, dtype=None, requires_grad=True):
+        if dtype is None and isinstance(data, Tensor) and data.dtype.kind == "f":
+            dtype = data.dtype
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _as_array(value):
+    """A state-dict value (our Tensor, a NumPy array, or anything with `detach` like a torch tensor)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach"):
+        return xp.asarray(value.detach().cpu().numpy())
+    return xp.asarray(value)
+
+
+def _indent(text, n):
+    """Indent every line but the first by `n` spaces."""
+    return text.replace("\n", "\n" + " " * n)
+
+
+class Module:
+    """Base class of layers: holds Parameters, buffers and child Modules; call it to run `forward`."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_non_persistent", set())
+        self.training = True
+
+    # ---- registration ----------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        registry = self.__dict__.get("_parameters")
+        if registry is None and isinstance(value, (Parameter, Module)):
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        if isinstance(value, Parameter):
+            self._forget(name, keep=self._parameters)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._forget(name, keep=self._modules)
+            self._modules[name] = value
+        elif registry is not None and (name in self._parameters or name in self._modules):
+            if value is not None:
+                kind = "parameter" if name in self._parameters else "module"
+                raise TypeError(f"cannot assign {type(value).__name__} to {kind} {name!r} "
+                                f"(a {'Parameter' if kind == 'parameter' else 'Module'} or None expected)")
+            (self._parameters if name in self._parameters else self._modules)[name] = None
+        elif registry is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} "
+                                "(a Tensor or None expected)")
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._forget(name)
+        object.__delattr__(self, name)
+
+    def _forget(self, name, keep=None):
+        """Drop `name` from every registry but `keep` (so re-assigning keeps its place in the order)."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent.discard(name)
+
+    def register_parameter(self, name, param):
+        """Register `param` (a Parameter, or None for an absent one) under `name`."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter({name!r}): expected a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register non-trained state (a Tensor, or None) under `name`; persistent ones go in state_dict."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer({name!r}): expected a Tensor or None, "
+                            f"got {type(tensor).__name__}")
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name, module):
+        """Register `module` (or None) as a child under `name`."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module({name!r}): expected a Module or None, got {type(module).__name__}")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # ---- running -----------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def train(self, mode=True):
+        """Set training mode (recursively); returns self."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Set evaluation mode (recursively); returns self."""
+        return self.train(False)
+
+    def requires_grad_(self, flag=True):
+        """Set requires_grad on every parameter (False freezes them); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self):
+        """Drop every parameter's gradient."""
+        for p in self.parameters():
+            p.grad = None
+
+    def apply(self, fn):
+        """Call `fn` on every submodule (children first) and on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ---- traversal ---------------------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for self and every descendant, pre-order, each module once."""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        """Self and every descendant module, each once."""
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        """(name, module) for each direct child."""
+        return ((k, m) for k, m in self._modules.items() if m is not None)
+
+    def children(self):
+        """The direct child modules."""
+        return (m for _, m in self.named_children())
+
+    def _named(self, registry, prefix, recurse):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for name, m in modules:
+            for k, t in getattr(m, registry).items():
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{name}.{k}" if name else k), t
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter), each parameter once, in registration order."""
+        return self._named("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        """Every Parameter once, in registration order."""
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix="", recurse=True):
+        """(dotted name, buffer Tensor), each buffer once."""
+        return self._named("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        """Every buffer Tensor once."""
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _state_tensors(self, prefix=""):
+        """dotted name -> Tensor for every parameter and persistent buffer (shared ones under each name)."""
+        out = {prefix + k: p for k, p in self._parameters.items() if p is not None}
+        skip = self._non_persistent
+        out.update((prefix + k, b) for k, b in self._buffers.items() if b is not None and k not in skip)
+        for k, m in self.named_children():
+            out.update(m._state_tensors(f"{prefix}{k}."))
+        return out
+
+    def state_dict(self):
+        """dotted name -> NumPy array copy, for every parameter and persistent buffer."""
+        return {k: t.data.copy() for k, t in self._state_tensors().items()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays/Tensors (ours, NumPy or torch) into parameters and buffers, keeping our dtypes.
+
+        strict=True raises KeyError on missing or unexpected keys; a shape mismatch is always a ValueError.
+        Nothing is copied unless every check passes. Returns (missing_keys, unexpected_keys).
+        """
+        own = self._state_tensors()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        values = {k: _as_array(v) for k, v in state_dict.items() if k in own}
+        for k, v in values.items():
+            if v.shape != own[k].shape:
+                raise ValueError(f"load_state_dict for {type(self).__name__}: {k!r} has shape {v.shape}, "
+                                 f"expected {own[k].shape}")
+        for k, v in values.items():
+            own[k].data[...] = v
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing ----------------------------------------------------------------------------------
+    def extra_repr(self):
+        """The module's own settings, printed inside its parentheses."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        lines += [f"({k}): " + _indent(repr(m), 2) for k, m in self._modules.items()]
+        if not self._modules and len(lines) == 1:
+            return f"{type(self).__name__}({lines[0]})"
+        body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
+        return f"{type(self).__name__}({body})"

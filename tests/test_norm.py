@@ -1,0 +1,117 @@
+"""LayerNorm and BatchNorm1d/2d/3d against PyTorch: outputs, gradients and running statistics."""
+
+import numpy as np
+import pytest
+import torch
+from helpers import check, finite_difference
+from test_nn import check_module
+
+import baby
+from baby import nn
+from baby.nn import functional as F
+
+RNG = np.random.default_rng(1)
+
+
+def randomize(module):
+    """Non-trivial affine parameters (and running statistics), so their gradients and use are exercised."""
+    for p in module.parameters():
+        p.data[...] = RNG.uniform(0.5, 1.5, p.shape)
+    for name, b in module.named_buffers():
+        if name.startswith("running"):
+            b.data[...] = RNG.uniform(0.5, 1.5, b.shape)
+    return module
+
+
+@pytest.mark.parametrize("shape, normalized, kwargs", [
+    ((4, 10), 10, {}),
+    ((2, 3, 4, 5), (4, 5), {}),
+    ((3, 6), 6, {"elementwise_affine": False}),
+    ((3, 6), [6], {"bias": False, "eps": 1e-3}),
+])
+def test_layer_norm(shape, normalized, kwargs):
+    module = randomize(nn.LayerNorm(normalized, **kwargs))
+    check_module(module, torch.nn.LayerNorm(normalized, **kwargs), [shape])
+
+
+def test_layer_norm_functional_and_errors():
+    check(lambda x, w, b: F.layer_norm(x, (3,), w, b),
+          lambda x, w, b: torch.nn.functional.layer_norm(x, (3,), w, b), [(2, 5, 3), (3,), (3,)])
+    with pytest.raises(ValueError, match=r"shape \(2, 4\) does not end with normalized_shape \(3,\)"):
+        nn.LayerNorm(3)(baby.zeros(2, 4))
+
+
+BN = [  # module, its PyTorch twin, input shapes
+    (nn.BatchNorm1d, torch.nn.BatchNorm1d, [(8, 3)] * 3),
+    (nn.BatchNorm1d, torch.nn.BatchNorm1d, [(4, 3, 5), (2, 3, 7)]),
+    (nn.BatchNorm2d, torch.nn.BatchNorm2d, [(4, 3, 5, 6), (2, 3, 4, 4), (3, 3, 2, 5)]),
+    (nn.BatchNorm3d, torch.nn.BatchNorm3d, [(2, 3, 2, 3, 4), (3, 3, 2, 2, 2)]),
+]
+BN_KWARGS = [{}, {"momentum": None}, {"momentum": 0.3, "eps": 1e-3}, {"affine": False}, {"bias": False},
+             {"track_running_stats": False}]
+
+
+@pytest.mark.parametrize("kwargs", BN_KWARGS)
+@pytest.mark.parametrize("cls, tcls, shapes", BN)
+def test_batch_norm_train_then_eval(cls, tcls, shapes, kwargs):
+    m, tm = randomize(cls(3, **kwargs)), tcls(3, **kwargs)
+    check_module(m, tm, shapes, atol=1e-4)  # training: batch statistics, running statistics updated
+    check_module(m.eval(), tm.eval(), shapes[:1], atol=1e-4)  # eval: running statistics (if tracked)
+    if kwargs.get("track_running_stats", True):
+        assert m.num_batches_tracked.item() == len(shapes) and m.num_batches_tracked.dtype == np.int64
+    else:
+        assert m.running_mean is None and "running_mean" not in m.state_dict()
+
+
+def test_batch_norm_keeps_float32_and_state_names():
+    m = nn.BatchNorm2d(4)
+    y = m(baby.randn(2, 4, 3, 3))
+    assert y.dtype == np.float32 and m.running_var.dtype == np.float32
+    assert list(m.state_dict()) == list(torch.nn.BatchNorm2d(4).state_dict())
+    assert repr(m) == repr(torch.nn.BatchNorm2d(4))
+    assert repr(nn.LayerNorm((2, 3), bias=False)) == repr(torch.nn.LayerNorm((2, 3), bias=False))
+
+
+def test_batch_norm_functional():
+    rm, rv = baby.zeros(3), baby.ones(3)
+    trm, trv = torch.zeros(3), torch.ones(3)
+    check(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.2),
+          lambda x, w, b: torch.nn.functional.batch_norm(x, trm, trv, w, b, training=True, momentum=0.2),
+          [(5, 3, 4), (3,), (3,)], atol=1e-4)
+    np.testing.assert_allclose(rm.numpy(), trm.numpy(), atol=1e-6)
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), atol=1e-6)
+    check(lambda x: F.batch_norm(x, rm, rv), lambda x: torch.nn.functional.batch_norm(x, trm, trv),
+          [(5, 3, 4)])
+
+
+def test_torch_batch_norm_state_loads_as_is():
+    tm = torch.nn.BatchNorm2d(3, momentum=0.5)
+    for _ in range(3):
+        tm(torch.randn(4, 3, 2, 2) * 2 + 1)
+    m = nn.BatchNorm2d(3).eval()
+    m.load_state_dict(tm.state_dict())
+    x = np.random.default_rng(2).standard_normal((2, 3, 2, 2)).astype(np.float32)
+    np.testing.assert_allclose(m(baby.Tensor(x)).numpy(), tm.eval()(torch.from_numpy(x)).detach().numpy(),
+                               atol=1e-5)
+    assert m.num_batches_tracked.item() == 3 and m.num_batches_tracked.dtype == np.int64
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+    lambda x, w, b: F.batch_norm(x, baby.zeros(3, dtype=np.float64), baby.ones(3, dtype=np.float64), w, b),
+    lambda x, w, b: F.layer_norm(x.permute(0, 2, 1), (3,), w, b),
+])
+def test_norm_finite_differences(fn):
+    finite_difference(fn, (4, 3, 2), (3,), (3,))
+
+
+@pytest.mark.parametrize("module, shape, match", [
+    (nn.BatchNorm2d(3), (2, 3, 4), r"BatchNorm2d expected a 4-D input \(N, C, H, W\), got \(2, 3, 4\)"),
+    (nn.BatchNorm1d(3), (2, 3, 4, 5), r"2-D or 3-D input .* got \(2, 3, 4, 5\)"),
+    (nn.BatchNorm3d(3), (2, 4, 1, 2, 2),
+     r"BatchNorm3d\(3\) got input of shape \(2, 4, 1, 2, 2\): expected 3 channels"),
+    (nn.BatchNorm1d(3), (1, 3), r"more than 1 value per channel, got input \(1, 3\)"),
+])
+def test_batch_norm_errors(module, shape, match):
+    with pytest.raises(ValueError, match=match):
+        module(baby.zeros(*shape))
