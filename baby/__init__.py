@@ -1,6 +1,8 @@
 """baby: a small, readable, fast deep-learning library on NumPy."""
 
 from . import ops
+from . import init, nn
+from . import data, models, optim
 from .backend import xp as _xp
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import (
