@@ -4,7 +4,18 @@ from . import data, init, models, nn, ops, optim
 from .backend import xp as _xp
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import (
-    Tensor, arange, eye, full, is_grad_enabled, no_grad, ones, ones_like, rand, randn, tensor, zeros,
+    Tensor,
+    arange,
+    eye,
+    full,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
     zeros_like,
 )
 
