@@ -9,7 +9,7 @@ from helpers import check, finite_difference
 import baby
 from baby import ops
 from baby.nn import functional as F
-from baby.ops.conv import _windows
+from baby.ops.conv_forward import windows
 from baby.ops.conv_reference import kernel_conv, simple_conv
 
 RNG = np.random.default_rng(7)
@@ -161,7 +161,7 @@ def test_dtype_is_kept(dtype):
 
 def test_windows_are_a_view_of_any_layout():
     x = RNG.standard_normal((2, 3, 6, 7)).astype(np.float32).transpose(0, 2, 3, 1)  # NCHW memory, NHWC view
-    cols = _windows(x, (3, 2), (2, 1), (1, 2))
+    cols = windows(x, (3, 2), (2, 1), (1, 2))
     assert cols.shape == (2, 2, 5, 3, 2, 3) and np.shares_memory(cols, x)
     np.testing.assert_array_equal(cols[1, 1, 2, 2, 1], x[1, 2 + 2, 2 + 2])
 

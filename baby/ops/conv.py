@@ -4,11 +4,10 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 (N, *O, Cout) with O = (S + P_before + P_after - D * (k - 1) - 1) // stride + 1 per spatial dim.
 """
 
-import math
 import numbers
 
-from ..backend import xp
 from ..tensor import Function, as_tensor
+from .conv_forward import conv_forward, out_size
 from .shape import Dilate, Flip
 
 
@@ -94,12 +93,6 @@ def check_transpose_channels(cin, w_cin, groups, name, x_shape, w_shape):
                          f"input shape {x_shape}, weight shape {w_shape}")
 
 
-def out_size(S, k, stride, pads, dilation):
-    """The spatial output size of a conv over S: (S + P_before + P_after - d * (k - 1) - 1) // stride + 1."""
-    return tuple((n + b + a - d * (kk - 1) - 1) // s + 1
-                 for n, kk, s, (b, a), d in zip(S, k, stride, pads, dilation, strict=True))
-
-
 def transpose_out_size(S, k, stride, pads, dilation, output_padding):
     """The spatial output size of a transposed conv: (S - 1) * stride - P + d * (k - 1) + out_pad + 1."""
     return tuple((n - 1) * s - b - a + d * (kk - 1) + op + 1
@@ -114,32 +107,6 @@ def _check(x, w, name):
                          f"(*k, C_in, C_out) with as many dims; got input {x.shape}, weight {w.shape}")
     if x.dtype != w.dtype or x.dtype.kind != "f":
         raise TypeError(f"{name}: input and weight must share a float dtype, got {x.dtype} and {w.dtype}")
-
-
-def _pad(x, pads):
-    """x (N, *S, C) padded with zeros by (before, after) per spatial dim; negative amounts crop.
-
-    A copy when anything is padded, else a view (so no padding means no copy)."""
-    S = x.shape[1:-1]
-    if all(b <= 0 and a <= 0 for b, a in pads):
-        return x[(slice(None), *(slice(-b, n + a) for n, (b, a) in zip(S, pads, strict=True)))]  # (N, *S', C)
-    keep = [(max(-b, 0), max(min(n, n + a), -b, 0)) for n, (b, a) in zip(S, pads, strict=True)]  # rows kept
-    out = xp.zeros((x.shape[0], *(n + b + a for n, (b, a) in zip(S, pads, strict=True)), x.shape[-1]),
-                   dtype=x.dtype)  # (N, *padded, C)
-    dst = tuple(slice(lo + b, hi + b) for (lo, hi), (b, _) in zip(keep, pads, strict=True))
-    out[(slice(None), *dst)] = x[(slice(None), *(slice(lo, hi) for lo, hi in keep))]
-    return out
-
-
-def _windows(x, k, stride, dilation):
-    """Every kernel window of x (N, *S, C), as a strided view (N, *O, *k, C): no copy."""
-    N, *S, C = x.shape
-    sN, *sS, sC = x.strides
-    O = out_size(S, k, stride, ((0, 0),) * len(S), dilation)
-    steps = tuple(t * s for t, s in zip(sS, stride, strict=True))  # one output step
-    taps = tuple(t * d for t, d in zip(sS, dilation, strict=True))  # one kernel tap
-    strides = (sN, *steps, *taps, sC)
-    return xp.lib.stride_tricks.as_strided(x, (N, *O, *k, C), strides, writeable=False)  # (N, *O, *k, C)
 
 
 def _dilate(a, stride):
@@ -190,16 +157,7 @@ class Conv(Function):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
 
     def forward(self, x, w):
-        *k, Cg, Cout = w.shape
-        G = self.groups
-        cols = _windows(_pad(x, self.pads), k, self.stride, self.dilation)  # (N, *O, *k, Cin) view
-        N, *O = cols.shape[:-len(k) - 1]
-        cols = cols.reshape(*cols.shape[:-1], G, Cg)  # (N, *O, *k, G, Cin/G) view
-        cols = xp.moveaxis(cols, -2, 0).reshape(G, N * math.prod(O), -1)  # (G, N*O, k*Cin/G): the copy
-        w = w.reshape(*k, Cg, G, Cout // G)  # (*k, Cin/G, G, Cout/G)
-        w = xp.moveaxis(w, -2, 0).reshape(G, -1, Cout // G)  # (G, k*Cin/G, Cout/G)
-        y = cols @ w  # (G, N*O, Cout/G)
-        return xp.moveaxis(y, 0, 1).reshape(N, *O, Cout)  # (N, *O, Cout)
+        return conv_forward(x, w, self.stride, self.pads, self.dilation, self.groups)  # (N, *O, Cout)
 
     def backward(self, gy, node):
         x, w = node.inputs
