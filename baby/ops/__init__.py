@@ -1,6 +1,7 @@
 """The op set: one class per op (forward on arrays, backward -> one gradient per input) + a function."""
 
 from ..tensor import Tensor
+from .algorithm import conv_algorithm, set_conv_algorithm, set_num_threads, set_workspace_budget
 from .conv import conv, conv_transpose
 from .elementwise import (
     abs,
@@ -46,7 +47,9 @@ from .shape import (
 )
 
 __all__ = [
-    "abs", "add", "avg_pool", "broadcast_to", "concatenate", "conv", "conv_transpose", "dilate", "div", "eq",
+    "set_conv_algorithm", "set_num_threads", "set_workspace_budget",
+    "abs", "add", "avg_pool", "broadcast_to", "concatenate", "conv", "conv_algorithm", "conv_transpose",
+    "dilate", "div", "eq",
     "exp", "flip", "ge", "gelu", "getitem", "gt", "le", "log", "log_softmax", "logsumexp", "lt", "matmul",
     "max", "max_pool", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow",
     "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "sum_to", "tanh", "transpose",
