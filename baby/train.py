@@ -1,13 +1,52 @@
-"""The training loop: one epoch with a progress bar (images/s, loss), evaluation, and `fit` over epochs."""
+"""The training loop: epochs with a progress bar, metrics.csv, curves.png, atomic checkpoints and resume.
 
+A checkpoint is one `.npz` readable with `allow_pickle=False` (it can never run code). Its keys:
+    format                  "baby-checkpoint-1"
+    epoch                   the number of finished epochs (int64)
+    config, history         JSON strings: the run's settings, and one metrics record per finished epoch
+    rng, loader_rng         JSON strings: `baby.get_rng_state()` and the train loader's own generator (if any)
+    model/<name>            the model's state_dict, one array per parameter or buffer
+    optim/type              the optimizer's class name
+    optim/param_groups      JSON: the groups' hyperparameters (parameters as indices)
+    optim/state/<i>/<key>   per-parameter state arrays, e.g. optim/state/3/exp_avg; "step" as int64
+    sched                   JSON: the LR scheduler's state_dict
+Every random draw of epoch e+1 (shuffling, augmentation, dropout) comes from the RNG state saved at the end
+of epoch e, so a resumed run repeats an uninterrupted one exactly.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
 import time
+import zipfile
 from collections import namedtuple
+from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
+from . import random
 from .tensor import no_grad
 
+FORMAT = "baby-checkpoint-1"
+COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
+
 Metrics = namedtuple("Metrics", ["loss", "accuracy"])
+Checkpoint = namedtuple("Checkpoint", ["path", "epoch", "config", "history", "model", "optim", "sched", "rng",
+                                       "loader_rng"])
+
+
+class Diverged(RuntimeError):
+    """Training met a NaN or infinite loss."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or that does not fit the model, optimizer or run."""
 
 
 def _images(loader):
@@ -15,25 +54,34 @@ def _images(loader):
     return min(len(loader) * loader.batch_size, len(loader.dataset))
 
 
-def train_epoch(model, loader, optimizer, loss_fn, progress=True, desc="train"):
-    """Train `model` for one pass over `loader`; returns the mean loss per sample.
+def _correct(logits, y):
+    """How many rows of `logits` have their largest value at the label in `y`."""
+    return int((logits.data.argmax(axis=1) == y.data).sum())
 
-    The tqdm bar (on stderr, only when it is a terminal and `progress` is true) shows images/s and the
-    running loss.
+
+def train_epoch(model, loader, optimizer, loss_fn, epoch=1, progress=True, desc="train"):
+    """Train `model` for one pass over `loader`; returns Metrics(mean loss, accuracy) over its samples.
+
+    The tqdm bar (on stderr, when it is a terminal and `progress` is true) shows images/s and the running
+    loss. A NaN or infinite loss raises Diverged naming `epoch` and the step, before the weights change.
     """
     model.train()
-    total, seen = 0.0, 0
+    total, correct, seen = 0.0, 0, 0
     with tqdm(total=_images(loader), desc=desc, unit="img", unit_scale=True, leave=False,
               disable=None if progress else True) as bar:
-        for x, y in loader:
-            loss = loss_fn(model(x), y)
+        for step, (x, y) in enumerate(loader, 1):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise Diverged(f"loss is {value} at epoch {epoch}, step {step}")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total, seen = total + loss.item() * len(y), seen + len(y)
+            total, correct, seen = total + value * len(y), correct + _correct(logits, y), seen + len(y)
             bar.update(len(y))
             bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
-    return total / max(seen, 1)
+    return Metrics(total / max(seen, 1), correct / max(seen, 1))
 
 
 def evaluate(model, loader, loss_fn=None):
@@ -45,25 +93,211 @@ def evaluate(model, loader, loss_fn=None):
             logits = model(x)
             if loss_fn is not None:
                 total += loss_fn(logits, y).item() * len(y)
-            correct += int((logits.data.argmax(axis=1) == y.data).sum())
+            correct += _correct(logits, y)
             seen += len(y)
     seen = max(seen, 1)
     return Metrics(total / seen if loss_fn is not None else None, correct / seen)
 
 
-def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=None, progress=True,
-        log=print):
-    """Train for `epochs`, evaluating after each; logs one line per epoch and returns their records."""
-    history = []
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        loss = train_epoch(model, train_loader, optimizer, loss_fn, progress, desc=f"epoch {epoch}/{epochs}")
-        seconds = time.perf_counter() - start
-        if scheduler is not None:
-            scheduler.step()
-        test = evaluate(model, test_loader, loss_fn)
-        history.append(dict(epoch=epoch, loss=loss, test_loss=test.loss, accuracy=test.accuracy,
-                            images_per_s=_images(train_loader) / seconds))
-        log(f"epoch {epoch}/{epochs}  loss {loss:.4f}  test loss {test.loss:.4f}  "
-            f"accuracy {test.accuracy:.4f}  ({history[-1]['images_per_s']:.0f} img/s)")
+def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=None, out=None, config=None,
+        start_epoch=0, history=(), progress=True, log=print):
+    """Train from `start_epoch` up to `epochs`, evaluating after each; returns one record per epoch.
+
+    Each record has the metrics.csv columns. With `out` (a directory), every epoch rewrites
+    out/metrics.csv and out/checkpoint.npz (atomically), and curves.png is drawn when training stops.
+    A non-finite loss raises Diverged; the checkpoint of the last finished epoch is left as it was.
+    """
+    history = [dict(r) for r in history]
+    out = None if out is None else Path(out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("checkpoint.npz", "metrics.csv", "curves.png"):  # left by a run killed mid-write
+            for stale in out.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+        write_metrics(out / "metrics.csv", history)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a bad loss raises Diverged
+            for epoch in range(start_epoch + 1, epochs + 1):
+                start = time.perf_counter()
+                train = _train_or_explain(model, train_loader, optimizer, loss_fn, epoch, epochs, progress,
+                                          out)
+                train_seconds = time.perf_counter() - start
+                if scheduler is not None:
+                    scheduler.step()
+                test = evaluate(model, test_loader)
+                history.append(dict(epoch=epoch, train_loss=train.loss, train_acc=train.accuracy,
+                                    test_acc=test.accuracy, seconds=time.perf_counter() - start))
+                log(f"epoch {epoch}/{epochs}  train loss {train.loss:.4f}  train acc {train.accuracy:.4f}  "
+                    f"test acc {test.accuracy:.4f}  ({_images(train_loader) / train_seconds:.0f} img/s)")
+                if out is not None:
+                    save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, epoch, config,
+                                    history, train_loader)
+                    write_metrics(out / "metrics.csv", history)
+    finally:
+        if out is not None and history and not plot_curves(out / "curves.png", history):
+            print("matplotlib is not installed: no curves.png (pip install 'baby[plot]')", file=sys.stderr)
     return history
+
+
+def _train_or_explain(model, loader, optimizer, loss_fn, epoch, epochs, progress, out):
+    """train_epoch, with a Diverged message that says which checkpoint is the last good one."""
+    try:
+        return train_epoch(model, loader, optimizer, loss_fn, epoch, progress, desc=f"epoch {epoch}/{epochs}")
+    except Diverged as e:
+        path = None if out is None else out / "checkpoint.npz"
+        kept = (f"the last good checkpoint {path} (epoch {epoch - 1}) is kept"
+                if epoch > 1 and path is not None and path.exists() else "no checkpoint was written")
+        raise Diverged(f"training diverged: {e}; {kept}") from None
+
+
+def write_metrics(path, history):
+    """Write metrics.csv atomically: header `epoch,train_loss,train_acc,test_acc,seconds`, a row per epoch."""
+    text = io.StringIO()
+    rows = csv.writer(text, lineterminator="\n")
+    rows.writerow(COLUMNS)
+    for r in history:
+        rows.writerow([r["epoch"], f"{r['train_loss']:.6f}", f"{r['train_acc']:.6f}", f"{r['test_acc']:.6f}",
+                       f"{r['seconds']:.3f}"])
+    _replace(path, lambda f: f.write(text.getvalue().encode()))
+
+
+def plot_curves(path, history):
+    """Draw loss and accuracy per epoch to `path` (a PNG); returns False when matplotlib is missing."""
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        return False
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(9, 3.5))
+    loss, acc = fig.subplots(1, 2)
+    loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
+    loss.set(xlabel="epoch", ylabel="loss", title="training loss")
+    acc.plot(epochs, [r["train_acc"] for r in history], "o-", label="train")
+    acc.plot(epochs, [r["test_acc"] for r in history], "s-", label="test")
+    acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    acc.legend()
+    for ax in (loss, acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    _replace(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    return True
+
+
+def _replace(path, write):
+    """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _text(obj):
+    """`obj` as JSON in a 0-d numpy unicode array."""
+    return np.array(json.dumps(obj))
+
+
+def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config=None, history=(),
+                    loader=None):
+    """Write everything needed to resume after `epoch` finished epochs to the .npz `path`, atomically."""
+    arrays = {"format": np.array(FORMAT), "epoch": np.array(epoch, dtype=np.int64),
+              "config": _text(config or {}), "history": _text(list(history)),
+              "rng": np.array(random.get_rng_state())}
+    arrays.update((f"model/{k}", v) for k, v in model.state_dict().items())
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        arrays["optim/type"] = np.array(type(optimizer).__name__)
+        arrays["optim/param_groups"] = _text(state["param_groups"])
+        for i, s in state["state"].items():
+            arrays.update((f"optim/state/{i}/{k}", np.asarray(v)) for k, v in s.items())
+    if scheduler is not None:
+        arrays["sched"] = _text(scheduler.state_dict())
+    generator = getattr(loader, "_generator", None)
+    if generator is not None:
+        arrays["loader_rng"] = _text(generator.bit_generator.state)
+    _replace(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path):
+    """Read the .npz at `path` (never unpickling) into a Checkpoint; CheckpointError if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if data.get("format", np.array("")).item() != FORMAT:
+        raise CheckpointError(f"{path}: not a baby checkpoint (no format key {FORMAT!r})")
+    try:
+        optim = None
+        if "optim/type" in data:
+            state = {}
+            for key, v in data.items():
+                if key.startswith("optim/state/"):
+                    i, name = key[len("optim/state/"):].split("/", 1)
+                    state.setdefault(int(i), {})[name] = int(v) if name == "step" else v
+            optim = {"type": data["optim/type"].item(), "state": state,
+                     "param_groups": json.loads(data["optim/param_groups"].item())}
+        load = {k: json.loads(data[k].item()) if k in data else None for k in ("config", "history", "sched")}
+        return Checkpoint(str(path), int(data["epoch"]), load["config"], load["history"],
+                          {k[6:]: v for k, v in data.items() if k.startswith("model/")}, optim, load["sched"],
+                          data["rng"].item(), data["loader_rng"].item() if "loader_rng" in data else None)
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: incomplete or damaged checkpoint ({type(e).__name__}: {e})") from None
+
+
+def _check_model(ckpt, model):
+    """Raise CheckpointError unless the checkpoint's model state has exactly `model`'s keys and shapes."""
+    own = model.state_dict()
+    missing, unexpected = [k for k in own if k not in ckpt.model], [k for k in ckpt.model if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(f"{ckpt.path} holds another model than {type(model).__name__}: "
+                              f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys "
+                              f"{unexpected[:3]}")
+    for k, v in own.items():
+        if ckpt.model[k].shape != v.shape:
+            raise CheckpointError(f"{ckpt.path}: {k!r} has shape {ckpt.model[k].shape} in the checkpoint, "
+                                  f"but {v.shape} in the {type(model).__name__} model")
+
+
+def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):
+    """Load a Checkpoint into the model (and optimizer, scheduler, RNG and loader generator when given)."""
+    _check_model(ckpt, model)
+    model.load_state_dict(ckpt.model)
+    if optimizer is not None:
+        name = type(optimizer).__name__
+        if ckpt.optim is None:
+            raise CheckpointError(f"{ckpt.path}: holds no optimizer state")
+        if ckpt.optim["type"] != name:
+            raise CheckpointError(f"{ckpt.path}: holds optimizer state for {ckpt.optim['type']}, not {name}")
+        try:
+            optimizer.load_state_dict({k: ckpt.optim[k] for k in ("state", "param_groups")})
+        except (KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{ckpt.path}: optimizer state does not fit ({e})") from None
+    if scheduler is not None:
+        if ckpt.sched is None:
+            raise CheckpointError(f"{ckpt.path}: holds no scheduler state")
+        scheduler.load_state_dict(ckpt.sched)
+    generator = getattr(loader, "_generator", None)
+    try:
+        random.set_rng_state(ckpt.rng)
+        if generator is not None and ckpt.loader_rng is not None:
+            generator.bit_generator.state = json.loads(ckpt.loader_rng)
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{ckpt.path}: damaged random-number state ({type(e).__name__}: {e})") from None
