@@ -1,0 +1,85 @@
+"""Training throughput of ResNet9 on CIFAR-shaped batches: baby against the same network in PyTorch.
+
+One step = forward, cross-entropy, backward, SGD with momentum. Steps alternate between the libraries in one
+process; medians are reported. ratio = baby images/s / torch images/s (target >= 0.8).
+
+    python benchmarks/train.py [--batch-size 32] [--steps 5]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import baby
+from baby import models, nn, optim
+
+
+def torch_resnet9(num_classes=10):
+    """ResNet9 in PyTorch, with the same module names as baby.models.ResNet9."""
+    def conv_bn(c_in, c_out):
+        return torch.nn.Sequential(torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                                   torch.nn.BatchNorm2d(c_out), torch.nn.ReLU())
+
+    class Residual(torch.nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.fn = torch.nn.Sequential(conv_bn(c, c), conv_bn(c, c))
+
+        def forward(self, x):
+            return x + self.fn(x)
+
+    return torch.nn.Sequential(
+        conv_bn(3, 64), conv_bn(64, 128), torch.nn.MaxPool2d(2), Residual(128), conv_bn(128, 256),
+        torch.nn.MaxPool2d(2), conv_bn(256, 512), torch.nn.MaxPool2d(2), Residual(512),
+        torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(512, num_classes))
+
+
+def main(argv=None):
+    """Print images/s for both libraries and their ratio."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch_size, 3, 32, 32), dtype=np.float32)
+    y = rng.integers(0, 10, args.batch_size)
+    baby.manual_seed(0)
+    ours, theirs = models.ResNet9(), torch_resnet9()
+    opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
+    topt = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
+    loss_fn, tloss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    xb, yb = baby.Tensor(x), baby.Tensor(y, dtype=baby.int64)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def ours_step():
+        loss = loss_fn(ours(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def theirs_step():
+        loss = tloss_fn(theirs(xt), yt)
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+
+    times = {ours_step: [], theirs_step: []}
+    for step in range(args.steps + 1):
+        for fn in times:
+            t = time.perf_counter()
+            fn()
+            if step:  # the first step warms up
+                times[fn].append(time.perf_counter() - t)
+    ips = {fn: args.batch_size / statistics.median(v) for fn, v in times.items()}
+    print(f"ResNet9, batch {args.batch_size}x3x32x32, SGD momentum, median of {args.steps} steps; "
+          f"torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(f"baby  {ips[ours_step]:8.1f} images/s")
+    print(f"torch {ips[theirs_step]:8.1f} images/s")
+    print(f"ratio baby/torch: {ips[ours_step] / ips[theirs_step]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
