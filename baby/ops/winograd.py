@@ -1,0 +1,363 @@
+"""Winograd F(4x4, 3x3): fast 3x3 stride-1 convolution, its input and weight gradients, on NHWC arrays.
+
+Each 4x4 block of outputs comes from a 6x6 input tile d: Y = A^T [(G g G^T) * (B^T d B)] A, so the 36
+products per tile become 36 batched GEMMs over (tiles, Cin) @ (Cin, Cout): 4x fewer flops than direct.
+The transforms are memory-bound, so they run on chunks of tiles that stay in cache, on WORKERS threads
+(NumPy releases the GIL in matmul and copies) with OpenBLAS kept to one thread per caller.
+"""
+
+import contextlib
+import ctypes
+import functools
+import glob
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from numpy.lib.stride_tricks import as_strided
+
+from ..backend import xp
+
+BT = xp.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+               [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=xp.float64)
+G = xp.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+              [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], dtype=xp.float64)
+AT = xp.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+              dtype=xp.float64)  # Lavin & Gray's matrices (points 0, 1, -1, 2, -2, inf), float64 masters
+WORKERS = 2  # threads that share the chunks
+CHUNK_TILES = 256  # most tiles per chunk: each NumPy call must be long, handing the GIL over costs ~50 us
+CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
+GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
+
+_pool = None
+_local = threading.local()
+
+
+@functools.cache
+def _matrices(dtype):
+    """BT, AT, A (= AT^T) and GK (36, 9) = the 2-D filter transform G g G^T, rows (col, row), in `dtype`."""
+    gk = xp.einsum("bx,ay->bayx", G, G).reshape(36, 9)  # GK[6b + a, 3ky + kx] = G[a, ky] G[b, kx]
+    return tuple(xp.ascontiguousarray(m, dtype=dtype) for m in (BT, AT, AT.T, gk))
+
+
+def _openblas_threads():
+    """(get, set) of the thread count of the OpenBLAS that NumPy loaded, or None where there is none."""
+    root = os.path.dirname(os.path.dirname(xp.__file__))
+    for path in glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
+            os.path.join(root, "numpy", ".dylibs", "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+_blas = _openblas_threads()
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """OpenBLAS computes on the calling thread only: our workers share the cores, BLAS's threads do not."""
+    n = _blas[0]() if _blas else 1
+    if n > 1:
+        _blas[1](1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            _blas[1](n)
+
+
+def _buffer(name, shape, dtype):
+    """A per-thread scratch array of `shape`, reused across calls (grown when too small)."""
+    size = 1
+    for n in shape:
+        size *= n
+    buf = getattr(_local, name, None)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = xp.empty(max(size, 1), dtype)
+        setattr(_local, name, buf)
+    return buf[:size].reshape(shape)
+
+
+def _parallel(fn, items):
+    """fn(items[i::WORKERS]) on WORKERS threads (this one included); the list of results."""
+    global _pool
+    shares = [items[i::WORKERS] for i in range(WORKERS) if items[i::WORKERS]]
+    if len(shares) == 1:
+        return [fn(shares[0])]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="baby-winograd")
+    futures = [_pool.submit(fn, s) for s in shares[1:]]
+    return [fn(shares[0])] + [f.result() for f in futures]
+
+
+def _chunks(N, th, tw, channels, tiles=None):
+    """Split the (N, th) tile rows into chunks (n0, n1, i0, i1): at most CHUNK_TILES and CHUNK_BYTES,
+    and at least one chunk per worker."""
+    tiles = tiles or N * th * tw
+    size = min(CHUNK_TILES, max(1, CHUNK_BYTES // (144 * channels)), -(-tiles // WORKERS))
+    rows = max(1, size // tw)
+    if rows < th:
+        return [(n, n + 1, i, min(i + rows, th)) for n in range(N) for i in range(0, th, rows)]
+    nb = max(1, rows // th)
+    return [(n, min(n + nb, N), 0, th) for n in range(0, N, nb)]
+
+
+def _input_tiles(x, ph, pw, chunk, tw, dtype, out=None):
+    """B^T d B of the 6x6 tiles of `chunk` (n0, n1, i0, i1) of x zero-padded by (ph, pw) on each side.
+
+    Returns (36, P, C) in (col, row) order (P = tiles of the chunk), written into `out` if given. The row
+    transform reads x in place where its (W, C) are contiguous; the column padding is never materialised.
+    """
+    n0, n1, i0, i1 = chunk
+    _, Hx, Wx, C = x.shape
+    nc, tc, Wq, s = n1 - n0, i1 - i0, 4 * tw + 2, xp.dtype(dtype).itemsize
+    bt = _matrices(dtype)[0]
+    r0, r1 = max(4 * i0 - ph, 0), min(4 * i1 + 2 - ph, Hx)  # rows of x under the chunk's tiles
+    if x.strides[2:] == (C * s, s) and x.dtype == dtype:
+        src, r0 = x[n0:n1], 0
+    else:
+        src = _buffer("a", (nc, r1 - r0, Wx, C), dtype)
+        src[...] = x[n0:n1, r0:r1]  # (nc, rows, Wx, C) contiguous copy
+    R = _buffer("b", (nc, tc, 6, Wq, C), dtype)  # row-transformed tiles: (n, tile row, 6 a, Wq, C)
+    R[..., :pw, :] = 0
+    R[..., pw + Wx:, :] = 0
+    Rx = R[..., pw: pw + Wx, :].reshape(nc, tc, 6, Wx * C)  # the columns over x, (W, C) merged
+    sN, sH = src.strides[:2]
+    inner = [i for i in range(i0, i1) if 4 * i - ph >= 0 and 4 * i - ph + 6 <= Hx]
+    if inner:  # tile rows wholly inside x: one batched (6, 6) @ (6, Wx*C) per tile row
+        rows = as_strided(src[:, 4 * inner[0] - ph - r0:], (nc, len(inner), 6, Wx * C), (sN, 4 * sH, sH, s))
+        xp.matmul(bt, rows, out=Rx[:, inner[0] - i0: inner[-1] + 1 - i0])
+    for i in (i for i in range(i0, i1) if i not in inner):  # tile rows over the padding
+        lo, hi = max(ph - 4 * i, 0), min(Hx + ph - 4 * i, 6)  # the tile's rows that lie in x
+        if hi <= lo:
+            Rx[:, i - i0] = 0
+            continue
+        rows = as_strided(src[:, 4 * i - ph + lo - r0:], (nc, hi - lo, Wx * C), (sN, sH, s))
+        xp.matmul(bt[:, lo:hi], rows, out=Rx[:, i - i0])
+    cols = as_strided(R, (6, 6, nc, tc, tw, C),  # (6 cols b, 6 rows a, nc, tc, tw, C)
+                      (C * s, Wq * C * s, tc * 6 * Wq * C * s, 6 * Wq * C * s, 4 * C * s, s))
+    D = _buffer("a", cols.shape, dtype)
+    D[...] = cols
+    P = nc * tc * tw
+    if out is None:
+        return xp.matmul(bt, D.reshape(6, -1), out=_buffer("b", (6, 6 * P * C), dtype)).reshape(36, P, C)
+    xp.matmul(bt, D.reshape(6, 6, P * C).transpose(1, 0, 2), out=out.reshape(6, 6, P * C).transpose(1, 0, 2))
+    return out
+
+
+def _output_tiles(M, y, chunk, tw):
+    """Write A^T M A of M (36, P, K) in (col, row) order into the chunk's 4x4 blocks of y (cropped)."""
+    n0, n1, i0, i1 = chunk
+    _, H, W, K = y.shape
+    at, P = _matrices(M.dtype)[1], M.shape[1]
+    Z = xp.matmul(at, M.reshape(6, 6, P * K).transpose(1, 0, 2),  # contract the cols b of each row a
+                  out=_buffer("b", (6, 4, P * K), M.dtype))  # (6 a, 4 x, P*K)
+    Y = xp.matmul(at, Z.reshape(6, -1), out=_buffer("a", (4, 4 * P * K), M.dtype))  # (4 y, 4 x, P*K)
+    tiles = Y.reshape(4, 4, n1 - n0, i1 - i0, tw, K).transpose(2, 3, 0, 4, 1, 5)  # (nc, tc, 4 y, tw, 4 x, K)
+    _untile(tiles, y[n0:n1, 4 * i0: min(4 * i1, H)])
+
+
+def _untile(t, y):
+    """Copy tiles t (n, th, 4, tw, 4, K) into y (n, h, w, K), cropping a partial last tile row/column."""
+    n, h, w, K = y.shape
+    for r0, r1 in ((0, h // 4 * 4), (h // 4 * 4, h)):
+        for c0, c1 in ((0, w // 4 * 4), (w // 4 * 4, w)):
+            if r1 > r0 and c1 > c0:
+                dst = y[:, r0:r1, c0:c1].reshape(n, -(-(r1 - r0) // 4), min(r1 - r0, 4),
+                                                  -(-(c1 - c0) // 4), min(c1 - c0, 4), K)  # tiled view
+                dst[...] = t[:, r0 // 4: r0 // 4 + dst.shape[1], : dst.shape[2],
+                             c0 // 4: c0 // 4 + dst.shape[3], : dst.shape[4]]
+
+
+def _filter_tiles(w, flip, dtype, rows=None):
+    """G g G^T of each (Cin, Cout) slice of w (3, 3, Cin, Cout): U (36, Cin, Cout) in (col, row) order.
+
+    flip=True transforms the kernel of the input gradient, w rotated by 180 degrees with Cin and Cout
+    swapped: U (36, Cout, Cin). Reads w in place when its channel axes merge in either order (PyTorch's
+    layout too). rows=(a, b) computes U[a:b] on this thread; else all of U, split between the workers.
+    """
+    gk = _matrices(dtype)[3][:, ::-1] if flip else _matrices(dtype)[3]
+    C, K = w.shape[2:]
+    for order in ((0, 1, 2, 3), (0, 1, 3, 2)):  # (Cin, Cout) or (Cout, Cin) flattened
+        w2 = w.transpose(order).reshape(9, C * K)  # (9 taps, channels)
+        if xp.may_share_memory(w2, w) or order[2] == 3:
+            break
+    if rows is None:
+        U = xp.empty((36, C * K), dtype)
+        halves = [(0, C * K // 2), (C * K // 2, C * K)]
+        _parallel(lambda parts: [xp.matmul(gk, w2[:, a:b], out=U[:, a:b]) for a, b in parts], halves)
+    else:
+        U = xp.matmul(gk[rows[0]: rows[1]], w2, out=_buffer("u", (rows[1] - rows[0], C * K), dtype))
+    U = U.reshape(-1, *(w.shape[j] for j in order[2:]))  # (36, Cin, Cout) or (36, Cout, Cin)
+    return U if (order[2] == 3) == flip else U.transpose(0, 2, 1)
+
+
+def _conv(x, w, flip, ph, pw, dtype):
+    """Valid correlation of x padded by (ph, pw) (negative crops) with w (flip: the input-gradient kernel).
+
+    Chunks of tiles go through transform, 36 GEMMs and inverse transform in cache. Where the filter outweighs
+    the tiles (few tiles, many channels), all tiles are transformed first and each worker does half of the
+    36 GEMMs with its half of the transformed filter, so each piece of U is made and read once.
+    """
+    if ph < 0 or pw < 0:
+        x = x[:, max(-ph, 0): x.shape[1] - max(-ph, 0), max(-pw, 0): x.shape[2] - max(-pw, 0)]
+        ph, pw = max(ph, 0), max(pw, 0)
+    N, Hx, Wx, C = x.shape
+    H, W, K = Hx + 2 * ph - 2, Wx + 2 * pw - 2, w.shape[2 if flip else 3]
+    y = xp.empty((N, H, W, K), dtype)
+    th, tw = -(-H // 4), -(-W // 4)
+    chunks = _chunks(N, th, tw, max(C, K))
+    if N * th * tw > max(C, K):
+        U = _filter_tiles(w, flip, dtype)
+
+        def run(share):
+            for chunk in share:
+                V = _input_tiles(x, ph, pw, chunk, tw, dtype)
+                _output_tiles(xp.matmul(V, U, out=_buffer("a", (36, V.shape[1], K), dtype)), y, chunk, tw)
+
+        _parallel(run, chunks)
+        return y
+    items = _offsets(chunks, tw)
+    V, M = _buffer("vc", (36, items[-1][2], C), dtype), _buffer("mc", (36, items[-1][2], K), dtype)
+    _parallel(lambda share: [_input_tiles(x, ph, pw, c, tw, dtype, out=V[:, p0:p1]) for c, p0, p1 in share],
+              items)
+    _parallel(lambda share: [xp.matmul(V[a:b], _filter_tiles(w, flip, dtype, (a, b)), out=M[a:b])
+                             for a, b in share], _halves(36))
+    _parallel(lambda share: [_output_tiles(M[:, p0:p1], y, c, tw) for c, p0, p1 in share], items)
+    return y
+
+
+def _offsets(chunks, tw):
+    """(chunk, p0, p1) for each chunk: its tiles' range in the list of all the chunks' tiles."""
+    items, p = [], 0
+    for c in chunks:
+        items.append((c, p, p + (c[1] - c[0]) * (c[3] - c[2]) * tw))
+        p = items[-1][2]
+    return items
+
+
+def _halves(n):
+    """[0, n) split into WORKERS contiguous ranges."""
+    return [(n * i // WORKERS, n * (i + 1) // WORKERS) for i in range(WORKERS)]
+
+
+def _pairs(padding):
+    """`padding` (an int or one int per spatial dim) as (ph, pw)."""
+    p = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    if len(p) != 2 or not all(isinstance(v, int) and v >= 0 for v in p):
+        raise ValueError(f"padding must be a non-negative int or two of them, got {padding!r}")
+    return p
+
+
+def _check(x, w, xname):
+    if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or w.shape[2] != x.shape[3]:
+        raise ValueError(f"{xname} must be (N, H, W, C) and w (3, 3, C, Cout) with the same C, "
+                         f"got {xname} {x.shape} and w {w.shape}")
+
+
+@_single_threaded_blas()
+def winograd_conv3x3(x, w, padding=0):
+    """Valid 3x3 stride-1 cross-correlation of NHWC x (N, H, W, Cin) with w (3, 3, Cin, Cout), by F(4x4, 3x3).
+
+    `padding` zero-pads H and W on both sides first (int or (ph, pw)); x and w may be any strided views.
+    Returns y (N, H + 2ph - 2, W + 2pw - 2, Cout).
+    """
+    _check(x, w, "x")
+    ph, pw = _pairs(padding)
+    if x.shape[1] + 2 * ph < 3 or x.shape[2] + 2 * pw < 3:
+        raise ValueError(f"x {x.shape} with padding {padding} is smaller than the 3x3 kernel")
+    return _conv(x, w, False, ph, pw, xp.result_type(x, w))
+
+
+@_single_threaded_blas()
+def winograd_input_grad(gy, w, padding=0):
+    """gx (N, H, W, Cin) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
+
+    The input gradient is the 3x3 correlation of gy padded by 2 - padding with w rotated by 180 degrees
+    and its channels swapped; the rotation and swap live in the filter transform, nothing is copied.
+    """
+    ph, pw = _pairs(padding)
+    if gy.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or w.shape[3] != gy.shape[3]:
+        raise ValueError(f"gy must be (N, Ho, Wo, Cout) and w (3, 3, Cin, Cout) with the same Cout, "
+                         f"got gy {gy.shape} and w {w.shape}")
+    if gy.shape[1] + 2 - 2 * ph < 1 or gy.shape[2] + 2 - 2 * pw < 1:
+        raise ValueError(f"gy {gy.shape} with padding {padding} matches no input size")
+    return _conv(gy, w, True, 2 - ph, 2 - pw, xp.result_type(gy, w))
+
+
+def _gy_tiles(gy, chunk, tw, dtype, out):
+    """A g A^T of the chunk's 4x4 blocks of gy (zero beyond its edges), written into out (36, P, K)."""
+    n0, n1, i0, i1 = chunk
+    _, H, W, K = gy.shape
+    nc, tc, s = n1 - n0, i1 - i0, xp.dtype(dtype).itemsize
+    a = _matrices(dtype)[2]
+    h = min(4 * i1, H) - 4 * i0
+    if h == 4 * tc and W == 4 * tw and gy.strides[2:] == (K * s, s) and gy.dtype == dtype:
+        src = gy[n0:n1, 4 * i0: 4 * i1]  # (nc, 4 tc, W, K) read in place
+    else:
+        src = _buffer("c", (nc, 4 * tc, 4 * tw, K), dtype)  # zero-padded copy of the chunk
+        src[:, h:] = 0
+        src[:, :, W:] = 0
+        src[:, :h, :W] = gy[n0:n1, 4 * i0: 4 * i0 + h]
+    sN, sH = src.strides[:2]
+    rows = as_strided(src, (nc, tc, 4, 4 * tw * K), (sN, 4 * sH, sH, s))  # (nc, tc, 4 rows, 4tw*K)
+    R = xp.matmul(a, rows, out=_buffer("d", (nc, tc, 6, 4 * tw * K), dtype))  # (nc, tc, 6 a, 4tw*K)
+    cols = R.reshape(nc, tc, 6, tw, 4, K).transpose(4, 2, 0, 1, 3, 5)  # (4 cols, 6 a, nc, tc, tw, K)
+    D = _buffer("c", cols.shape, dtype)
+    D[...] = cols
+    P = nc * tc * tw
+    xp.matmul(a, D.reshape(4, 6, P * K).transpose(1, 0, 2), out=out.reshape(6, 6, P * K).transpose(1, 0, 2))
+
+
+def _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate):
+    """Transform the group's chunks of x and gy into V (36, P, C) and Z (36, P, K) (in parallel), then
+    gw_hat[ab] (+)= V[ab]^T Z[ab], the 36 GEMMs split between the workers."""
+    C, K, dtype = x.shape[3], gy.shape[3], gw_hat.dtype
+    items = _offsets(group, tw)
+    V, Z = _buffer("vg", (36, items[-1][2], C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
+
+    def transform(share):
+        for chunk, p0, p1 in share:
+            _input_tiles(x, ph, pw, chunk, tw, dtype, out=V[:, p0:p1])
+            _gy_tiles(gy, chunk, tw, dtype, out=Z[:, p0:p1])
+
+    def gemm(share):
+        for a, b in share:
+            out = _buffer("a", (b - a, C, K), dtype) if accumulate else gw_hat[a:b]
+            xp.matmul(V[a:b].transpose(0, 2, 1), Z[a:b], out=out)  # (b - a, C, K)
+            if accumulate:
+                gw_hat[a:b] += out
+
+    _parallel(transform, items)
+    _parallel(gemm, _halves(36))
+
+
+@_single_threaded_blas()
+def winograd_weight_grad(x, gy, padding=0):
+    """gw (3, 3, Cin, Cout) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
+
+    gw[ky, kx] = sum over n, i, j of xpad[n, i + ky, j + kx] (x) gy[n, i, j]: per tile, G^T [(B^T d B) *
+    (A g A^T)] G with g a 4x4 block of gy; the sum over tiles is 36 GEMMs (Cin, P) @ (P, Cout), done on
+    groups of at most GROUP_BYTES of transformed tiles.
+    """
+    ph, pw = _pairs(padding)
+    if x.ndim != 4 or gy.ndim != 4 or gy.shape[:3] != (x.shape[0], x.shape[1] + 2 * ph - 2,
+                                                         x.shape[2] + 2 * pw - 2):
+        raise ValueError(f"x must be (N, H, W, Cin) and gy (N, H + 2ph - 2, W + 2pw - 2, Cout) for padding "
+                         f"{(ph, pw)}, got x {x.shape} and gy {gy.shape}")
+    N, H, W, K = gy.shape
+    C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
+    per_group = max(1, GROUP_BYTES // (144 * (C + K)))  # tiles
+    groups = -(-N * th * tw // per_group)
+    chunks = _chunks(N, th, tw, max(C, K), -(-N * th * tw // groups))
+    groups = min(groups, len(chunks))
+    gw_hat = xp.empty((36, C, K), dtype)  # (6 b, 6 a) flattened
+    for g in range(groups):
+        group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
+        _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate=g > 0)
+    gk = _matrices(dtype)[3]
+    return (gk.T @ gw_hat.reshape(36, C * K)).reshape(3, 3, C, K)

@@ -1,0 +1,127 @@
+"""Winograd F(4x4, 3x3) against PyTorch's conv2d (float64 oracle): forward, input and weight gradients."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from baby.ops import winograd
+from baby.ops.winograd import winograd_conv3x3, winograd_input_grad, winograd_weight_grad
+
+RNG = np.random.default_rng(0)
+
+SHAPES = [  # (N, H, W, Cin, Cout, padding)
+    (1, 3, 3, 1, 1, 0),
+    (1, 5, 7, 1, 2, 0),
+    (2, 9, 6, 3, 5, 1),
+    (3, 10, 10, 8, 4, 0),
+    (2, 17, 13, 16, 8, 1),
+    (1, 6, 6, 4, 3, (2, 1)),
+    (4, 34, 34, 24, 16, 0),
+    (2, 40, 23, 3, 8, 1),
+    (2, 7, 9, 5, 6, 3),
+]
+
+
+def torch_conv(x, w, padding):
+    """Forward, input gradient and weight gradient of conv2d in float64, NHWC in and out; gy is random."""
+    xt = torch.tensor(x, dtype=torch.float64).permute(0, 3, 1, 2).requires_grad_()  # NCHW
+    wt = torch.tensor(w, dtype=torch.float64).permute(3, 2, 0, 1).requires_grad_()  # (Cout, Cin, 3, 3)
+    y = F.conv2d(xt, wt, padding=padding)
+    gy = RNG.standard_normal(y.shape).astype(np.float32)  # NCHW
+    y.backward(torch.tensor(gy, dtype=torch.float64))
+    nhwc = (0, 2, 3, 1)
+    return (y.detach().permute(*nhwc).numpy(), gy.transpose(nhwc), xt.grad.permute(*nhwc).numpy(),
+            wt.grad.permute(2, 3, 1, 0).numpy())
+
+
+def rel_err(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def data(N, H, W, C, K):
+    return (RNG.standard_normal((N, H, W, C)).astype(np.float32),
+            RNG.standard_normal((3, 3, C, K)).astype(np.float32))
+
+
+@pytest.mark.parametrize("N, H, W, C, K, padding", SHAPES)
+def test_forward_and_gradients(N, H, W, C, K, padding):
+    x, w = data(N, H, W, C, K)
+    y, gy, gx, gw = torch_conv(x, w, padding)
+    ours = winograd_conv3x3(x, w, padding=padding)
+    assert ours.shape == y.shape and ours.dtype == np.float32
+    assert rel_err(ours, y) < 1e-5
+    gx_ours = winograd_input_grad(gy, w, padding=padding)
+    assert gx_ours.shape == gx.shape and rel_err(gx_ours, gx) < 1e-5
+    gw_ours = winograd_weight_grad(x, gy, padding=padding)
+    assert gw_ours.shape == gw.shape and gw_ours.dtype == np.float32
+    assert rel_err(gw_ours, gw) < 1e-5
+
+
+@pytest.mark.parametrize("C", [3, 64, 256])
+def test_error_bound(C):
+    x, w = data(2, 12, 12, C, 32)
+    y, gy, gx, gw = torch_conv(x, w, 1)
+    assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-4
+    assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-4
+
+
+def test_strided_views():
+    """NCHW arrays seen as NHWC through transposes, a sliced batch, a flipped kernel: any strides work."""
+    xn = RNG.standard_normal((6, 5, 11, 9)).astype(np.float32)  # NCHW
+    x = xn.transpose(0, 2, 3, 1)[::2]  # (3, 11, 9, 5) view
+    wn = RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)  # (Cout, Cin, 3, 3)
+    w = wn.transpose(2, 3, 1, 0)[::-1]  # (3, 3, 5, 4) view
+    y, gy, _, gw = torch_conv(np.ascontiguousarray(x), np.ascontiguousarray(w), 1)
+    assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
+    assert rel_err(winograd_weight_grad(x, np.asfortranarray(gy), padding=1), gw) < 1e-5
+
+
+@pytest.mark.parametrize("layout", ["torch", "nhwc", "flipped"])
+def test_weight_layouts(layout):
+    """The filter transform reads (3, 3, Cin, Cout) views of PyTorch (Cout, Cin, 3, 3) weights in place."""
+    x, w = data(2, 9, 10, 6, 5)
+    if layout == "torch":
+        w = np.ascontiguousarray(w.transpose(3, 2, 0, 1)).transpose(2, 3, 1, 0)  # (3, 3, 6, 5) view
+    elif layout == "flipped":
+        w = np.ascontiguousarray(w[::-1, ::-1])[::-1, ::-1]  # negative strides
+    y, gy, gx, gw = torch_conv(x, np.ascontiguousarray(w), 1)
+    assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
+    assert rel_err(winograd_input_grad(gy, w, padding=1), gx) < 1e-5
+
+
+@pytest.mark.parametrize("chunk, group_bytes", [(1, 1), (3, 20000), (12, 200000), (1000, 1 << 30)])
+def test_chunking(monkeypatch, chunk, group_bytes):
+    """Chunks of part of an image, of whole images, and everything at once agree; so do GEMM groups."""
+    monkeypatch.setattr(winograd, "CHUNK_TILES", chunk)
+    monkeypatch.setattr(winograd, "GROUP_BYTES", group_bytes)
+    x, w = data(3, 14, 18, 4, 6)
+    y, gy, _, gw = torch_conv(x, w, 1)
+    assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
+    assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-5
+
+
+def test_float64_stays_float64():
+    x, w = data(1, 8, 8, 2, 3)
+    y = winograd_conv3x3(x.astype(np.float64), w.astype(np.float64))
+    assert y.dtype == np.float64
+    assert rel_err(y, torch_conv(x, w, 0)[0]) < 1e-12
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, match", [
+    ((1, 8, 8), (3, 3, 8, 4), 0, "x must be"),
+    ((1, 8, 8, 3), (3, 3, 4, 4), 0, "x must be"),
+    ((1, 8, 8, 3), (5, 5, 3, 4), 0, "x must be"),
+    ((1, 2, 8, 3), (3, 3, 3, 4), 0, "smaller than the 3x3 kernel"),
+    ((1, 8, 8, 3), (3, 3, 3, 4), -1, "padding must be"),
+])
+def test_bad_input(x_shape, w_shape, padding, match):
+    with pytest.raises(ValueError, match=match):
+        winograd_conv3x3(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), padding=padding)
+
+
+def test_gradient_bad_shapes():
+    with pytest.raises(ValueError, match="gy"):
+        winograd_weight_grad(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 8, 8, 4), np.float32))
+    with pytest.raises(ValueError, match="gy"):
+        winograd_input_grad(np.zeros((1, 8, 8, 3), np.float32), np.zeros((3, 3, 4, 4), np.float32))
