@@ -10,7 +10,7 @@ from baby.ops.winograd import winograd_conv3x3, winograd_input_grad, winograd_we
 
 RNG = np.random.default_rng(0)
 
-SHAPES = [  # (N, H, W, Cin, Cout, padding)
+SHAPES = [  # (N, H, W, Cin, Cout, padding); tiles <= channels takes the transform-all-first path
     (1, 3, 3, 1, 1, 0),
     (1, 5, 7, 1, 2, 0),
     (2, 9, 6, 3, 5, 1),
@@ -20,6 +20,7 @@ SHAPES = [  # (N, H, W, Cin, Cout, padding)
     (4, 34, 34, 24, 16, 0),
     (2, 40, 23, 3, 8, 1),
     (2, 7, 9, 5, 6, 3),
+    (2, 8, 6, 40, 48, 1),
 ]
 
 
@@ -36,10 +37,12 @@ def torch_conv(x, w, padding):
 
 
 def rel_err(a, b):
+    """max |a - b| / max |b|."""
     return np.abs(a - b).max() / np.abs(b).max()
 
 
 def data(N, H, W, C, K):
+    """Unit-normal float32 x (N, H, W, C) and w (3, 3, C, K)."""
     return (RNG.standard_normal((N, H, W, C)).astype(np.float32),
             RNG.standard_normal((3, 3, C, K)).astype(np.float32))
 
@@ -99,6 +102,13 @@ def test_chunking(monkeypatch, chunk, group_bytes):
     y, gy, _, gw = torch_conv(x, w, 1)
     assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
     assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-5
+
+
+def test_empty_batch():
+    x, w = data(0, 6, 6, 3, 4)
+    assert winograd_conv3x3(x, w, padding=1).shape == (0, 6, 6, 4)
+    assert winograd_input_grad(np.zeros((0, 6, 6, 4), np.float32), w, padding=1).shape == (0, 6, 6, 3)
+    assert not winograd_weight_grad(x, np.zeros((0, 6, 6, 4), np.float32), padding=1).any()
 
 
 def test_float64_stays_float64():

@@ -1,9 +1,13 @@
 """Winograd F(4x4, 3x3): fast 3x3 stride-1 convolution, its input and weight gradients, on NHWC arrays.
 
+    y  = winograd_conv3x3(x, w, padding)       x (N, H, W, Cin), w (3, 3, Cin, Cout) -> (N, Ho, Wo, Cout)
+    gx = winograd_input_grad(gy, w, padding)   gy (N, Ho, Wo, Cout) -> (N, H, W, Cin)
+    gw = winograd_weight_grad(x, gy, padding)  -> (3, 3, Cin, Cout)
+
 Each 4x4 block of outputs comes from a 6x6 input tile d: Y = A^T [(G g G^T) * (B^T d B)] A, so the 36
 products per tile become 36 batched GEMMs over (tiles, Cin) @ (Cin, Cout): 4x fewer flops than direct.
-The transforms are memory-bound, so they run on chunks of tiles that stay in cache, on WORKERS threads
-(NumPy releases the GIL in matmul and copies) with OpenBLAS kept to one thread per caller.
+The transforms are memory-bound: they are matmuls with the small matrices over chunks of tiles, run on
+WORKERS threads (NumPy releases the GIL in matmul and copies) while OpenBLAS keeps to the calling thread.
 """
 
 import contextlib
@@ -25,12 +29,13 @@ G = xp.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
 AT = xp.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
               dtype=xp.float64)  # Lavin & Gray's matrices (points 0, 1, -1, 2, -2, inf), float64 masters
 WORKERS = 2  # threads that share the chunks
-CHUNK_TILES = 256  # most tiles per chunk: each NumPy call must be long, handing the GIL over costs ~50 us
+CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over costs ~50 us)
 CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
 GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
 
 _pool = None
 _local = threading.local()
+os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
 
 
 @functools.cache
@@ -86,8 +91,8 @@ def _parallel(fn, items):
     """fn(items[i::WORKERS]) on WORKERS threads (this one included); the list of results."""
     global _pool
     shares = [items[i::WORKERS] for i in range(WORKERS) if items[i::WORKERS]]
-    if len(shares) == 1:
-        return [fn(shares[0])]
+    if len(shares) <= 1:
+        return [fn(share) for share in shares]
     if _pool is None:
         _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="baby-winograd")
     futures = [_pool.submit(fn, s) for s in shares[1:]]
@@ -95,8 +100,8 @@ def _parallel(fn, items):
 
 
 def _chunks(N, th, tw, channels, tiles=None):
-    """Split the (N, th) tile rows into chunks (n0, n1, i0, i1): at most CHUNK_TILES and CHUNK_BYTES,
-    and at least one chunk per worker."""
+    """The (N, th) tile rows cut into chunks (n0, n1, i0, i1) of at most CHUNK_TILES, CHUNK_BYTES and
+    `tiles` / WORKERS tiles (`tiles`: all of them by default), so that every worker gets one."""
     tiles = tiles or N * th * tw
     size = min(CHUNK_TILES, max(1, CHUNK_BYTES // (144 * channels)), -(-tiles // WORKERS))
     rows = max(1, size // tw)
@@ -188,8 +193,7 @@ def _filter_tiles(w, flip, dtype, rows=None):
             break
     if rows is None:
         U = xp.empty((36, C * K), dtype)
-        halves = [(0, C * K // 2), (C * K // 2, C * K)]
-        _parallel(lambda parts: [xp.matmul(gk, w2[:, a:b], out=U[:, a:b]) for a, b in parts], halves)
+        _parallel(lambda parts: [xp.matmul(gk, w2[:, a:b], out=U[:, a:b]) for a, b in parts], _halves(C * K))
     else:
         U = xp.matmul(gk[rows[0]: rows[1]], w2, out=_buffer("u", (rows[1] - rows[0], C * K), dtype))
     U = U.reshape(-1, *(w.shape[j] for j in order[2:]))  # (36, Cin, Cout) or (36, Cout, Cin)
@@ -211,6 +215,8 @@ def _conv(x, w, flip, ph, pw, dtype):
     y = xp.empty((N, H, W, K), dtype)
     th, tw = -(-H // 4), -(-W // 4)
     chunks = _chunks(N, th, tw, max(C, K))
+    if not chunks:
+        return y
     if N * th * tw > max(C, K):
         U = _filter_tiles(w, flip, dtype)
 
@@ -254,6 +260,7 @@ def _pairs(padding):
 
 
 def _check(x, w, xname):
+    """ValueError unless x is (N, H, W, C) and w (3, 3, C, Cout)."""
     if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or w.shape[2] != x.shape[3]:
         raise ValueError(f"{xname} must be (N, H, W, C) and w (3, 3, C, Cout) with the same C, "
                          f"got {xname} {x.shape} and w {w.shape}")
@@ -352,10 +359,10 @@ def winograd_weight_grad(x, gy, padding=0):
     N, H, W, K = gy.shape
     C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
     per_group = max(1, GROUP_BYTES // (144 * (C + K)))  # tiles
-    groups = -(-N * th * tw // per_group)
+    groups = max(1, -(-N * th * tw // per_group))
     chunks = _chunks(N, th, tw, max(C, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
-    gw_hat = xp.empty((36, C, K), dtype)  # (6 b, 6 a) flattened
+    gw_hat = xp.zeros((36, C, K), dtype) if N == 0 else xp.empty((36, C, K), dtype)  # (6 b, 6 a) flattened
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate=g > 0)
