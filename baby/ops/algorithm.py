@@ -5,7 +5,7 @@ the environment variable BABY_CONV, read at each call; otherwise 'auto', whose r
 `benchmarks/conv.py`:
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': one multiply-add per kernel tap, no loop over groups;
-- 3x3, stride 1, dilation 1, no groups, at least 8 input channels -> 'winograd' F(4x4, 3x3);
+- 3x3, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul.
 A forced algorithm runs wherever it applies; elsewhere the call falls back to 'im2col'.
 """
@@ -49,8 +49,8 @@ def requested():
     return _forced if _forced is not None else _check(os.environ.get("BABY_CONV", "auto"))
 
 
-def choose(k, cin, groups, stride, dilation):
-    """The algorithm for a conv with kernel `k` over `cin` input channels (per-dim stride, dilation)."""
+def choose(k, cin, cout, groups, stride, dilation):
+    """The algorithm for a conv with kernel `k`, `cin` -> `cout` channels (per-dim stride, dilation)."""
     ones = (1,) * len(k)
     fits = {
         "pointwise": k == ones and groups == 1,
@@ -61,7 +61,7 @@ def choose(k, cin, groups, stride, dilation):
     algo = requested()
     if algo != "auto":
         return algo if fits[algo] else "im2col"
-    if fits["winograd"] and cin >= 8:
+    if fits["winograd"] and min(cin, cout) >= 16:
         return "winograd"
     return next(a for a in ("pointwise", "depthwise", "im2col") if fits[a])
 

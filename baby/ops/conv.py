@@ -7,8 +7,10 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 import numbers
 
 from ..tensor import Function, as_tensor
+from . import algorithm
 from .conv_forward import conv_forward, out_size
 from .shape import Dilate, Flip
+from .winograd import winograd_weight_grad
 
 
 def _is_int(v):
@@ -139,8 +141,12 @@ def _input_grad(gy, w, S, stride, pads, dilation, groups):
 
 def _weight_grad(x, gy, k, stride, pads, dilation, groups):
     """The gradient for w (*k, Cin/G, Cout): a convolution of x with batch and channels swapped (groups
-    moved into the channels) by gy as the kernel, dilated by the stride, stepping by the dilation."""
+    moved into the channels) by gy as the kernel, dilated by the stride, stepping by the dilation.
+    Where the forward runs Winograd, its F(3x3, 4x4) weight-gradient form runs instead."""
     N, *S, Cin = x.shape
+    if algorithm.choose(k, Cin, gy.shape[-1], groups, stride, dilation) == "winograd" and all(
+            b == a for b, a in pads):
+        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (3, 3, Cin, Cout), 36 GEMMs
     nd, G, Cg = len(k), groups, Cin // groups
     xt = x.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
     xt = xt.transpose(nd + 2, *range(1, nd + 1), nd + 1, 0).reshape(Cg, *S, G * N)  # (Cin/G, *S, G*N)

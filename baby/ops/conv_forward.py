@@ -145,7 +145,7 @@ def _depthwise(x, w, stride, pads, dilation):
 def conv_forward(x, w, stride, pads, dilation, groups):
     """y = conv(x, w) on arrays, by the algorithm `algorithm.choose` picks for this shape."""
     k = w.shape[:-2]
-    algo = algorithm.choose(k, x.shape[-1], groups, stride, dilation)
+    algo = algorithm.choose(k, x.shape[-1], w.shape[-1], groups, stride, dilation)
     if algo == "winograd":
         sym = all(b == a for b, a in pads)
         return winograd_conv3x3(x, w, [b for b, _ in pads]) if sym else winograd_conv3x3(pad(x, pads), w)
