@@ -132,6 +132,13 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (dampening, Nesterov) and L2 weight decay."""
 
+    def _scratch(self, p):
+        """A reusable array shaped like `p` for the update's one temporary (not part of the state)."""
+        scratch = self.__dict__.setdefault("_scratch_arrays", {})
+        if id(p) not in scratch:
+            scratch[id(p)] = xp.empty_like(p.data)
+        return scratch[id(p)]
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
@@ -156,7 +163,7 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
             d = d + mu * buf if group["nesterov"] else buf
-        p.data -= lr * d
+        p.data -= xp.multiply(d, lr, out=self._scratch(p))
 
 
 class Adam(Optimizer):

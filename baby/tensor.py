@@ -173,7 +173,7 @@ class Tensor:
             if g is None:
                 continue
             if node._op is None:
-                g = xp.array(g, dtype=node.dtype) if node.grad is None else node.grad.data + g  # not a view
+                g = _own_copy(g, node.data) if node.grad is None else node.grad.data + g
                 node.grad = Tensor(g, dtype=node.dtype)
                 continue
             with no_grad():
@@ -189,6 +189,13 @@ class Tensor:
                 grads[id(x)] = gx if prev is None else prev + gx
             if not retain_graph:
                 node._op, node._inputs = _Freed, ()
+
+
+def _own_copy(g, like):
+    """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously)."""
+    out = xp.empty_like(like)
+    out[...] = g
+    return out
 
 
 class _FreedGraph(Function):

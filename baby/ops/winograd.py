@@ -322,7 +322,7 @@ def _gy_tiles(gy, chunk, tw, dtype, out):
 
 def _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate):
     """Transform the group's chunks of x and gy into V (36, P, C) and Z (36, P, K) (in parallel), then
-    gw_hat[ab] (+)= V[ab]^T Z[ab], the 36 GEMMs split between the workers."""
+    gw_hat[ab] (+)= Z[ab]^T V[ab] (K, C), the 36 GEMMs split between the workers."""
     C, K, dtype = x.shape[3], gy.shape[3], gw_hat.dtype
     items = _offsets(group, tw)
     V, Z = _buffer("vg", (36, items[-1][2], C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
@@ -334,8 +334,8 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate):
 
     def gemm(share):
         for a, b in share:
-            out = _buffer("a", (b - a, C, K), dtype) if accumulate else gw_hat[a:b]
-            xp.matmul(V[a:b].transpose(0, 2, 1), Z[a:b], out=out)  # (b - a, C, K)
+            out = _buffer("a", (b - a, K, C), dtype) if accumulate else gw_hat[a:b]
+            xp.matmul(Z[a:b].transpose(0, 2, 1), V[a:b], out=out)  # (b - a, K, C)
             if accumulate:
                 gw_hat[a:b] += out
 
@@ -362,9 +362,10 @@ def winograd_weight_grad(x, gy, padding=0):
     groups = max(1, -(-N * th * tw // per_group))
     chunks = _chunks(N, th, tw, max(C, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
-    gw_hat = xp.zeros((36, C, K), dtype) if N == 0 else xp.empty((36, C, K), dtype)  # (6 b, 6 a) flattened
+    gw_hat = xp.zeros((36, K, C), dtype) if N == 0 else xp.empty((36, K, C), dtype)  # (6 b, 6 a) flattened
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate=g > 0)
     gk = _matrices(dtype)[3]
-    return (gk.T @ gw_hat.reshape(36, C * K)).reshape(3, 3, C, K)
+    gw = gw_hat.reshape(36, K * C).T @ gk  # (K*C, 9): PyTorch's weight layout in memory
+    return gw.reshape(K, C, 3, 3).transpose(2, 3, 1, 0)  # (3, 3, Cin, Cout) view
