@@ -19,7 +19,8 @@ from numpy.lib.stride_tricks import as_strided
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from baby.ops.winograd import winograd_conv3x3, winograd_input_grad, winograd_weight_grad  # noqa: E402
 
-LAYERS = [(32, 3, 32, 64), (32, 64, 32, 64), (32, 128, 16, 128), (32, 256, 8, 256)]  # (N, Cin, H=W, Cout)
+LAYERS = [(32, 64, 32, 128), (32, 128, 16, 128), (32, 128, 16, 256), (32, 256, 8, 512),
+          (32, 512, 4, 512)]  # (N, Cin, H=W, Cout): ResNet9's Winograd convs at batch 32
 
 
 def interleaved(fns, reps, stat, warm):

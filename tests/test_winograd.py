@@ -81,26 +81,34 @@ def test_strided_views():
 
 
 @pytest.mark.parametrize("layout", ["torch", "nhwc", "flipped"])
-def test_weight_layouts(layout):
+@pytest.mark.parametrize("N, H, W, C, K", [(2, 9, 10, 6, 5), (1, 4, 7, 40, 36)])  # many tiles, few tiles
+def test_weight_layouts(layout, N, H, W, C, K):
     """The filter transform reads (3, 3, Cin, Cout) views of PyTorch (Cout, Cin, 3, 3) weights in place."""
-    x, w = data(2, 9, 10, 6, 5)
+    x, w = data(N, H, W, C, K)
     if layout == "torch":
-        w = np.ascontiguousarray(w.transpose(3, 2, 0, 1)).transpose(2, 3, 1, 0)  # (3, 3, 6, 5) view
+        w = np.ascontiguousarray(w.transpose(3, 2, 0, 1)).transpose(2, 3, 1, 0)  # (3, 3, C, K) view
     elif layout == "flipped":
         w = np.ascontiguousarray(w[::-1, ::-1])[::-1, ::-1]  # negative strides
     y, gy, gx, gw = torch_conv(x, np.ascontiguousarray(w), 1)
     assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
     assert rel_err(winograd_input_grad(gy, w, padding=1), gx) < 1e-5
+    assert rel_err(winograd_conv3x3(gy, w.transpose(0, 1, 3, 2)[::-1, ::-1], padding=1), gx) < 1e-5
+    assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-5
 
 
-@pytest.mark.parametrize("chunk, group_bytes", [(1, 1), (3, 20000), (12, 200000), (1000, 1 << 30)])
-def test_chunking(monkeypatch, chunk, group_bytes):
-    """Chunks of part of an image, of whole images, and everything at once agree; so do GEMM groups."""
+@pytest.mark.parametrize("chunk, group_bytes, block_bytes", [
+    (1, 1, 1), (3, 20000, 5000), (12, 200000, 1 << 20), (1000, 1 << 30, 1 << 30)])
+@pytest.mark.parametrize("N, H, W, C, K", [(3, 14, 18, 4, 6), (2, 5, 8, 24, 20)])  # many tiles, few tiles
+def test_chunking(monkeypatch, chunk, group_bytes, block_bytes, N, H, W, C, K):
+    """Chunks of part of an image, of whole images, and everything at once agree; so do GEMM groups and
+    blocks of output channels."""
     monkeypatch.setattr(winograd, "CHUNK_TILES", chunk)
     monkeypatch.setattr(winograd, "GROUP_BYTES", group_bytes)
-    x, w = data(3, 14, 18, 4, 6)
-    y, gy, _, gw = torch_conv(x, w, 1)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", block_bytes)
+    x, w = data(N, H, W, C, K)
+    y, gy, gx, gw = torch_conv(x, w, 1)
     assert rel_err(winograd_conv3x3(x, w, padding=1), y) < 1e-5
+    assert rel_err(winograd_input_grad(gy, w, padding=1), gx) < 1e-5
     assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-5
 
 

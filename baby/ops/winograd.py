@@ -8,6 +8,9 @@ Each 4x4 block of outputs comes from a 6x6 input tile d: Y = A^T [(G g G^T) * (B
 products per tile become 36 batched GEMMs over (tiles, Cin) @ (Cin, Cout): 4x fewer flops than direct.
 The transforms are memory-bound: they are matmuls with the small matrices over chunks of tiles, run on
 WORKERS threads (NumPy releases the GIL in matmul and copies) while OpenBLAS keeps to the calling thread.
+Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
+transform (and the weight gradient's inverse one) is made block by block of output channels, in cache,
+next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
 """
 
 import contextlib
@@ -32,6 +35,7 @@ WORKERS = 2  # threads that share the chunks
 CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over costs ~50 us)
 CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
 GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
+BLOCK_BYTES = 16 << 20  # most bytes of a block of the transformed filter (36 * channels * block * 4)
 
 _pool = None
 _local = threading.local()
@@ -178,25 +182,19 @@ def _untile(t, y):
                              c0 // 4: c0 // 4 + dst.shape[3], : dst.shape[4]]
 
 
-def _filter_tiles(w, flip, dtype, rows=None):
+def _filter_tiles(w, flip, dtype):
     """G g G^T of each (Cin, Cout) slice of w (3, 3, Cin, Cout): U (36, Cin, Cout) in (col, row) order.
 
     flip=True transforms the kernel of the input gradient, w rotated by 180 degrees with Cin and Cout
     swapped: U (36, Cout, Cin). Reads w in place when its channel axes merge in either order (PyTorch's
-    layout too). rows=(a, b) computes U[a:b] on this thread; else all of U, split between the workers.
+    layout too); U lives in this thread's scratch buffer "u" until the next call.
     """
     gk = _matrices(dtype)[3][:, ::-1] if flip else _matrices(dtype)[3]
     C, K = w.shape[2:]
-    for order in ((0, 1, 2, 3), (0, 1, 3, 2)):  # (Cin, Cout) or (Cout, Cin) flattened
-        w2 = w.transpose(order).reshape(9, C * K)  # (9 taps, channels)
-        if xp.may_share_memory(w2, w) or order[2] == 3:
-            break
-    if rows is None:
-        U = xp.empty((36, C * K), dtype)
-        _parallel(lambda parts: [xp.matmul(gk, w2[:, a:b], out=U[:, a:b]) for a, b in parts], _halves(C * K))
-    else:
-        U = xp.matmul(gk[rows[0]: rows[1]], w2, out=_buffer("u", (rows[1] - rows[0], C * K), dtype))
-    U = U.reshape(-1, *(w.shape[j] for j in order[2:]))  # (36, Cin, Cout) or (36, Cout, Cin)
+    order = (0, 1, 2, 3) if abs(w.strides[2]) >= abs(w.strides[3]) else (0, 1, 3, 2)  # outer channel first
+    w2 = w.transpose(order).reshape(9, C * K)  # (9 taps, channels): a view unless the strides forbid it
+    U = xp.matmul(gk, w2, out=_buffer("u", (36, C * K), dtype))
+    U = U.reshape(36, *(w.shape[j] for j in order[2:]))  # (36, Cin, Cout) or (36, Cout, Cin)
     return U if (order[2] == 3) == flip else U.transpose(0, 2, 1)
 
 
@@ -204,8 +202,8 @@ def _conv(x, w, flip, ph, pw, dtype):
     """Valid correlation of x padded by (ph, pw) (negative crops) with w (flip: the input-gradient kernel).
 
     Chunks of tiles go through transform, 36 GEMMs and inverse transform in cache. Where the filter outweighs
-    the tiles (few tiles, many channels), all tiles are transformed first and each worker does half of the
-    36 GEMMs with its half of the transformed filter, so each piece of U is made and read once.
+    the tiles (few tiles, many channels), all tiles are transformed first; then the workers take blocks of
+    output channels, each block's filter transform made in cache and used at once by its 36 GEMMs.
     """
     if ph < 0 or pw < 0:
         x = x[:, max(-ph, 0): x.shape[1] - max(-ph, 0), max(-pw, 0): x.shape[2] - max(-pw, 0)]
@@ -231,10 +229,22 @@ def _conv(x, w, flip, ph, pw, dtype):
     V, M = _buffer("vc", (36, items[-1][2], C), dtype), _buffer("mc", (36, items[-1][2], K), dtype)
     _parallel(lambda share: [_input_tiles(x, ph, pw, c, tw, dtype, out=V[:, p0:p1]) for c, p0, p1 in share],
               items)
-    _parallel(lambda share: [xp.matmul(V[a:b], _filter_tiles(w, flip, dtype, (a, b)), out=M[a:b])
-                             for a, b in share], _halves(36))
+
+    def gemms(share):
+        for k0, k1 in share:
+            wk = w[:, :, k0:k1] if flip else w[..., k0:k1]  # the block's output channels
+            xp.matmul(V, _filter_tiles(wk, flip, dtype), out=M[..., k0:k1])  # (36, P, k1 - k0)
+
+    _parallel(gemms, _blocks(K, C, V.shape[1]))
     _parallel(lambda share: [_output_tiles(M[:, p0:p1], y, c, tw) for c, p0, p1 in share], items)
     return y
+
+
+def _blocks(K, C, P):
+    """[0, K) cut into blocks of about P channels (near-square GEMM outputs (P, block)), one per worker at
+    least, each (36, block, C) of the filter's transform within BLOCK_BYTES."""
+    size = max(1, min(-(-K // WORKERS), max(P, 16), BLOCK_BYTES // (144 * max(C, 1))))
+    return [(k, min(k + size, K)) for k in range(0, K, size)]
 
 
 def _offsets(chunks, tw):
@@ -244,11 +254,6 @@ def _offsets(chunks, tw):
         items.append((c, p, p + (c[1] - c[0]) * (c[3] - c[2]) * tw))
         p = items[-1][2]
     return items
-
-
-def _halves(n):
-    """[0, n) split into WORKERS contiguous ranges."""
-    return [(n * i // WORKERS, n * (i + 1) // WORKERS) for i in range(WORKERS)]
 
 
 def _pairs(padding):
@@ -320,11 +325,12 @@ def _gy_tiles(gy, chunk, tw, dtype, out):
     xp.matmul(a, D.reshape(4, 6, P * K).transpose(1, 0, 2), out=out.reshape(6, 6, P * K).transpose(1, 0, 2))
 
 
-def _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate):
-    """Transform the group's chunks of x and gy into V (36, P, C) and Z (36, P, K) (in parallel), then
-    gw_hat[ab] (+)= Z[ab]^T V[ab] (K, C), the 36 GEMMs split between the workers."""
-    C, K, dtype = x.shape[3], gy.shape[3], gw_hat.dtype
-    items = _offsets(group, tw)
+def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate):
+    """Transform the group's chunks of x and gy into V (36, P, C) and Z (36, P, K) (in parallel); then, per
+    block of output channels (split between the workers), gw_hat (36, k, C) = Z^T V in cache and its
+    inverse transform, written (or added) into the block's rows of gw (K*C, 9)."""
+    C, K, dtype = x.shape[3], gy.shape[3], gw.dtype
+    items, gk = _offsets(group, tw), _matrices(dtype)[3]
     V, Z = _buffer("vg", (36, items[-1][2], C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
 
     def transform(share):
@@ -332,15 +338,17 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate):
             _input_tiles(x, ph, pw, chunk, tw, dtype, out=V[:, p0:p1])
             _gy_tiles(gy, chunk, tw, dtype, out=Z[:, p0:p1])
 
-    def gemm(share):
-        for a, b in share:
-            out = _buffer("a", (b - a, K, C), dtype) if accumulate else gw_hat[a:b]
-            xp.matmul(Z[a:b].transpose(0, 2, 1), V[a:b], out=out)  # (b - a, K, C)
+    def gemms(share):
+        for k0, k1 in share:
+            gw_hat = xp.matmul(Z[..., k0:k1].transpose(0, 2, 1), V, out=_buffer("a", (36, k1 - k0, C), dtype))
+            rows = gw[k0 * C: k1 * C]  # (k*C, 9)
+            out = _buffer("b", rows.shape, dtype) if accumulate else rows
+            xp.matmul(gw_hat.reshape(36, -1).T, gk, out=out)  # (k*C, 9) = G^T gw_hat G per channel pair
             if accumulate:
-                gw_hat[a:b] += out
+                rows += out
 
     _parallel(transform, items)
-    _parallel(gemm, _halves(36))
+    _parallel(gemms, _blocks(K, C, V.shape[1]))
 
 
 @_single_threaded_blas()
@@ -348,8 +356,8 @@ def winograd_weight_grad(x, gy, padding=0):
     """gw (3, 3, Cin, Cout) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
 
     gw[ky, kx] = sum over n, i, j of xpad[n, i + ky, j + kx] (x) gy[n, i, j]: per tile, G^T [(B^T d B) *
-    (A g A^T)] G with g a 4x4 block of gy; the sum over tiles is 36 GEMMs (Cin, P) @ (P, Cout), done on
-    groups of at most GROUP_BYTES of transformed tiles.
+    (A g A^T)] G with g a 4x4 block of gy; the sum over tiles is 36 GEMMs (Cout, P) @ (P, Cin), done on
+    groups of at most GROUP_BYTES of transformed tiles, block by block of output channels.
     """
     ph, pw = _pairs(padding)
     if x.ndim != 4 or gy.ndim != 4 or gy.shape[:3] != (x.shape[0], x.shape[1] + 2 * ph - 2,
@@ -362,10 +370,8 @@ def winograd_weight_grad(x, gy, padding=0):
     groups = max(1, -(-N * th * tw // per_group))
     chunks = _chunks(N, th, tw, max(C, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
-    gw_hat = xp.zeros((36, K, C), dtype) if N == 0 else xp.empty((36, K, C), dtype)  # (6 b, 6 a) flattened
+    gw = xp.zeros((K * C, 9), dtype) if N == 0 else xp.empty((K * C, 9), dtype)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
-        _weight_grad_group(x, gy, ph, pw, group, tw, gw_hat, accumulate=g > 0)
-    gk = _matrices(dtype)[3]
-    gw = gw_hat.reshape(36, K * C).T @ gk  # (K*C, 9): PyTorch's weight layout in memory
+        _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate=g > 0)
     return gw.reshape(K, C, 3, 3).transpose(2, 3, 1, 0)  # (3, 3, Cin, Cout) view
