@@ -1,6 +1,7 @@
 """batch_norm: one fused op over channels (axis 1) with a closed-form backward, as PyTorch's batch_norm."""
 
 from ...backend import xp
+from ...parallel import split
 from ...tensor import Function, Tensor
 
 
@@ -16,7 +17,7 @@ class BatchNorm(Function):
     Training (no statistics given): mean and biased var over every axis but 1, kept on the op as
     `mean`, `var` (C,) for the running update. Backward, with xhat the normalized x and M = N * prod(d):
     gb = sum(gy), gw = sum(gy * xhat), gx = w / std * (gy - (gb + xhat * gw) / M); with given statistics
-    gx = w / std * gy.
+    gx = w / std * gy. Every pass is split by batch rows over the thread pool.
     """
 
     def __init__(self, eps, mean=None, var=None):
@@ -25,30 +26,48 @@ class BatchNorm(Function):
     def forward(self, x, w, b):
         C, M = x.shape[1], x.size // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+        xhat = xp.empty_like(x)  # (N, C, *d) in x's memory layout
         if self.training:
-            self.mean = _channel_sum(x) / M  # (C,)
-            xc = x - self.mean.reshape(shape)
-            self.var = _channel_sum(xc, xc) / M  # (C,), biased
-        else:
-            xc = x - self.mean.reshape(shape)
+            self.mean = sum(split(lambda r: _channel_sum(x[r]), x)) / M  # (C,)
+            mean = self.mean.reshape(shape)
+            centred = lambda r: xp.subtract(x[r], mean, out=xhat[r])  # noqa: E731
+            self.var = sum(split(lambda r: _channel_sum(centred(r), xhat[r]), x)) / M  # (C,), biased
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
-        xc *= self.invstd.reshape(shape)
-        self.xhat = xc
-        y = xc * w.reshape(shape)
-        y += b.reshape(shape)
+        mean, invstd = self.mean.reshape(shape), self.invstd.reshape(shape)
+        a, c = (w * self.invstd).reshape(shape), (b - self.mean * w * self.invstd).reshape(shape)
+        y = xp.empty_like(x)
+
+        def normalize(r):
+            if not self.training:
+                xp.subtract(x[r], mean, out=xhat[r])
+            xhat[r] *= invstd
+            xp.multiply(x[r], a, out=y[r])
+            y[r] += c
+
+        split(normalize, x)
+        self.xhat = xhat
         return y
 
     def backward(self, gy, node):
         x, w, b = node.inputs
         C, M = x.shape[1], x.size // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        gb = _channel_sum(gy) if b.requires_grad or self.training else None  # (C,)
-        gw = _channel_sum(gy, self.xhat) if w.requires_grad or self.training else None  # (C,)
+        sums = split(lambda r: (_channel_sum(gy[r]), _channel_sum(gy[r], self.xhat[r])), gy)
+        gb, gw = sum(s[0] for s in sums), sum(s[1] for s in sums)  # (C,), (C,)
         scale = w.data * self.invstd  # (C,)
-        gx = gy * scale.reshape(shape) if x.requires_grad else None
-        if gx is not None and self.training:
-            gx -= self.xhat * (scale * gw / M).reshape(shape)
-            gx -= (scale * gb / M).reshape(shape)
+        gx = None
+        if x.requires_grad:
+            gx = xp.empty_like(x.data)
+            k, c = (scale * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
+            s = scale.reshape(shape)
+
+            def grad(r):
+                xp.multiply(gy[r], s, out=gx[r])
+                if self.training:
+                    gx[r] -= xp.multiply(self.xhat[r], k)
+                    gx[r] -= c
+
+            split(grad, gy)
         return gx, gw if w.requires_grad else None, gb if b.requires_grad else None
 
 
