@@ -3,7 +3,7 @@
 Each run wraps the arrays, convolves, sums and (for forward+backward) backpropagates. Runs alternate between
 the two libraries; the table shows medians. ratio = torch_time / baby_time (> 1: baby is faster).
 
-    python benchmarks/conv.py [--algo auto|im2col|winograd] [--repeat 7] [--layers 0,3]
+    python benchmarks/conv.py [--algo auto|im2col|winograd|pointwise|depthwise] [--repeat 7] [--layers 0,3]
 """
 
 import argparse
@@ -17,6 +17,7 @@ import torch
 
 import baby
 from baby.nn import functional as F
+from baby.ops.algorithm import ALGORITHMS
 
 # (N, Cin, H=W, Cout, k, stride, padding, groups)
 SUITE = [
@@ -50,7 +51,9 @@ def torch_run(x, w, s, p, g, backward):
 
 
 def timed(fn, *args):
-    """Seconds for one call."""
+    """Seconds for one call, right after an untimed call of the same function: the other library's idle
+    BLAS/OpenMP threads spin for a while after each of its calls and would steal a core from this one."""
+    fn(*args)
     t = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t
@@ -92,7 +95,7 @@ def geomean(r):
 def main(argv=None):
     """Print the table and the geometric means of the ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--algo", default="auto", choices=["auto", "im2col", "winograd"])
+    ap.add_argument("--algo", default="auto", choices=ALGORITHMS)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--layers", default=None, help="comma-separated indices into the suite")
     args = ap.parse_args(argv)

@@ -4,26 +4,44 @@ The choice is made per call. `set_conv_algorithm` (or the `conv_algorithm` conte
 the environment variable BABY_CONV, read at each call; otherwise 'auto', whose rule table is justified by
 `benchmarks/conv.py`:
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
-- one input channel per group -> 'depthwise': one multiply-add per kernel tap, no loop over groups;
+- one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
+                                 matrix (a batch of small GEMMs), no loop over groups;
 - 3x3, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul.
 A forced algorithm runs wherever it applies; elsewhere the call falls back to 'im2col'.
+
+The backward follows the forward's choice (`choose_grads`): 'pointwise' and 'depthwise' have their own
+gradients; 'winograd' takes the input gradient as a (Winograd) conv and the weight gradient in Winograd form;
+'im2col' takes the input gradient by col2im (gy @ W^T, then each kernel tap's plane added back at its
+place) and the weight gradient as GEMMs cols^T @ gy. Forced 'im2col' keeps the book's formulation instead:
+the input gradient is a conv of the dilated gy with the flipped kernel, the weight gradient a conv with
+batch and channels swapped.
+
+Work is cut into chunks of images that stay in cache; each of the pool's threads takes its share of the
+chunks and runs their copies and GEMMs on its own core, OpenBLAS kept single-threaded meanwhile.
 """
 
 import contextlib
+import ctypes
+import glob
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from ..backend import xp
 
 ALGORITHMS = ("auto", "im2col", "winograd", "pointwise", "depthwise")
 _forced = None
 _budget = 256 * 2**20
 _threads = min(2, os.cpu_count() or 1)
 _pool = None
+_local = threading.local()  # .busy: this thread runs a share of a parallel call
+os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
 
 
-def _check(name):
+def _check(name, source="conv algorithm"):
     if name not in ALGORITHMS:
-        raise ValueError(f"conv algorithm must be one of {ALGORITHMS}, got {name!r}")
+        raise ValueError(f"{source} must be one of {ALGORITHMS}, got {name!r}")
     return name
 
 
@@ -46,7 +64,7 @@ def conv_algorithm(name):
 
 def requested():
     """The algorithm asked for now: set_conv_algorithm, else $BABY_CONV, else 'auto'."""
-    return _forced if _forced is not None else _check(os.environ.get("BABY_CONV", "auto"))
+    return _forced if _forced is not None else _check(os.environ.get("BABY_CONV", "auto"), "BABY_CONV")
 
 
 def choose(k, cin, cout, groups, stride, dilation):
@@ -66,8 +84,22 @@ def choose(k, cin, cout, groups, stride, dilation):
     return next(a for a in ("pointwise", "depthwise", "im2col") if fits[a])
 
 
+def choose_grads(k, cin, cout, groups, stride, dilation):
+    """(input-gradient, weight-gradient) algorithms for the conv `choose` sees: 'conv' (the book's
+    formulation), 'col2im', 'gemm', or the forward's own 'winograd', 'pointwise', 'depthwise'."""
+    algo = choose(k, cin, cout, groups, stride, dilation)
+    if algo in ("pointwise", "depthwise"):
+        return algo, algo
+    if algo == "winograd":
+        return "conv", "winograd"
+    if requested() == "im2col":
+        return "conv", "conv"
+    return "col2im", "gemm"
+
+
 def set_workspace_budget(nbytes):
-    """Cap the bytes of any im2col/Winograd workspace (default 256 MiB); work is chunked to fit."""
+    """Cap the bytes of the conv workspaces, all threads' together (default 256 MiB); work is chunked to fit
+    (one image's workspace at least, the threads taking turns when one each would not fit)."""
     global _budget
     if not isinstance(nbytes, int) or nbytes < 2**16:
         raise ValueError(f"workspace budget must be an int of at least 65536 bytes, got {nbytes!r}")
@@ -95,10 +127,49 @@ def num_threads():
 
 
 def parallel(fn, items):
-    """fn(item) for every item, spread over the thread pool (NumPy releases the GIL in copies and ufuncs)."""
+    """[fn(item) for item in items], spread over the pool, the calling thread taking the first item (NumPy
+    releases the GIL in copies, ufuncs and matmul); in turn where there is one thread or one item, or
+    inside another parallel call."""
     global _pool
-    if _threads == 1 or len(items) < 2:
+    if _threads == 1 or len(items) < 2 or getattr(_local, "busy", False):
         return [fn(i) for i in items]
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="baby-conv")
-    return list(_pool.map(fn, items))
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="baby-conv",
+                                   initializer=lambda: setattr(_local, "busy", True))
+    rest = [_pool.submit(fn, i) for i in items[1:]]
+    _local.busy = True
+    try:
+        first = fn(items[0])
+    finally:
+        _local.busy = False
+    return [first] + [f.result() for f in rest]
+
+
+def _openblas_threads():
+    """(get, set) of the thread count of the OpenBLAS that NumPy loaded, or None where there is none."""
+    root = os.path.dirname(os.path.dirname(xp.__file__))
+    for path in glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
+            os.path.join(root, "numpy", ".dylibs", "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+_blas = _openblas_threads()
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """OpenBLAS computes on the calling thread only (each of our threads runs its own GEMMs on its core)."""
+    n = _blas[0]() if _blas else 1
+    if n > 1:
+        _blas[1](1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            _blas[1](n)

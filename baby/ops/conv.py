@@ -1,4 +1,8 @@
-"""Convolution: NHWC input, im2col as a strided view and one matmul; its gradients are convolutions too.
+"""Convolution on NHWC arrays: the op, its argument checks, and the dispatch to the algorithms.
+
+The forward runs what `algorithm.choose` picks (im2col, Winograd, pointwise, depthwise), the gradients what
+`algorithm.choose_grads` picks: GEMMs on the gradient itself (col2im, cols^T @ gy), or the book's
+formulation, where the gradients are convolutions too (kept under a forced 'im2col').
 
 Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G groups, output
 (N, *O, Cout) with O = (S + P_before + P_after - D * (k - 1) - 1) // stride + 1 per spatial dim.
@@ -8,9 +12,11 @@ import numbers
 
 from ..tensor import Function, as_tensor
 from . import algorithm
-from .conv_forward import conv_forward, out_size
+from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_grad, pointwise_weight_grad
+from .conv_forward import channels_first, contiguous, im2col_forward, out_size, pad, pointwise_forward
+from .depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad
 from .shape import Dilate, Flip
-from .winograd import winograd_weight_grad
+from .winograd import winograd_conv3x3, winograd_weight_grad
 
 
 def _is_int(v):
@@ -124,8 +130,21 @@ def _fit(pads, S, O, k, stride, dilation):
                  for (b, _), n, o, kk, s, d in zip(pads, S, O, k, stride, dilation, strict=True))
 
 
-def _input_grad(gy, w, S, stride, pads, dilation, groups):
-    """The gradient for x (N, *S, Cin) given gy (N, *O, Cout): gy dilated by stride - 1, padded by
+def conv_forward(x, w, stride, pads, dilation, groups):
+    """y = conv(x, w) on arrays, by the algorithm `algorithm.choose` picks for this shape."""
+    algo = algorithm.choose(w.shape[:-2], x.shape[-1], w.shape[-1], groups, stride, dilation)
+    if algo == "winograd":
+        sym = all(b == a for b, a in pads)
+        return winograd_conv3x3(x, w, [b for b, _ in pads]) if sym else winograd_conv3x3(pad(x, pads), w)
+    if algo == "pointwise":
+        return pointwise_forward(x, w, stride, pads)
+    if algo == "depthwise":
+        return depthwise_forward(x, w, stride, pads, dilation)
+    return im2col_forward(x, w, stride, pads, dilation, groups)
+
+
+def _conv_input_grad(gy, w, S, stride, pads, dilation, groups):
+    """The book's gradient for x (N, *S, Cin) given gy (N, *O, Cout): gy dilated by stride - 1, padded by
     d * (k - 1) - P before (and what makes the size S after), convolved with the flipped kernel whose
     in/out channels are swapped within each group."""
     *k, Cg, Cout = w.shape
@@ -139,14 +158,10 @@ def _input_grad(gy, w, S, stride, pads, dilation, groups):
     return Conv((1,) * nd, back, dilation, G).forward(gd, wt)  # (N, *S, Cin)
 
 
-def _weight_grad(x, gy, k, stride, pads, dilation, groups):
-    """The gradient for w (*k, Cin/G, Cout): a convolution of x with batch and channels swapped (groups
-    moved into the channels) by gy as the kernel, dilated by the stride, stepping by the dilation.
-    Where the forward runs Winograd, its F(3x3, 4x4) weight-gradient form runs instead."""
+def _conv_weight_grad(x, gy, k, stride, pads, dilation, groups):
+    """The book's gradient for w (*k, Cin/G, Cout): a convolution of x with batch and channels swapped
+    (groups moved into the channels) by gy as the kernel, dilated by the stride, stepping by the dilation."""
     N, *S, Cin = x.shape
-    if algorithm.choose(k, Cin, gy.shape[-1], groups, stride, dilation) == "winograd" and all(
-            b == a for b, a in pads):
-        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (3, 3, Cin, Cout), 36 GEMMs
     nd, G, Cg = len(k), groups, Cin // groups
     xt = x.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
     xt = xt.transpose(nd + 2, *range(1, nd + 1), nd + 1, 0).reshape(Cg, *S, G * N)  # (Cin/G, *S, G*N)
@@ -156,8 +171,37 @@ def _weight_grad(x, gy, k, stride, pads, dilation, groups):
     return gw.transpose(*range(1, nd + 1), 0, nd + 1)  # (*k, Cin/G, Cout)
 
 
+def input_grad(gy, w, S, stride, pads, dilation, groups):
+    """The gradient for x (N, *S, Cin) given gy (N, *O, Cout), by the algorithm `choose_grads` picks."""
+    *k, Cg, Cout = w.shape
+    algo = algorithm.choose_grads(k, Cg * groups, Cout, groups, stride, dilation)[0]
+    if algo == "pointwise":
+        return pointwise_input_grad(gy, w, S, stride, pads)
+    if algo == "depthwise":
+        return depthwise_input_grad(gy, w, S, stride, pads, dilation, groups)
+    if algo == "col2im":
+        return col2im_input_grad(gy, w, S, stride, pads, dilation, groups)
+    return _conv_input_grad(gy, w, S, stride, pads, dilation, groups)
+
+
+def weight_grad(x, gy, k, stride, pads, dilation, groups):
+    """The gradient for w (*k, Cin/G, Cout) given x and gy, by the algorithm `choose_grads` picks; the
+    Winograd form needs symmetric padding (else a GEMM)."""
+    algo = algorithm.choose_grads(k, x.shape[-1], gy.shape[-1], groups, stride, dilation)[1]
+    if algo == "winograd" and all(b == a for b, a in pads):
+        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (3, 3, Cin, Cout), 36 GEMMs
+    if algo == "pointwise":
+        return pointwise_weight_grad(x, gy, stride, pads)
+    if algo == "depthwise":
+        return depthwise_weight_grad(x, gy, k, stride, pads, dilation)
+    if algo == "conv":
+        return _conv_weight_grad(x, gy, k, stride, pads, dilation, groups)
+    fit = _fit(pads, x.shape[1:-1], gy.shape[1:-1], k, stride, dilation)  # windows exactly over gy
+    return gemm_weight_grad(x, gy, k, stride, fit, dilation, groups)
+
+
 class Conv(Function):
-    """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout): pad, im2col as a strided view, one matmul."""
+    """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its shape."""
 
     def __init__(self, stride, pads, dilation, groups):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
@@ -168,8 +212,9 @@ class Conv(Function):
     def backward(self, gy, node):
         x, w = node.inputs
         args = self.stride, self.pads, self.dilation, self.groups
-        gx = _input_grad(gy, w.data, x.shape[1:-1], *args) if x.requires_grad else None
-        gw = _weight_grad(x.data, gy, w.shape[:-2], *args) if w.requires_grad else None
+        gy = contiguous(gy, channels_first(x.data))  # (N, *O, Cout) in x's layout (not a broadcast)
+        gx = input_grad(gy, w.data, x.shape[1:-1], *args) if x.requires_grad else None
+        gw = weight_grad(x.data, gy, w.shape[:-2], *args) if w.requires_grad else None
         return gx, gw
 
 
@@ -184,14 +229,15 @@ class ConvTranspose(Function):
     def forward(self, x, w):
         args = self.stride, self.pads, self.dilation
         O = transpose_out_size(x.shape[1:-1], w.shape[:-2], *args, self.output_padding)
-        return _input_grad(x, w, O, *args, self.groups)
+        return input_grad(x, w, O, *args, self.groups)
 
     def backward(self, gy, node):
         x, w = node.inputs
         k, stride, pads, dilation, G = w.shape[:-2], self.stride, self.pads, self.dilation, self.groups
+        gy = contiguous(gy, channels_first(x.data))  # (N, *O, Cout) in x's layout (not a broadcast)
         fit = _fit(pads, gy.shape[1:-1], x.shape[1:-1], k, stride, dilation)
         gx = Conv(stride, fit, dilation, G).forward(gy, w.data) if x.requires_grad else None  # (N, *S, Cin)
-        gw = _weight_grad(gy, x.data, k, stride, pads, dilation, G) if w.requires_grad else None
+        gw = weight_grad(gy, x.data, k, stride, pads, dilation, G) if w.requires_grad else None
         return gx, gw
 
 

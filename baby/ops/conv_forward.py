@@ -1,16 +1,18 @@
-"""The forward algorithms of a convolution on arrays, and the one that picks among them.
+"""The forward algorithms of a convolution on arrays (im2col, pointwise) and the helpers they share.
 
 x (N, *S, Cin) and w (*k, Cin/G, Cout) -> y (N, *O, Cout). Every algorithm follows x's memory layout: an
 NCHW array seen through a transposed view is computed channels-first (one GEMM per image, W @ cols, so the
-output is NCHW in memory too); an NHWC array channels-last (cols @ W). Workspaces are built in chunks of
-images that fit the budget of `algorithm.workspace_budget()`, their gathers split over the thread pool.
+output is NCHW in memory too); an NHWC array channels-last (cols @ W). Work is cut into chunks of images
+whose workspace stays in cache (CHUNK_BYTES, and within `algorithm.workspace_budget()` over all threads);
+each thread of the pool takes its share of the chunks and runs their gathers and GEMMs on its own core.
 """
 
 import math
 
 from ..backend import xp
 from . import algorithm
-from .winograd import winograd_conv3x3
+
+CHUNK_BYTES = 4 << 20  # a chunk's workspace: about what a core's cache holds while its GEMM reads it
 
 
 def channels_first(x):
@@ -24,6 +26,16 @@ def alloc(shape, first, dtype, zero=False):
     if not first:
         return new(shape, dtype=dtype)  # (N, *S, C)
     return xp.moveaxis(new((shape[0], shape[-1], *shape[1:-1]), dtype=dtype), 1, -1)  # (N, *S, C) view
+
+
+def contiguous(a, first):
+    """a (N, *S, C) itself when its memory is contiguous in the layout `first` asks for (NCHW when True,
+    NHWC when False), else a copy that is (a broadcast gradient, a cropped or strided view)."""
+    if (xp.moveaxis(a, -1, 1) if first else a).flags.c_contiguous:
+        return a
+    out = alloc(a.shape, first, a.dtype)  # (N, *S, C)
+    gather(out, a)
+    return out
 
 
 def pad(x, pads):
@@ -57,100 +69,118 @@ def out_size(S, k, stride, pads, dilation):
                  for n, kk, s, (b, a), d in zip(S, k, stride, pads, dilation, strict=True))
 
 
-def _chunks(N, per_image):
-    """Image ranges [(n0, n1), ...] whose workspace of `per_image` bytes each stays within the budget."""
-    step = max(1, algorithm.workspace_budget() // max(per_image, 1))
-    return [(n, min(n + step, N)) for n in range(0, N, step)]
+def chunks(N, per_image, target=None):
+    """Image ranges [(n0, n1), ...] (of N images, or of channels), each with a workspace of `per_image` bytes
+    per image within `target` (CHUNK_BYTES) and the budget's share of one thread (one image at least); as
+    many as a multiple of the threads where there are enough images."""
+    T = algorithm.num_threads()
+    step = max(1, min(target or CHUNK_BYTES, algorithm.workspace_budget() // T) // max(per_image, 1))
+    count = -(-N // step)
+    count = min(-(-count // T) * T, N)
+    return [(N * i // count, N * (i + 1) // count) for i in range(count)]
 
 
-def _gather(dst, src):
-    """dst[...] = src, the copy split by leading rows over the thread pool."""
-    algorithm.parallel(lambda r: dst.__setitem__(r, src[r]), _halves(len(dst)))
+def run_chunks(fn, N, per_image, target=None, add=False):
+    """[fn(n0, n1) for each of `chunks`] (with `add`: the sum of those arrays, or None without chunks). The
+    chunks are shared between the threads, each running its own GEMMs on single-threaded BLAS (and summing
+    its own results); they run in turn (with BLAS's threads) where there are fewer chunks than threads or
+    one workspace per thread would not fit the budget."""
+    parts = chunks(N, per_image, target)
+    T = algorithm.num_threads()
+
+    def share(items):
+        out = [fn(n0, n1) for n0, n1 in items] if not add else None
+        for n0, n1 in items if add else ():
+            r = fn(n0, n1)
+            out = r if out is None else xp.add(out, r, out=out)
+        return out
+
+    if len(parts) < T or T == 1 or T * per_image * (parts[0][1] - parts[0][0]) > algorithm.workspace_budget():
+        return share(parts)
+    with algorithm.single_threaded_blas():
+        shares = algorithm.parallel(lambda i: share(parts[i::T]), list(range(T)))
+    return sum(shares[1:], shares[0]) if add else [r for s in shares for r in s]
 
 
-def _halves(n):
+def gather(dst, src):
+    """dst[...] = src, the copy split by leading rows over the pool (in turn within a parallel call)."""
+    algorithm.parallel(lambda r: dst.__setitem__(r, src[r]), halves(len(dst)))
+
+
+def halves(n):
     """Slices splitting range(n) into one part per thread."""
-    t = min(algorithm.num_threads(), n)
+    t = max(1, min(algorithm.num_threads(), n))
     edges = [n * i // t for i in range(t + 1)]
     return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def _im2col(x, w, stride, pads, dilation, G):
-    """Pad, take every window as a strided view, copy it chunk by chunk into cols, one (grouped) GEMM each."""
+def tap_slices(t, S, O, stride, pads, dilation):
+    """The slices of x (spatial size S) and of y (size O) that kernel tap `t` connects, per spatial dim
+    (x[xs] pairs with y[ys]); None where the tap reaches no element of x."""
+    xs, ys = [], []
+    for i, n, o, s, (b, _), d in zip(t, S, O, stride, pads, dilation, strict=True):
+        off = i * d - b  # x index of output 0
+        o0, o1 = max(0, -(off // s)), min(o, (n - 1 - off) // s + 1)  # outputs whose x lies in [0, n)
+        if o1 <= o0:
+            return None
+        xs.append(slice(o0 * s + off, (o1 - 1) * s + off + 1, s))
+        ys.append(slice(o0, o1))
+    return tuple(xs), tuple(ys)
+
+
+def im2col(x, n0, n1, k, stride, pads, dilation, G):
+    """cols of images n0:n1 of x (N, *S, Cin), their windows padded, in one copy (`gather`):
+    (n, G, Cin/G, *k, *O) for channels-first x, else (G, n, *O, *k, Cin/G)."""
+    win = windows(pad(x[n0:n1], pads), k, stride, dilation)  # (n, *O, *k, Cin) view
+    n, *O = win.shape[:1 + len(k)]
+    nd, Cg = len(k), x.shape[-1] // G
+    if channels_first(x):
+        cv = xp.moveaxis(win, -1, 1).reshape(n, G, Cg, *O, *k)  # (n, G, Cin/G, *O, *k) view
+        cv = cv.transpose(0, 1, 2, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd))  # (n, G, Cin/G, *k, *O)
+        cols = xp.empty(cv.shape, x.dtype)
+        gather(cols, cv)
+        return cols
+    cv = xp.moveaxis(win.reshape(n, *O, *k, G, Cg), -2, 0)  # (G, n, *O, *k, Cin/G) view
+    cols = xp.empty(cv.shape, x.dtype)
+    gather(xp.moveaxis(cols, 1, 0), xp.moveaxis(cv, 1, 0))  # split by image
+    return cols
+
+
+def im2col_forward(x, w, stride, pads, dilation, G):
+    """cols gathered chunk by chunk (`im2col`), one (grouped) GEMM each."""
     *k, Cg, Cout = w.shape
-    xq = pad(x, pads)
-    win = windows(xq, k, stride, dilation)  # (N, *O, *k, Cin) view
-    N, *O = win.shape[:1 + len(k)]
-    P, K, nd = math.prod(O), math.prod(k), len(k)
-    first = channels_first(xq)
+    O = out_size(x.shape[1:-1], k, stride, pads, dilation)
+    N, P, K, Co = x.shape[0], math.prod(O), math.prod(k), Cout // G
+    first = channels_first(x)
     y = alloc((N, *O, Cout), first, x.dtype)  # (N, *O, Cout)
-    chunks = _chunks(N, P * K * x.shape[-1] * x.itemsize)
     if first:
-        cv = xp.moveaxis(win, -1, 1).reshape(N, G, Cg, *O, *k)  # (N, G, Cin/G, *O, *k) view
-        cv = cv.transpose(0, 1, 2, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd))  # (N, G, Cin/G, *k, *O)
-        wm = w.reshape(K, Cg, G, Cout // G).transpose(2, 3, 1, 0)  # (G, Cout/G, Cin/G, K)
-        wm = wm.reshape(G, Cout // G, Cg * K)  # (G, Cout/G, Cin/G*K)
-        yv = xp.moveaxis(y, -1, 1).reshape(N, G, Cout // G, P)  # (N, G, Cout/G, P) view of y's memory
-        for n0, n1 in chunks:
-            cols = xp.empty((n1 - n0, G, Cg, *k, *O), x.dtype)  # (n, G, Cin/G, *k, *O)
-            _gather(cols, cv[n0:n1])
-            yv[n0:n1] = wm @ cols.reshape(n1 - n0, G, Cg * K, P)  # (n, G, Cout/G, P)
-        return y
-    cv = win.reshape(N, *O, *k, G, Cg)  # (N, *O, *k, G, Cin/G) view
-    cv = xp.moveaxis(cv, -2, 0)  # (G, N, *O, *k, Cin/G) view
-    wm = xp.moveaxis(w.reshape(*k, Cg, G, Cout // G), -2, 0).reshape(G, K * Cg, Cout // G)  # (G, K, Co/G)
-    for n0, n1 in chunks:
-        cols = xp.empty((G, n1 - n0, *O, *k, Cg), x.dtype)  # (G, n, *O, *k, Cin/G)
-        _gather(xp.moveaxis(cols, 1, 0), xp.moveaxis(cv[:, n0:n1], 1, 0))  # split by image
-        out = cols.reshape(G, (n1 - n0) * P, K * Cg) @ wm  # (G, n*P, Cout/G)
-        y[n0:n1] = xp.moveaxis(out, 0, 1).reshape(n1 - n0, *O, Cout)  # (n, *O, Cout)
+        wm = w.reshape(K, Cg, G, Co).transpose(2, 3, 1, 0).reshape(G, Co, Cg * K)  # (G, Cout/G, Cin/G*K)
+        yv = xp.moveaxis(y, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
+    else:
+        wm = xp.moveaxis(w.reshape(*k, Cg, G, Co), -2, 0).reshape(G, K * Cg, Co)  # (G, K*Cin/G, Cout/G)
+
+    def run(n0, n1):
+        n = n1 - n0
+        cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
+        if first:
+            xp.matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
+            return
+        out = cols.reshape(G, n * P, K * Cg) @ wm  # (G, n*P, Cout/G)
+        y[n0:n1] = xp.moveaxis(out, 0, 1).reshape(n, *O, Cout)  # (n, *O, Cout)
+
+    run_chunks(run, N, P * K * x.shape[-1] * x.itemsize)
     return y
 
 
-def _pointwise(x, w, stride, pads):
+def pointwise_forward(x, w, stride, pads):
     """A 1x1 conv as one matmul over the channels: no im2col; a strided 1x1 reads a strided slice."""
     xs = pad(x, pads)[(slice(None), *(slice(None, None, s) for s in stride))]  # (N, *O, Cin) view
     N, *O, C = xs.shape
-    wm = w.reshape(C, -1)  # (Cin, Cout)
+    P, Cout = math.prod(O), w.shape[-1]
+    wm = w.reshape(C, Cout)  # (Cin, Cout)
     if channels_first(xs):
-        y = alloc((N, *O, wm.shape[1]), True, x.dtype)  # (N, *O, Cout), NCHW memory
-        xp.matmul(wm.T, xp.moveaxis(xs, -1, 1).reshape(N, C, -1),
-                  out=xp.moveaxis(y, -1, 1).reshape(N, -1, math.prod(O)))  # (N, Cout, P)
+        y = alloc((N, *O, Cout), True, x.dtype)  # (N, *O, Cout), NCHW memory
+        yv = xp.moveaxis(y, -1, 1).reshape(N, Cout, P)  # (N, Cout, P) view of y's memory
+        xp.matmul(wm.T, xp.moveaxis(xs, -1, 1).reshape(N, C, P), out=yv)
         return y
-    return (xs.reshape(-1, C) @ wm).reshape(N, *O, -1)  # (N, *O, Cout)
-
-
-def _depthwise(x, w, stride, pads, dilation):
-    """One input channel per group: y = sum over kernel taps of tap * w[tap], a multiply-add per tap."""
-    *k, _, Cout = w.shape
-    win = windows(pad(x, pads), k, stride, dilation)  # (N, *O, *k, C) view
-    N, *O = win.shape[:1 + len(k)]
-    C = x.shape[-1]
-    m = Cout // C
-    wt = w.reshape(-1, C, m)  # (taps, C, m): output channel c * m + j reads input channel c
-    y = alloc((N, *O, C * m), channels_first(x), x.dtype).reshape(N, *O, C, m)  # (N, *O, C, m)
-    taps = [win[(slice(None),) * (1 + len(k)) + j] for j in xp.ndindex(*k)]  # each (N, *O, C) view
-
-    def run(r):
-        tmp = xp.empty_like(y[r])
-        xp.multiply(taps[0][r][..., None], wt[0], out=y[r])
-        for t in range(1, len(taps)):
-            xp.multiply(taps[t][r][..., None], wt[t], out=tmp)
-            y[r] += tmp
-
-    algorithm.parallel(run, _halves(N))
-    return y.reshape(N, *O, Cout)  # (N, *O, Cout)
-
-
-def conv_forward(x, w, stride, pads, dilation, groups):
-    """y = conv(x, w) on arrays, by the algorithm `algorithm.choose` picks for this shape."""
-    k = w.shape[:-2]
-    algo = algorithm.choose(k, x.shape[-1], w.shape[-1], groups, stride, dilation)
-    if algo == "winograd":
-        sym = all(b == a for b, a in pads)
-        return winograd_conv3x3(x, w, [b for b, _ in pads]) if sym else winograd_conv3x3(pad(x, pads), w)
-    if algo == "pointwise":
-        return _pointwise(x, w, stride, pads)
-    if algo == "depthwise":
-        return _depthwise(x, w, stride, pads, dilation)
-    return _im2col(x, w, stride, pads, dilation, groups)
+    return (xs.reshape(N * P, C) @ wm).reshape(N, *O, Cout)  # (N, *O, Cout)

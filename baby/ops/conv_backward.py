@@ -1,0 +1,164 @@
+"""The gradients of a convolution on arrays, by GEMMs on the gradient itself instead of the book's convs.
+
+x (N, *S, Cin), w (*k, Cin/G, Cout), gy (N, *O, Cout). Like the forward, each follows the memory layout of
+its arrays (channels-first: per-image GEMMs, the results NCHW in memory; channels-last: one GEMM a chunk)
+and works on chunks of images shared between the threads (`run_chunks`):
+- col2im_input_grad: gcols = gy @ W^T, then every kernel tap's plane added at its place in gx (on
+  channels-first memory one contiguous run per tap, phase by phase of the stride);
+- gemm_weight_grad: gw = cols^T @ gy, summed over the chunks;
+- pointwise_input_grad / pointwise_weight_grad: 1x1 kernels, matmuls over the channels at the strided
+  positions, no im2col.
+A channels-first x gives gw in PyTorch's weight layout (Cout, Cin/G, *k) in memory: the weight the op sees is
+a transposed view of that, so the gradient of a PyTorch-layout weight is a plain copy.
+"""
+
+import math
+
+from ..backend import xp
+from .conv_forward import alloc, channels_first, im2col, out_size, run_chunks, tap_slices
+
+
+def _add_taps(gx, gc, taps):
+    """gx (n, *S, G, Cg) += every tap's plane of gc (n, *O, *k, G, Cg), each at its strided place."""
+    for t, (xs, ys) in taps:
+        gx[(slice(None), *xs)] += gc[(slice(None), *ys, *t)]
+
+
+def _col2im_flat(gy, w, S, stride, pads, dilation, G):
+    """col2im_input_grad on channels-first memory with every tap's add one contiguous run. The padded gx is
+    cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap adds
+    into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered tap-major)
+    line up with the flat phase planes shifted by the tap's offset (what spills past a row's end is zeros);
+    the phases are then interleaved into gx."""
+    *k, Cg, Cout = w.shape
+    N, *O, _ = gy.shape
+    nd, K, Co, Cin = len(k), math.prod(k), Cout // G, Cg * G
+    U = tuple(-(-(n + b + a) // s) for n, (b, a), s in zip(S, pads, stride, strict=True))  # phase planes
+    plane, run = math.prod(U), Cg * math.prod(U)  # one channel's plane, one group's planes
+    step = [math.prod(U[i + 1:]) for i in range(nd)]  # flat strides of a phase plane
+    taps = {}  # phase -> [(tap index, flat offset)]
+    for j, t in enumerate(xp.ndindex(*k)):
+        taps.setdefault(tuple(i * d % s for i, d, s in zip(t, dilation, stride, strict=True)), []).append(
+            (j, sum(i * d // s * st for i, d, s, st in zip(t, dilation, stride, step, strict=True))))
+    spill = max(off for p in taps.values() for _, off in p)
+    places = {f: tap_slices(f, S, U, stride, pads, (1,) * nd) for f in taps}  # x[xs] <- phase plane[us]
+    taps = {f: offs for f, offs in taps.items() if places[f]}  # phases that land in x
+    wt = w.reshape(K, Cg, G, Co).transpose(2, 0, 1, 3).reshape(G, K * Cg, Co)  # (G, K*Cin/G, Cout/G)
+    gyv = xp.moveaxis(gy, -1, 1)  # (N, Cout, *O) view
+    gx = alloc((N, *S, Cin), True, gy.dtype, zero=True)  # (N, *S, Cin), NCHW memory
+
+    def part(n0, n1):
+        n = n1 - n0
+        ge = xp.zeros((n, Cout, *U), gy.dtype)  # (n, Cout, *U): gy, zero-extended
+        ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
+        gc = xp.matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
+        gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
+        for phase, offs in taps.items():
+            flat = xp.zeros(n * Cin * plane + spill, gy.dtype)  # the phase's planes, and room to spill
+            for i in range(n * G):
+                for j, off in offs:
+                    flat[i * run + off: (i + 1) * run + off] += gc[i, j]
+            xs, us = places[phase]
+            gxm[(slice(None), slice(None), *xs)] = flat[:n * Cin * plane].reshape(n, Cin, *U)[
+                (slice(None), slice(None), *us)]
+
+    run_chunks(part, N, (K + 1) * Cin * plane * gy.itemsize)
+    return gx
+
+
+def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
+    """gx (N, *S, Cin): gcols = gy @ W^T per group and image chunk, then an add per kernel tap: contiguous
+    runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+    *k, Cg, Cout = w.shape
+    N, *O, _ = gy.shape
+    nd, K, P, Co = len(k), math.prod(k), math.prod(O), Cout // G
+    first = channels_first(gy)
+    if first and K * Cg >= Co:  # the taps' adds outweigh extending gy
+        return _col2im_flat(gy, w, S, stride, pads, dilation, G)
+    gx = alloc((N, *S, G * Cg), first, gy.dtype, zero=True)  # (N, *S, Cin)
+    gxv = gx.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
+    taps = [(t, r) for t in xp.ndindex(*k) if (r := tap_slices(t, S, O, stride, pads, dilation))]
+    if first:
+        wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
+        gyv = xp.moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+        back = (0, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd), 1, 2)  # to (n, *O, *k, G, Cg)
+    else:
+        wt = xp.moveaxis(w.reshape(*k, Cg, G, Co), -2, 0).reshape(G, K * Cg, Co)  # (G, K*Cin/G, Cout/G)
+
+    def run(n0, n1):
+        n = n1 - n0
+        if first:
+            gc = xp.matmul(wt, gyv[n0:n1]).reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
+        else:
+            gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
+            gc = (gyc @ wt.transpose(0, 2, 1)).reshape(G, n, *O, *k, Cg)  # (G, n, *O, *k, Cin/G)
+            gc = xp.moveaxis(gc, 0, -2)  # (n, *O, *k, G, Cin/G) view
+        _add_taps(gxv[n0:n1], gc, taps)
+
+    run_chunks(run, N, P * K * Cg * G * gy.itemsize)
+    return gx
+
+
+def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
+    """gw (*k, Cin/G, Cout) = cols^T @ gy per group (cols gathered as the forward's), summed over chunks."""
+    N, *S, Cin = x.shape
+    Cout = gy.shape[-1]
+    O = out_size(S, k, stride, pads, dilation)
+    nd, K, P, Cg, Co = len(k), math.prod(k), math.prod(O), Cin // G, Cout // G
+    first = channels_first(x)
+    if first:
+        gyv = xp.moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+
+    def run(n0, n1):
+        n = n1 - n0
+        cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
+        if first:
+            part = cols.reshape(n, G, Cg * K, P) @ gyv[n0:n1].transpose(0, 1, 3, 2)  # (n, G, Cg*K, Cout/G)
+            return part[0] if n == 1 else part.sum(axis=0)  # (G, Cin/G*K, Cout/G)
+        gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
+        return cols.reshape(G, n * P, K * Cg).transpose(0, 2, 1) @ gyc  # (G, K*Cin/G, Cout/G)
+
+    gw = run_chunks(run, N, P * K * Cin * x.itemsize, add=True)  # (G, Cg*K, Cout/G) or (G, K*Cg, Cout/G)
+    gw = xp.zeros((G, K * Cg, Co), x.dtype) if gw is None else gw
+    if first:
+        gw = xp.ascontiguousarray(gw.transpose(0, 2, 1)).reshape(Cout, Cg, *k)  # PyTorch's layout
+        return gw.transpose(*range(2, 2 + nd), 1, 0)  # (*k, Cin/G, Cout) view
+    return xp.moveaxis(gw.reshape(G, *k, Cg, Co), 0, -2).reshape(*k, Cg, Cout)  # (*k, Cin/G, Cout)
+
+
+def pointwise_input_grad(gy, w, S, stride, pads):
+    """gx (N, *S, Cin) of a 1x1 conv: gy @ W^T placed at the strided positions (zeros elsewhere)."""
+    N, *O, Cout = gy.shape
+    Cin, nd, P = w.shape[-2], len(S), math.prod(O)
+    wm = w.reshape(Cin, Cout)  # (Cin, Cout)
+    first = channels_first(gy)
+    if first:
+        gs = alloc((N, *O, Cin), True, gy.dtype)  # (N, *O, Cin), NCHW memory
+        xp.matmul(wm, xp.moveaxis(gy, -1, 1).reshape(N, Cout, P),
+                  out=xp.moveaxis(gs, -1, 1).reshape(N, Cin, P))  # (N, Cin, P)
+    else:
+        gs = (gy.reshape(N * P, Cout) @ wm.T).reshape(N, *O, Cin)  # (N, *O, Cin)
+    r = tap_slices((0,) * nd, S, O, stride, pads, (1,) * nd)
+    if r and tuple(O) == tuple(S) and all(s.start == 0 and s.step == 1 for s in r[0]):
+        return gs
+    gx = alloc((N, *S, Cin), first, gy.dtype, zero=True)  # (N, *S, Cin)
+    if r:
+        gx[(slice(None), *r[0])] = gs[(slice(None), *r[1])]
+    return gx
+
+
+def pointwise_weight_grad(x, gy, stride, pads):
+    """gw (1.., Cin, Cout) of a 1x1 conv: x at the strided positions, transposed, times gy."""
+    N, *S, Cin = x.shape
+    Cout, nd = gy.shape[-1], len(S)
+    r = tap_slices((0,) * nd, S, gy.shape[1:-1], stride, pads, (1,) * nd)
+    if r is None:
+        return xp.zeros((*(1,) * nd, Cin, Cout), x.dtype)
+    xs, gs = x[(slice(None), *r[0])], gy[(slice(None), *r[1])]  # (N, *O', Cin), (N, *O', Cout)
+    P = math.prod(xs.shape[1:-1])
+    if channels_first(x):
+        xm = xp.moveaxis(xs, -1, 1).reshape(N, Cin, P)  # (N, Cin, P') (a copy when strided)
+        gm = xp.moveaxis(gs, -1, 1).reshape(N, Cout, P)  # (N, Cout, P')
+        gw = (gm @ xm.transpose(0, 2, 1)).sum(axis=0)  # (Cout, Cin): PyTorch's layout
+        return gw.T.reshape(*(1,) * nd, Cin, Cout)  # (1.., Cin, Cout) view
+    return (xs.reshape(N * P, Cin).T @ gs.reshape(N * P, Cout)).reshape(*(1,) * nd, Cin, Cout)

@@ -1,0 +1,264 @@
+"""Every conv algorithm against PyTorch (forward and all gradients), the settings that steer them, and the
+bounded workspace of a large convolution."""
+
+import importlib
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch.nn.functional as TF
+from helpers import check
+from test_conv import CONV_CASES, CONV_SWEEP, TRANSPOSE_CASES, torch_conv
+
+import baby
+from baby.nn import functional as F
+from baby.ops import algorithm
+
+conv_module = importlib.import_module("baby.ops.conv")  # baby.ops.conv is the function
+ALGOS = algorithm.ALGORITHMS
+TOL = dict(atol=1e-4, rtol=1e-4)
+WIDE = dict(atol=1e-3, rtol=1e-3)  # sums over 16 channels x 9 taps of uniform(-2, 2) products (Winograd too)
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+
+
+@pytest.fixture(autouse=True)
+def _restore_settings():
+    """Leave the algorithm, workspace budget and thread count as they were."""
+    budget, threads = algorithm.workspace_budget(), algorithm.num_threads()
+    yield
+    algorithm.set_conv_algorithm(None)
+    algorithm.set_workspace_budget(budget)
+    algorithm.set_num_threads(threads)
+
+
+def conv_case(id, N, Cin, Cout, S, k, bias=False, **kw):
+    """One row: shapes and arguments of an NCHW conv, sized to reach the paths the suite's layers take."""
+    k = (k,) * len(S) if isinstance(k, int) else k
+    shapes = [(N, Cin, *S), (Cout, Cin // kw.get("groups", 1), *k)] + ([(Cout,)] if bias else [])
+    return pytest.param(shapes, kw, id=id)
+
+
+PATH_CASES = [  # shapes that take each algorithm's own paths (channel counts, strides, tiles, chunks)
+    conv_case("stem-few-channels", 3, 2, 20, (9, 8), 3, padding=1),
+    conv_case("stride2", 3, 5, 7, (9, 10), 3, stride=2, padding=1),
+    conv_case("5x5", 3, 4, 6, (8, 7), 5, padding=2, bias=True),
+    conv_case("winograd-16ch", 2, 16, 16, (9, 7), 3, padding=1),
+    conv_case("winograd-asym-pad", 2, 16, 16, (7, 8), 3, padding=((1, 0), (2, 1))),
+    conv_case("1x1-stride2-pad", 2, 6, 5, (7, 8), 1, stride=2, padding=1),
+    conv_case("1x1-stride3", 2, 6, 5, (8, 7), 1, stride=3),
+    conv_case("depthwise-wide-tiles", 2, 3, 3, (5, 37), 3, padding=1, groups=3),
+    conv_case("depthwise-x2-stride2", 2, 3, 6, (9, 21), 3, stride=2, padding=1, groups=3),
+    conv_case("depthwise-dilated", 2, 4, 4, (9, 19), 3, padding=2, dilation=2, groups=4),
+    conv_case("depthwise-1d", 2, 3, 3, (40,), 5, stride=2, padding=1, groups=3),
+    conv_case("depthwise-3d", 1, 2, 4, (4, 5, 18), 3, stride=(1, 2, 1), padding=1, groups=2),
+    conv_case("groups-stride", 2, 6, 4, (8, 9), 3, stride=(2, 1), padding=1, groups=2),
+    conv_case("3d-stride", 2, 2, 3, (5, 6, 7), 3, stride=2, padding=1),
+]
+SWEEP_SUBSET = [pytest.param(*c, id=f"sweep{i}") for i, c in enumerate(CONV_SWEEP) if i % 10 == 0]
+
+
+def applies(algo, shapes, kw):
+    """Whether forcing `algo` changes what runs for this case: 'im2col' (the book's gradients) always; the
+    others where they fit the shape (elsewhere they fall back to what 'auto' runs, which test_conv covers)."""
+    (_, cin, *_), (cout, _, *k) = shapes[:2]
+    stride, _, dilation = conv_module.conv_args(k, kw.get("stride", 1), kw.get("padding", 0),
+                                                kw.get("dilation", 1))
+    with baby.ops.conv_algorithm(algo):
+        fits = algorithm.choose(k, cin, cout, kw.get("groups", 1), stride, dilation) == algo
+    return algo == "im2col" or fits
+
+
+def forced(cases, algos=ALGOS[1:]):
+    """(algo, shapes, kw) rows: each case under every algorithm that applies to it."""
+    return [pytest.param(a, *c.values, id=f"{c.id}-{a}")
+            for c in cases for a in algos if applies(a, *c.values)]
+
+
+@pytest.mark.parametrize("algo, shapes, kw", forced(CONV_CASES + SWEEP_SUBSET) + forced(PATH_CASES, ALGOS))
+def test_conv_every_algorithm(algo, shapes, kw):
+    fn = getattr(F, f"conv{len(shapes[0]) - 2}d")
+    with baby.ops.conv_algorithm(algo):
+        check(lambda *t: fn(*t, **kw), lambda *t: torch_conv(*t, **kw), shapes,
+              **WIDE if shapes[0][1] >= 16 else TOL)
+
+
+@pytest.mark.parametrize("algo, shapes, kw", forced(TRANSPOSE_CASES))
+def test_conv_transpose_every_algorithm(algo, shapes, kw):
+    nd = len(shapes[0]) - 2
+    ours, theirs = getattr(F, f"conv_transpose{nd}d"), getattr(TF, f"conv_transpose{nd}d")
+    with baby.ops.conv_algorithm(algo):
+        check(lambda *t: ours(*t, **kw), lambda *t: theirs(*t, **kw), shapes, **TOL)
+
+
+def nhwc(t):
+    """torch NCHW -> NHWC (a permute)."""
+    return t.permute(0, *range(2, t.ndim), 1)
+
+
+def nchw(t):
+    """torch NHWC -> NCHW (a permute)."""
+    return t.permute(0, t.ndim - 1, *range(1, t.ndim - 1))
+
+
+NHWC_CASES = [  # ops.conv's own layout: x (N, *S, C), w (*k, Cin/G, Cout)
+    pytest.param((2, 9, 8, 16), (3, 3, 16, 16), dict(padding=1), id="winograd"),
+    pytest.param((2, 9, 8, 3), (3, 3, 3, 20), dict(padding=1), id="stem"),
+    pytest.param((2, 9, 10, 4), (3, 3, 4, 6), dict(stride=2, padding=1), id="stride2"),
+    pytest.param((2, 8, 7, 4), (5, 5, 4, 6), dict(padding=2), id="5x5"),
+    pytest.param((2, 7, 8, 6), (1, 1, 6, 5), dict(stride=2, padding=1), id="1x1-stride2"),
+    pytest.param((2, 6, 19, 3), (3, 3, 1, 6), dict(stride=(1, 2), padding=1, groups=3), id="depthwise-x2"),
+    pytest.param((2, 8, 9, 6), (3, 3, 3, 4), dict(stride=(2, 1), padding=1, groups=2), id="groups"),
+]
+
+
+@pytest.mark.parametrize("algo, x, w, kw", [
+    pytest.param(a, *c.values, id=f"{c.id}-{a}") for c in NHWC_CASES for a in ALGOS
+    if applies(a, [(c.values[0][0], c.values[0][-1]), (c.values[1][-1], c.values[1][-2], *c.values[1][:-2])],
+               dict(dict(padding=1), **c.values[2]))])
+def test_ops_conv_channels_last_every_algorithm(algo, x, w, kw):
+    """ops.conv on NHWC memory: the channels-last code of every algorithm."""
+    full = dict(dict(stride=1, dilation=1, groups=1), **kw)
+    with baby.ops.conv_algorithm(algo):
+        check(lambda x, w: baby.ops.conv(x, w, **kw),
+              lambda x, w: nhwc(torch_conv(nchw(x), w.permute(3, 2, 0, 1), **full)), [x, w], **WIDE)
+
+
+CHUNK_CASES = [
+    pytest.param([(7, 3, 10, 9), (8, 3, 3, 3)], dict(stride=2, padding=1), id="stride2"),
+    pytest.param([(7, 4, 9, 10), (6, 4, 5, 5)], dict(padding=2), id="5x5"),
+    pytest.param([(5, 16, 9, 8), (16, 16, 3, 3)], dict(padding=1), id="winograd"),
+    pytest.param([(5, 8, 9, 8), (8, 1, 3, 3)], dict(padding=1, groups=8), id="depthwise"),
+    pytest.param([(5, 8, 9, 8), (6, 8, 1, 1)], dict(stride=2), id="1x1"),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("algo, shapes, kw", forced(CHUNK_CASES, ALGOS))
+def test_small_workspace_chunks_and_threads(threads, algo, shapes, kw):
+    """The smallest budget cuts the work into one-image chunks, shared between any number of threads."""
+    algorithm.set_workspace_budget(2**16)
+    algorithm.set_num_threads(threads)
+    with baby.ops.conv_algorithm(algo):
+        check(lambda *t: F.conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), shapes, **WIDE)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("w, kw", [((4, 3, 3, 3), dict(padding=1)), ((4, 3, 3, 3), dict(stride=2)),
+                                   ((6, 1, 3, 3), dict(padding=1, groups=3)), ((4, 3, 1, 1), dict(stride=2)),
+                                   ((16, 16, 3, 3), dict(padding=1))])
+def test_empty_batch(algo, w, kw):
+    cin = w[1] * kw.get("groups", 1)
+    with baby.ops.conv_algorithm(algo):
+        check(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw), [(0, cin, 8, 8), w])
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(algo, dtype):
+    x = baby.Tensor(np.ones((2, 16, 6, 6)), dtype=dtype, requires_grad=True)
+    for w in [(16, 16, 3, 3), (16, 1, 3, 3), (8, 16, 1, 1), (8, 16, 5, 5)]:
+        wt = baby.Tensor(np.ones(w), dtype=dtype, requires_grad=True)
+        with baby.ops.conv_algorithm(algo):
+            y = F.conv2d(x, wt, padding=w[-1] // 2, groups=16 // w[1])
+            y.sum().backward()
+        assert y.dtype == x.grad.dtype == wt.grad.dtype == dtype
+
+
+def test_weight_gradient_in_pytorch_layout():
+    """For NCHW inputs the weight gradient comes out in PyTorch's (Cout, Cin/G, *k) memory layout."""
+    x = np.random.default_rng(0).standard_normal((2, 6, 9, 9)).astype(np.float32)
+    for k, groups, stride in [(3, 1, 2), (5, 1, 1), (3, 6, 1), (1, 1, 2)]:
+        xv = x.transpose(0, 2, 3, 1)  # (N, H, W, C) view of NCHW memory
+        O = (9 + 2 * (k // 2) - k) // stride + 1
+        gy = np.ones((2, 6, O, O), np.float32).transpose(0, 2, 3, 1)  # (N, Ho, Wo, Cout) view
+        pads = ((k // 2, k // 2),) * 2
+        gw = conv_module.weight_grad(xv, gy, (k, k), (stride,) * 2, pads, (1, 1), groups)
+        assert gw.transpose(3, 2, 0, 1).flags.c_contiguous, (k, groups, stride)
+
+
+@pytest.mark.parametrize("algo", ["auto", "im2col"])
+def test_large_conv_workspace_is_bounded(algo):
+    """Forward and backward of a 3x3 conv on (8, 64, 224, 224): unchunked, im2col would hold 9x the input."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 64, 224, 224), dtype=np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3), dtype=np.float32) / 24).astype(np.float32)
+    algorithm.set_workspace_budget(128 << 20)
+    xt, wt = baby.Tensor(x, requires_grad=True), baby.Tensor(w, requires_grad=True)
+    tracemalloc.start()
+    try:
+        with baby.ops.conv_algorithm(algo):
+            F.conv2d(xt, wt, padding=1).sum().backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * x.nbytes, f"peak {peak / x.nbytes:.1f}x the input"
+    assert xt.grad.shape == x.shape and wt.grad.shape == w.shape
+
+
+def test_choose_rule_table():
+    ones = (1, 1)
+    choose, grads = algorithm.choose, algorithm.choose_grads
+    assert choose((3, 3), 64, 64, 1, ones, ones) == "winograd"
+    assert choose((3, 3), 3, 64, 1, ones, ones) == "im2col"
+    assert choose((3, 3), 64, 64, 1, (2, 2), ones) == "im2col"
+    assert choose((1, 1), 64, 128, 1, (2, 2), ones) == "pointwise"
+    assert choose((3, 3), 128, 128, 128, ones, ones) == "depthwise"
+    assert choose((5, 5), 32, 64, 1, ones, ones) == "im2col"
+    assert grads((3, 3), 64, 64, 1, ones, ones) == ("conv", "winograd")
+    assert grads((3, 3), 3, 64, 1, ones, ones) == ("col2im", "gemm")
+    assert grads((1, 1), 64, 128, 1, (2, 2), ones) == ("pointwise", "pointwise")
+    with baby.ops.conv_algorithm("im2col"):
+        assert choose((3, 3), 64, 64, 1, ones, ones) == "im2col"
+        assert grads((3, 3), 3, 64, 1, (2, 2), ones) == ("conv", "conv")
+    with baby.ops.conv_algorithm("winograd"):
+        assert choose((3, 3), 3, 5, 1, ones, ones) == "winograd"
+        assert choose((3, 3), 3, 5, 1, (2, 2), ones) == "im2col"  # falls back where it does not apply
+
+
+def test_conv_algorithm_context_and_setter():
+    assert algorithm.requested() == "auto"
+    with baby.ops.conv_algorithm("im2col"):
+        assert algorithm.requested() == "im2col"
+        with baby.ops.conv_algorithm("depthwise"):
+            assert algorithm.requested() == "depthwise"
+        assert algorithm.requested() == "im2col"
+    assert algorithm.requested() == "auto"
+    baby.ops.set_conv_algorithm("pointwise")
+    assert algorithm.requested() == "pointwise"
+    baby.ops.set_conv_algorithm(None)
+    assert algorithm.requested() == "auto"
+
+
+def test_baby_conv_environment_is_read_at_call_time(monkeypatch):
+    monkeypatch.setenv("BABY_CONV", "im2col")
+    assert algorithm.requested() == "im2col"
+    assert algorithm.choose((3, 3), 64, 64, 1, (1, 1), (1, 1)) == "im2col"
+    with baby.ops.conv_algorithm("winograd"):  # the setter wins over the environment
+        assert algorithm.requested() == "winograd"
+    monkeypatch.setenv("BABY_CONV", "winograd")
+    assert algorithm.requested() == "winograd"
+    monkeypatch.setenv("BABY_CONV", "fastest")
+    with pytest.raises(ValueError, match="BABY_CONV"):
+        F.conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: baby.ops.set_conv_algorithm("fft"),
+    lambda: baby.ops.conv_algorithm("Im2col").__enter__(),
+    lambda: baby.ops.set_workspace_budget(1024),
+    lambda: baby.ops.set_workspace_budget(2.5e8),
+    lambda: baby.ops.set_num_threads(0),
+    lambda: baby.ops.set_num_threads("2"),
+], ids=["algorithm", "context", "budget-small", "budget-float", "threads-0", "threads-str"])
+def test_invalid_settings_raise(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_settings_round_trip():
+    baby.ops.set_workspace_budget(2**20)
+    assert algorithm.workspace_budget() == 2**20
+    baby.ops.set_num_threads(1)
+    assert algorithm.num_threads() == 1
+    check(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+          [(3, 3, 8, 8), (4, 3, 3, 3)], **TOL)
