@@ -1,19 +1,28 @@
-"""A small thread pool for the array work NumPy runs outside BLAS (it releases the GIL in copies and ufuncs).
+"""The one thread pool, and OpenBLAS's thread count: NumPy releases the GIL in copies, ufuncs and matmul.
 
-Big elementwise passes and reductions are split by leading rows into one part per thread; small ones run
+Big elementwise passes are split by leading rows into one part per thread; conv work is cut into cache-sized
+chunks that each thread runs on its own core while OpenBLAS keeps to the calling thread. Small arrays run
 inline, where a thread hand-off (~50 us) would cost more than it saves.
 """
 
+import contextlib
+import ctypes
+import glob
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 _threads = min(2, os.cpu_count() or 1)
 _pool = None
+_local = threading.local()  # .busy: this thread runs a share of a parallel call
+os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
 
 
 def set_num_threads(n):
-    """Threads for gathers, transforms and elementwise passes (default: min(2, cores))."""
+    """Threads for gathers, transforms, elementwise passes and per-thread GEMMs (default: min(2, cores))."""
     global _threads, _pool
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"num_threads must be an int >= 1, got {n!r}")
@@ -23,19 +32,31 @@ def set_num_threads(n):
 
 
 def num_threads():
-    """The number of threads for gathers, transforms and elementwise passes."""
+    """The number of threads in use."""
     return _threads
 
 
 def parallel(fn, items):
-    """[fn(item) for item in items], spread over the pool (the calling thread takes the first item)."""
+    """[fn(item) for item in items], spread over the pool, the calling thread taking the first item; in
+    turn where there is one thread or one item, or inside another parallel call."""
     global _pool
-    if _threads == 1 or len(items) < 2:
+    if _threads == 1 or len(items) < 2 or getattr(_local, "busy", False):
         return [fn(i) for i in items]
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="baby")
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="baby",
+                                   initializer=lambda: setattr(_local, "busy", True))
     rest = [_pool.submit(fn, i) for i in items[1:]]
-    return [fn(items[0])] + [f.result() for f in rest]
+    _local.busy = True
+    try:
+        first = fn(items[0])
+    finally:
+        _local.busy = False
+    return [first] + [f.result() for f in rest]
+
+
+def shares(items):
+    """`items` dealt round-robin into one list per thread (empty shares dropped)."""
+    return [items[i::_threads] for i in range(_threads) if items[i::_threads]]
 
 
 def rows(n, nbytes=None):
@@ -48,3 +69,33 @@ def rows(n, nbytes=None):
 def split(fn, a):
     """fn(r) for row slices r of array `a`, one per thread; returns their results."""
     return parallel(fn, rows(len(a), a.nbytes)) if a.ndim else [fn(slice(None))]
+
+
+def _openblas_threads():
+    """(get, set) of the thread count of the OpenBLAS that NumPy loaded, or None where there is none."""
+    root = os.path.dirname(os.path.dirname(xp.__file__))
+    for path in glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
+            os.path.join(root, "numpy", ".dylibs", "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+_blas = _openblas_threads()
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """OpenBLAS computes on the calling thread only (each of our threads runs its own GEMMs on its core)."""
+    n = _blas[0]() if _blas else 1
+    if n > 1:
+        _blas[1](1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            _blas[1](n)

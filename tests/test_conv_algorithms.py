@@ -11,6 +11,7 @@ from helpers import check
 from test_conv import CONV_CASES, CONV_SWEEP, TRANSPOSE_CASES, torch_conv
 
 import baby
+from baby import parallel
 from baby.nn import functional as F
 from baby.ops import algorithm
 
@@ -24,11 +25,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even k
 @pytest.fixture(autouse=True)
 def _restore_settings():
     """Leave the algorithm, workspace budget and thread count as they were."""
-    budget, threads = algorithm.workspace_budget(), algorithm.num_threads()
+    budget, threads = algorithm.workspace_budget(), parallel.num_threads()
     yield
     algorithm.set_conv_algorithm(None)
     algorithm.set_workspace_budget(budget)
-    algorithm.set_num_threads(threads)
+    parallel.set_num_threads(threads)
 
 
 def conv_case(id, N, Cin, Cout, S, k, bias=False, **kw):
@@ -137,7 +138,7 @@ CHUNK_CASES = [
 def test_small_workspace_chunks_and_threads(threads, algo, shapes, kw):
     """The smallest budget cuts the work into one-image chunks, shared between any number of threads."""
     algorithm.set_workspace_budget(2**16)
-    algorithm.set_num_threads(threads)
+    parallel.set_num_threads(threads)
     with baby.ops.conv_algorithm(algo):
         check(lambda *t: F.conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), shapes, **WIDE)
 
@@ -259,6 +260,6 @@ def test_settings_round_trip():
     baby.ops.set_workspace_budget(2**20)
     assert algorithm.workspace_budget() == 2**20
     baby.ops.set_num_threads(1)
-    assert algorithm.num_threads() == 1
+    assert parallel.num_threads() == 1
     check(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
           [(3, 3, 8, 8), (4, 3, 3, 3)], **TOL)

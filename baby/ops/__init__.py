@@ -1,7 +1,8 @@
 """The op set: one class per op (forward on arrays, backward -> one gradient per input) + a function."""
 
+from ..parallel import set_num_threads
 from ..tensor import Tensor
-from .algorithm import conv_algorithm, set_conv_algorithm, set_num_threads, set_workspace_budget
+from .algorithm import conv_algorithm, set_conv_algorithm, set_workspace_budget
 from .conv import conv, conv_transpose
 from .elementwise import (
     abs,

@@ -22,21 +22,11 @@ chunks and runs their copies and GEMMs on its own core, OpenBLAS kept single-thr
 """
 
 import contextlib
-import ctypes
-import glob
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
-from ..backend import xp
 
 ALGORITHMS = ("auto", "im2col", "winograd", "pointwise", "depthwise")
 _forced = None
 _budget = 256 * 2**20
-_threads = min(2, os.cpu_count() or 1)
-_pool = None
-_local = threading.local()  # .busy: this thread runs a share of a parallel call
-os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
 
 
 def _check(name, source="conv algorithm"):
@@ -109,67 +99,3 @@ def set_workspace_budget(nbytes):
 def workspace_budget():
     """The current workspace budget in bytes."""
     return _budget
-
-
-def set_num_threads(n):
-    """Threads for the gathers and transforms NumPy runs outside BLAS (default: min(2, cores))."""
-    global _threads, _pool
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"num_threads must be an int >= 1, got {n!r}")
-    if _pool is not None:
-        _pool.shutdown()
-    _threads, _pool = n, None
-
-
-def num_threads():
-    """The number of threads for gathers and transforms."""
-    return _threads
-
-
-def parallel(fn, items):
-    """[fn(item) for item in items], spread over the pool, the calling thread taking the first item (NumPy
-    releases the GIL in copies, ufuncs and matmul); in turn where there is one thread or one item, or
-    inside another parallel call."""
-    global _pool
-    if _threads == 1 or len(items) < 2 or getattr(_local, "busy", False):
-        return [fn(i) for i in items]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="baby-conv",
-                                   initializer=lambda: setattr(_local, "busy", True))
-    rest = [_pool.submit(fn, i) for i in items[1:]]
-    _local.busy = True
-    try:
-        first = fn(items[0])
-    finally:
-        _local.busy = False
-    return [first] + [f.result() for f in rest]
-
-
-def _openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS that NumPy loaded, or None where there is none."""
-    root = os.path.dirname(os.path.dirname(xp.__file__))
-    for path in glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
-            os.path.join(root, "numpy", ".dylibs", "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                return get, put
-    return None
-
-
-_blas = _openblas_threads()
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """OpenBLAS computes on the calling thread only (each of our threads runs its own GEMMs on its core)."""
-    n = _blas[0]() if _blas else 1
-    if n > 1:
-        _blas[1](1)
-    try:
-        yield
-    finally:
-        if n > 1:
-            _blas[1](n)

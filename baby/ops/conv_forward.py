@@ -10,6 +10,7 @@ each thread of the pool takes its share of the chunks and runs their gathers and
 import math
 
 from ..backend import xp
+from ..parallel import num_threads, parallel, rows, single_threaded_blas
 from . import algorithm
 
 CHUNK_BYTES = 4 << 20  # a chunk's workspace: about what a core's cache holds while its GEMM reads it
@@ -73,7 +74,7 @@ def chunks(N, per_image, target=None):
     """Image ranges [(n0, n1), ...] (of N images, or of channels), each with a workspace of `per_image` bytes
     per image within `target` (CHUNK_BYTES) and the budget's share of one thread (one image at least); as
     many as a multiple of the threads where there are enough images."""
-    T = algorithm.num_threads()
+    T = num_threads()
     step = max(1, min(target or CHUNK_BYTES, algorithm.workspace_budget() // T) // max(per_image, 1))
     count = -(-N // step)
     count = min(-(-count // T) * T, N)
@@ -86,7 +87,7 @@ def run_chunks(fn, N, per_image, target=None, add=False):
     its own results); they run in turn (with BLAS's threads) where there are fewer chunks than threads or
     one workspace per thread would not fit the budget."""
     parts = chunks(N, per_image, target)
-    T = algorithm.num_threads()
+    T = num_threads()
 
     def share(items):
         out = [fn(n0, n1) for n0, n1 in items] if not add else None
@@ -97,21 +98,14 @@ def run_chunks(fn, N, per_image, target=None, add=False):
 
     if len(parts) < T or T == 1 or T * per_image * (parts[0][1] - parts[0][0]) > algorithm.workspace_budget():
         return share(parts)
-    with algorithm.single_threaded_blas():
-        shares = algorithm.parallel(lambda i: share(parts[i::T]), list(range(T)))
+    with single_threaded_blas():
+        shares = parallel(lambda i: share(parts[i::T]), list(range(T)))
     return sum(shares[1:], shares[0]) if add else [r for s in shares for r in s]
 
 
 def gather(dst, src):
     """dst[...] = src, the copy split by leading rows over the pool (in turn within a parallel call)."""
-    algorithm.parallel(lambda r: dst.__setitem__(r, src[r]), halves(len(dst)))
-
-
-def halves(n):
-    """Slices splitting range(n) into one part per thread."""
-    t = max(1, min(algorithm.num_threads(), n))
-    edges = [n * i // t for i in range(t + 1)]
-    return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    parallel(lambda r: dst.__setitem__(r, src[r]), rows(len(dst)))
 
 
 def tap_slices(t, S, O, stride, pads, dilation):

@@ -7,23 +7,19 @@
 Each 4x4 block of outputs comes from a 6x6 input tile d: Y = A^T [(G g G^T) * (B^T d B)] A, so the 36
 products per tile become 36 batched GEMMs over (tiles, Cin) @ (Cin, Cout): 4x fewer flops than direct.
 The transforms are memory-bound: they are matmuls with the small matrices over chunks of tiles, run on
-WORKERS threads (NumPy releases the GIL in matmul and copies) while OpenBLAS keeps to the calling thread.
+the pool's threads (NumPy releases the GIL in matmul and copies) while OpenBLAS keeps to the calling thread.
 Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
 transform (and the weight gradient's inverse one) is made block by block of output channels, in cache,
 next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
 """
 
-import contextlib
-import ctypes
 import functools
-import glob
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from numpy.lib.stride_tricks import as_strided
 
 from ..backend import xp
+from ..parallel import num_threads, parallel, shares, single_threaded_blas
 
 BT = xp.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=xp.float64)
@@ -31,15 +27,12 @@ G = xp.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], dtype=xp.float64)
 AT = xp.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
               dtype=xp.float64)  # Lavin & Gray's matrices (points 0, 1, -1, 2, -2, inf), float64 masters
-WORKERS = 2  # threads that share the chunks
 CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over costs ~50 us)
 CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
 GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
 BLOCK_BYTES = 16 << 20  # most bytes of a block of the transformed filter (36 * channels * block * 4)
 
-_pool = None
 _local = threading.local()
-os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
 
 
 @functools.cache
@@ -47,36 +40,6 @@ def _matrices(dtype):
     """BT, AT, A (= AT^T) and GK (36, 9) = the 2-D filter transform G g G^T, rows (col, row), in `dtype`."""
     gk = xp.einsum("bx,ay->bayx", G, G).reshape(36, 9)  # GK[6b + a, 3ky + kx] = G[a, ky] G[b, kx]
     return tuple(xp.ascontiguousarray(m, dtype=dtype) for m in (BT, AT, AT.T, gk))
-
-
-def _openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS that NumPy loaded, or None where there is none."""
-    root = os.path.dirname(os.path.dirname(xp.__file__))
-    for path in glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
-            os.path.join(root, "numpy", ".dylibs", "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                return get, put
-    return None
-
-
-_blas = _openblas_threads()
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """OpenBLAS computes on the calling thread only: our workers share the cores, BLAS's threads do not."""
-    n = _blas[0]() if _blas else 1
-    if n > 1:
-        _blas[1](1)
-    try:
-        yield
-    finally:
-        if n > 1:
-            _blas[1](n)
 
 
 def _buffer(name, shape, dtype):
@@ -92,22 +55,15 @@ def _buffer(name, shape, dtype):
 
 
 def _parallel(fn, items):
-    """fn(items[i::WORKERS]) on WORKERS threads (this one included); the list of results."""
-    global _pool
-    shares = [items[i::WORKERS] for i in range(WORKERS) if items[i::WORKERS]]
-    if len(shares) <= 1:
-        return [fn(share) for share in shares]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="baby-winograd")
-    futures = [_pool.submit(fn, s) for s in shares[1:]]
-    return [fn(shares[0])] + [f.result() for f in futures]
+    """fn(share) for one round-robin share of `items` per thread; the list of results."""
+    return parallel(fn, shares(items))
 
 
 def _chunks(N, th, tw, channels, tiles=None):
     """The (N, th) tile rows cut into chunks (n0, n1, i0, i1) of at most CHUNK_TILES, CHUNK_BYTES and
-    `tiles` / WORKERS tiles (`tiles`: all of them by default), so that every worker gets one."""
+    `tiles` / num_threads() tiles (`tiles`: all of them by default), so that every worker gets one."""
     tiles = tiles or N * th * tw
-    size = min(CHUNK_TILES, max(1, CHUNK_BYTES // (144 * channels)), -(-tiles // WORKERS))
+    size = min(CHUNK_TILES, max(1, CHUNK_BYTES // (144 * channels)), -(-tiles // num_threads()))
     rows = max(1, size // tw)
     if rows < th:
         return [(n, n + 1, i, min(i + rows, th)) for n in range(N) for i in range(0, th, rows)]
@@ -243,7 +199,7 @@ def _conv(x, w, flip, ph, pw, dtype):
 def _blocks(K, C, P):
     """[0, K) cut into blocks of about P channels (near-square GEMM outputs (P, block)), one per worker at
     least, each (36, block, C) of the filter's transform within BLOCK_BYTES."""
-    size = max(1, min(-(-K // WORKERS), max(P, 16), BLOCK_BYTES // (144 * max(C, 1))))
+    size = max(1, min(-(-K // num_threads()), max(P, 16), BLOCK_BYTES // (144 * max(C, 1))))
     return [(k, min(k + size, K)) for k in range(0, K, size)]
 
 
@@ -271,7 +227,7 @@ def _check(x, w, xname):
                          f"got {xname} {x.shape} and w {w.shape}")
 
 
-@_single_threaded_blas()
+@single_threaded_blas()
 def winograd_conv3x3(x, w, padding=0):
     """Valid 3x3 stride-1 cross-correlation of NHWC x (N, H, W, Cin) with w (3, 3, Cin, Cout), by F(4x4, 3x3).
 
@@ -285,7 +241,7 @@ def winograd_conv3x3(x, w, padding=0):
     return _conv(x, w, False, ph, pw, xp.result_type(x, w))
 
 
-@_single_threaded_blas()
+@single_threaded_blas()
 def winograd_input_grad(gy, w, padding=0):
     """gx (N, H, W, Cin) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
 
@@ -351,7 +307,7 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate):
     _parallel(gemms, _blocks(K, C, V.shape[1]))
 
 
-@_single_threaded_blas()
+@single_threaded_blas()
 def winograd_weight_grad(x, gy, padding=0):
     """gw (3, 3, Cin, Cout) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
 
