@@ -10,6 +10,7 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 
 import numbers
 
+from ..backend import xp
 from ..tensor import Function, as_tensor
 from . import algorithm
 from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_grad, pointwise_weight_grad
@@ -200,6 +201,15 @@ def weight_grad(x, gy, k, stride, pads, dilation, groups):
     return gemm_weight_grad(x, gy, k, stride, fit, dilation, groups)
 
 
+def _grad_layout(gy, x, w_shape, args):
+    """Whether the backward wants gy channels-first in memory: as x is, except that Winograd reads any
+    strides and runs fastest channels-last, so there gy stays as it is when contiguous NCHW."""
+    stride, _, dilation, groups = args
+    if algorithm.choose(w_shape[:-2], x.shape[-1], w_shape[-1], groups, stride, dilation) == "winograd":
+        return xp.moveaxis(gy, -1, 1).flags.c_contiguous
+    return channels_first(x)
+
+
 class Conv(Function):
     """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its shape."""
 
@@ -212,7 +222,7 @@ class Conv(Function):
     def backward(self, gy, node):
         x, w = node.inputs
         args = self.stride, self.pads, self.dilation, self.groups
-        gy = contiguous(gy, channels_first(x.data))  # (N, *O, Cout) in x's layout (not a broadcast)
+        gy = contiguous(gy, _grad_layout(gy, x.data, w.shape, args))  # (N, *O, Cout), not a broadcast
         gx = input_grad(gy, w.data, x.shape[1:-1], *args) if x.requires_grad else None
         gw = weight_grad(x.data, gy, w.shape[:-2], *args) if w.requires_grad else None
         return gx, gw
