@@ -1,5 +1,6 @@
 """Tensor: an array, its gradient and the op that made it; iterative backward; no_grad."""
 
+import abc
 import functools
 import numbers
 
@@ -57,7 +58,7 @@ def _has_str(seq):
     return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
 
 
-class Function:
+class Function(abc.ABC):
     """An op: `forward(*arrays) -> array`, `backward(gy, node) -> one gradient (or None) per input`."""
 
     def __call__(self, *inputs):
@@ -70,13 +71,13 @@ class Function:
             y._op, y._inputs = self, tuple(tensors)
         return y
 
+    @abc.abstractmethod
     def forward(self, *arrays):
         """Compute the output array from the input arrays."""
-        raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
+    @abc.abstractmethod
     def backward(self, gy, node):
         """Gradients of the loss with respect to each input, given `gy` for the output `node`."""
-        raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
 
 class Tensor:
@@ -200,6 +201,9 @@ def _own_copy(g, like):
 
 class _FreedGraph(Function):
     """Stands in for an op whose graph was freed by an earlier backward()."""
+
+    def forward(self, *arrays):
+        raise RuntimeError("a freed graph node computes nothing")
 
     def backward(self, gy, node):
         raise RuntimeError("backward through the graph a second time: pass retain_graph=True the first time")
