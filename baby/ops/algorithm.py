@@ -19,6 +19,11 @@ batch and channels swapped.
 
 Work is cut into chunks of images that stay in cache; each of the pool's threads takes its share of the
 chunks and runs their copies and GEMMs on its own core, OpenBLAS kept single-threaded meanwhile.
+
+Forward workspaces are not kept for the backward, for any algorithm: they are recomputed. The im2col columns
+are prod(k) times the input and Winograd's transformed tiles 2.25 times it (plus the filter's 4x), per layer;
+keeping them through a network's forward would multiply peak memory, while rebuilding them costs one gather
+or transform pass, a small share of the backward's GEMMs.
 """
 
 import contextlib
