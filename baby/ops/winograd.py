@@ -16,10 +16,10 @@ next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
 import functools
 import threading
 
-from numpy.lib.stride_tricks import as_strided
-
 from ..backend import xp
 from ..parallel import num_threads, parallel, shares, single_threaded_blas
+
+as_strided = xp.lib.stride_tricks.as_strided
 
 BT = xp.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=xp.float64)
