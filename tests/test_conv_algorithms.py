@@ -263,3 +263,37 @@ def test_settings_round_trip():
     assert parallel.num_threads() == 1
     check(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
           [(3, 3, 8, 8), (4, 3, 3, 3)], **TOL)
+
+
+DEPTHWISE_STRIDE1_CASES = [  # the stride-1 weight gradient from shifted rows: kernels, multipliers, odd sizes
+    conv_case("k3-x1-odd", 2, 3, 3, (7, 9), 3, padding=1, groups=3),
+    conv_case("k5-x2", 2, 3, 6, (11, 6), 5, padding=2, groups=3),
+    conv_case("k3-wide-tiles", 2, 2, 4, (5, 37), 3, padding=1, groups=2),
+    conv_case("k3-valid", 3, 4, 4, (6, 5), 3, groups=4),
+    conv_case("k4-same-asym", 2, 3, 3, (7, 8), (2, 4), padding="same", groups=3),
+    conv_case("k3-dilated-x2", 2, 2, 4, (9, 10), 3, padding=(2, 1), dilation=(2, 1), groups=2),
+    conv_case("1d-k5", 3, 4, 4, (20,), 5, padding=2, groups=4),
+    conv_case("3d-k3-x2", 1, 2, 4, (4, 5, 6), 3, padding=1, dilation=(1, 2, 1), groups=2),
+]
+
+
+@pytest.mark.parametrize("shapes, kw", [c.values for c in DEPTHWISE_STRIDE1_CASES],
+                         ids=[c.id for c in DEPTHWISE_STRIDE1_CASES])
+def test_depthwise_stride1_nchw(shapes, kw):
+    """Depthwise at stride 1 on NCHW memory: forward, input and weight gradients against PyTorch."""
+    fn = getattr(F, f"conv{len(shapes[0]) - 2}d")
+    with baby.ops.conv_algorithm("depthwise"):
+        check(lambda *t: fn(*t, **kw), lambda *t: torch_conv(*t, **kw), shapes, **TOL)
+
+
+@pytest.mark.parametrize("x, w, kw", [
+    pytest.param((2, 7, 9, 3), (3, 3, 1, 3), dict(padding=1, groups=3), id="k3-x1"),
+    pytest.param((2, 9, 6, 2), (5, 5, 1, 4), dict(padding=2, groups=2), id="k5-x2"),
+    pytest.param((1, 5, 21, 3), (3, 3, 1, 6), dict(padding=(0, 1), groups=3), id="k3-x2-wide"),
+])
+def test_depthwise_stride1_nhwc(x, w, kw):
+    """Depthwise at stride 1 on NHWC memory (ops.conv): forward and both gradients against PyTorch."""
+    full = dict(dict(stride=1, dilation=1), **kw)
+    with baby.ops.conv_algorithm("depthwise"):
+        check(lambda x, w: baby.ops.conv(x, w, **kw),
+              lambda x, w: nhwc(torch_conv(nchw(x), w.permute(3, 2, 0, 1), **full)), [x, w], **TOL)

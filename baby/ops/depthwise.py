@@ -5,7 +5,10 @@ into tiles of at most TILE outputs. Per input channel, cols (M, K) holds every (
 input rows under the kernel (K = prod(k[:-1]) rows of a tile's Tin input columns), and T (m, K, Tw) is the
 kernel as a banded (Toeplitz) matrix, T[a, t*s + b*d, t] = w[a, b]: y = cols @ T is a batch of GEMMs, a few
 times the multiply-adds of the direct sum, at BLAS speed. The input gradient is gy @ T^T added back row by
-row; the weight gradient is cols^T @ gy read along T's bands. Work runs on chunks of channels, channel-major.
+row; the weight gradient is cols^T @ gy read along T's bands (at stride 1 the padded planes, laid flat,
+stand in for cols: each kernel row reads them shifted by whole rows, a strided view, so nothing is gathered).
+Work runs on a few big chunks of channels, channel-major: the GEMMs are small, so each chunk's fixed costs
+outweigh keeping its workspace in cache (fewer, bigger chunks measured faster than cache-sized ones).
 """
 
 import math
@@ -14,7 +17,7 @@ from ..backend import xp
 from .conv_forward import alloc, channels_first, out_size, run_chunks
 
 TILE = 16  # outputs per tile of the last spatial dim: T is (K, TILE), a few times denser than needed
-DOT_BYTES = 1 << 20  # the weight gradient's dot products read chunks of this size from cache
+CHUNK = 16 << 20  # target workspace of a chunk of channels (bounded by the workspace budget)
 
 
 def _plan(O, k, stride, dilation):
@@ -101,7 +104,7 @@ def depthwise_forward(x, w, stride, pads, dilation):
         out = cols.reshape(c1 - c0, 1, M, K) @ T  # (c, m, M, Tw)
         yv[c0:c1] = out.reshape(c1 - c0, m, N, *O[:-1], nt * Tw)[..., :O[-1]]
 
-    run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize)
+    run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, CHUNK)
     return y
 
 
@@ -136,43 +139,49 @@ def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
         gx[(slice(None), *s, slice(c0, c1))] = xp.moveaxis(gq[(slice(None), slice(None), *q)], 0, -1)
 
     M = N * math.prod(O[:-1]) * nt
-    run_chunks(run, C, (m * M * (Tw + K1 * Tin) + N * math.prod(Sp)) * gy.itemsize)
+    run_chunks(run, C, (m * M * (Tw + K1 * Tin) + N * math.prod(Sp)) * gy.itemsize, CHUNK)
     return gx
 
 
-def _flat_weight_grad(x, gy, k, pads, dilation):
-    """depthwise_weight_grad at stride 1: per channel, x padded and gy zero-extended to the same padded planes
-    lie flat in one row, so each tap's gradient is one dot product of the row shifted by the tap's offset
-    with gy's row (positions outside gy add zeros)."""
+def _shifted_weight_grad(x, gy, k, pads, dilation):
+    """gw (C, m, K1, kw) at stride 1 without gathering cols: per channel, the padded planes lie flat as R
+    rows of width Sp[-1] (junk rows between planes meet zero rows of gy), so each kernel row reads the same
+    rows shifted by its offset, a strided view: P = rows^T @ gy per tile of Tw outputs, read along bands."""
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
-    m = Cout // C
-    Sp = tuple(o + d * (kk - 1) for o, kk, d in zip(O, k, dilation, strict=True))  # the padded input size
-    step = [math.prod(Sp[i + 1:]) for i in range(len(k))]  # flat strides of a padded plane
-    offs = [sum(t * d * st for t, d, st in zip(tap, dilation, step, strict=True)) for tap in xp.ndindex(*k)]
-    L = N * math.prod(Sp) - offs[-1]  # the positions every tap's shift keeps inside the row
-    gw = xp.empty((C, m, len(offs)), x.dtype)  # (C, m, K): PyTorch's (Cout, 1, *k)
+    stride = (1,) * len(k)
+    nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
+    R, m, K1, e = N * math.prod(Sp[:-1]), Cout // C, math.prod(k[:-1]), len(k) - 1
+    step = [d * math.prod(Sp[i + 1:-1]) for i, d in enumerate(dilation[:-1])]  # rows a kernel row steps
+    Rv = max(R - sum((kk - 1) * t for kk, t in zip(k[:-1], step, strict=True)), 0)  # rows every shift keeps
+    gw = xp.empty((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
+    band = (slice(None),) * 4 + _bands(k, stride, dilation, Tw)
 
     def run(c0, c1):
-        xq = _padded(x, c0, c1, pads, Sp).reshape(c1 - c0, 1, -1)  # (c, 1, N * plane)
-        ge = xp.zeros((c1 - c0, m, N, *Sp), gy.dtype)  # (c, m, N, *Sp): gy, zero-extended
-        ge[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
+        xq = _padded(x, c0, c1, pads, Sp)  # (c, N, *Sp)
+        it, row = xq.itemsize, Sp[-1] * xq.itemsize
+        shape = (c1 - c0, 1, *k[:-1], nt, Tin, Rv)
+        strides = (xq.strides[0], 0, *(t * row for t in step), Tw * it, it, row)
+        xr = xp.lib.stride_tricks.as_strided(xq, shape, strides)  # (c, 1, *k[:-1], nt, Tin, Rv): rows shifted
+        g = xp.zeros((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype)  # (c, m, N, *Sp[:-1], nt*Tw)
+        g[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
             gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
-        ge = ge.reshape(c1 - c0, m, -1)[..., :L]  # (c, m, L)
-        for j, off in enumerate(offs):
-            gw[c0:c1, :, j] = (xq[..., off:off + L] @ ge.transpose(0, 2, 1))[:, 0]  # (c, m): dot products
+        g = g.reshape(c1 - c0, m, *(1,) * e, R, nt, Tw)[..., :Rv, :, :]  # (c, m, *1s, Rv, nt, Tw)
+        P = xr @ xp.moveaxis(g, -2, -3)  # (c, m, *k[:-1], nt, Tin, Tw)
+        gw[c0:c1] = P.reshape(c1 - c0, m, K1, nt, Tin, Tw)[band].sum(axis=(-3, -1))  # (c, m, K1, kw)
 
-    run_chunks(run, C, (1 + m) * N * math.prod(Sp) * x.itemsize, DOT_BYTES)
+    run_chunks(run, C, (K1 * m * nt * Tin * Tw + N * math.prod(Sp) + m * R * nt * Tw) * x.itemsize,
+               CHUNK)
     return gw
 
 
 def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
-    """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): at stride 1 by dot products of shifted rows,
-    else cols^T @ gy per channel read along the bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
+    """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): at stride 1 from shifted rows, else
+    cols^T @ gy per channel read along the bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
     if all(s == 1 for s in stride):
-        gw = _flat_weight_grad(x, gy, k, pads, dilation)
+        gw = _shifted_weight_grad(x, gy, k, pads, dilation)
         return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     M, K1, m = N * math.prod(O[:-1]) * nt, math.prod(k[:-1]), Cout // C
@@ -185,5 +194,5 @@ def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
         gT = cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2) @ _gy_tiles(gy, c0, c1, C, nt, Tw)
         gw[c0:c1] = gT.reshape(c1 - c0, m, K1, Tin, Tw)[band].sum(axis=-1)  # (c, m, K1, kw)
 
-    run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize)
+    run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, CHUNK)
     return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
