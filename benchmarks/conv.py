@@ -14,6 +14,7 @@ import tracemalloc
 
 import numpy as np
 import torch
+from common import keep_freed_memory
 
 import baby
 from baby.nn import functional as F
@@ -98,11 +99,14 @@ def main(argv=None):
     ap.add_argument("--algo", default="auto", choices=ALGORITHMS)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--layers", default=None, help="comma-separated indices into the suite")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
     args = ap.parse_args(argv)
+    kept = not args.default_malloc and keep_freed_memory()
     baby.ops.set_conv_algorithm(args.algo)
     layers = SUITE if args.layers is None else [SUITE[int(i)] for i in args.layers.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; "
-          f"algo={args.algo}; medians of {args.repeat}")
+          f"algo={args.algo}; medians of {args.repeat}; malloc keeps freed memory: {kept}")
     head = (f"{'N,Cin,H,Cout,k,s,p,g':>26} | {'fwd ms':>7} {'torch':>7} {'ratio':>5} {'GF/s':>5} | "
             f"{'f+b ms':>7} {'torch':>7} {'ratio':>5} {'GF/s':>5} | {'peak MiB':>8}")
     print(head)

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import torch
+from common import keep_freed_memory
 
 import baby
 from baby import models, nn, optim
@@ -42,7 +43,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
     args = ap.parse_args(argv)
+    kept = not args.default_malloc and keep_freed_memory()
     rng = np.random.default_rng(0)
     x = rng.random((args.batch_size, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, args.batch_size)
@@ -75,7 +79,8 @@ def main(argv=None):
                 times[fn].append(time.perf_counter() - t)
     ips = {fn: args.batch_size / statistics.median(v) for fn, v in times.items()}
     print(f"ResNet9, batch {args.batch_size}x3x32x32, SGD momentum, median of {args.steps} steps; "
-          f"torch {torch.__version__} with {torch.get_num_threads()} threads")
+          f"torch {torch.__version__} with {torch.get_num_threads()} threads; "
+          f"malloc keeps freed memory: {kept}")
     print(f"baby  {ips[ours_step]:8.1f} images/s")
     print(f"torch {ips[theirs_step]:8.1f} images/s")
     print(f"ratio baby/torch: {ips[ours_step] / ips[theirs_step]:.2f}")
