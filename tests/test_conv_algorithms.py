@@ -45,6 +45,9 @@ PATH_CASES = [  # shapes that take each algorithm's own paths (channel counts, s
     conv_case("5x5", 3, 4, 6, (8, 7), 5, padding=2, bias=True),
     conv_case("winograd-16ch", 2, 16, 16, (9, 7), 3, padding=1),
     conv_case("winograd-asym-pad", 2, 16, 16, (7, 8), 3, padding=((1, 0), (2, 1))),
+    conv_case("winograd-5x5", 3, 16, 17, (24, 21), 5, bias=True, padding=2),
+    conv_case("winograd-5x5-few-tiles", 1, 40, 36, (5, 6), 5, padding=2),
+    conv_case("winograd-5x5-asym-pad", 2, 16, 16, (8, 9), 5, padding=((2, 1), (0, 3))),
     conv_case("1x1-stride2-pad", 2, 6, 5, (7, 8), 1, stride=2, padding=1),
     conv_case("1x1-stride3", 2, 6, 5, (8, 7), 1, stride=3),
     conv_case("depthwise-wide-tiles", 2, 3, 3, (5, 37), 3, padding=1, groups=3),
@@ -204,7 +207,10 @@ def test_choose_rule_table():
     assert choose((3, 3), 64, 64, 1, (2, 2), ones) == "im2col"
     assert choose((1, 1), 64, 128, 1, (2, 2), ones) == "pointwise"
     assert choose((3, 3), 128, 128, 128, ones, ones) == "depthwise"
-    assert choose((5, 5), 32, 64, 1, ones, ones) == "im2col"
+    assert choose((5, 5), 32, 64, 1, ones, ones) == "winograd"
+    assert choose((5, 5), 4, 64, 1, ones, ones) == "im2col"
+    assert choose((7, 7), 64, 64, 1, ones, ones) == "im2col"
+    assert grads((5, 5), 32, 64, 1, ones, ones) == ("conv", "winograd")
     assert grads((3, 3), 64, 64, 1, ones, ones) == ("conv", "winograd")
     assert grads((3, 3), 3, 64, 1, ones, ones) == ("col2im", "gemm")
     assert grads((1, 1), 64, 128, 1, (2, 2), ones) == ("pointwise", "pointwise")

@@ -6,7 +6,8 @@ the environment variable BABY_CONV, read at each call; otherwise 'auto', whose r
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
                                  matrix (a batch of small GEMMs), no loop over groups;
-- 3x3, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3);
+- 3x3 or 5x5, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3) (a 5x5
+                                 kernel as four 3x3 pieces);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul.
 A forced algorithm runs wherever it applies; elsewhere the call falls back to 'im2col'.
 
@@ -68,7 +69,7 @@ def choose(k, cin, cout, groups, stride, dilation):
     fits = {
         "pointwise": k == ones and groups == 1,
         "depthwise": cin == groups > 1,
-        "winograd": tuple(k) == (3, 3) and stride == ones and dilation == ones and groups == 1,
+        "winograd": tuple(k) in ((3, 3), (5, 5)) and stride == ones and dilation == ones and groups == 1,
         "im2col": True,
     }
     algo = requested()

@@ -17,7 +17,7 @@ from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_
 from .conv_forward import channels_first, contiguous, im2col_forward, out_size, pad, pointwise_forward
 from .depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad
 from .shape import Dilate, Flip
-from .winograd import winograd_conv3x3, winograd_weight_grad
+from .winograd import winograd_conv, winograd_weight_grad
 
 
 def _is_int(v):
@@ -136,7 +136,7 @@ def conv_forward(x, w, stride, pads, dilation, groups):
     algo = algorithm.choose(w.shape[:-2], x.shape[-1], w.shape[-1], groups, stride, dilation)
     if algo == "winograd":
         sym = all(b == a for b, a in pads)
-        return winograd_conv3x3(x, w, [b for b, _ in pads]) if sym else winograd_conv3x3(pad(x, pads), w)
+        return winograd_conv(x, w, [b for b, _ in pads]) if sym else winograd_conv(pad(x, pads), w)
     if algo == "pointwise":
         return pointwise_forward(x, w, stride, pads)
     if algo == "depthwise":
@@ -190,7 +190,7 @@ def weight_grad(x, gy, k, stride, pads, dilation, groups):
     Winograd form needs symmetric padding (else a GEMM)."""
     algo = algorithm.choose_grads(k, x.shape[-1], gy.shape[-1], groups, stride, dilation)[1]
     if algo == "winograd" and all(b == a for b, a in pads):
-        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (3, 3, Cin, Cout), 36 GEMMs
+        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (k, k, Cin, Cout), 36 GEMMs
     if algo == "pointwise":
         return pointwise_weight_grad(x, gy, stride, pads)
     if algo == "depthwise":

@@ -1,11 +1,15 @@
-"""Winograd F(4x4, 3x3): fast 3x3 stride-1 convolution, its input and weight gradients, on NHWC arrays.
+"""Winograd F(4x4, 3x3): fast 3x3 and 5x5 stride-1 convolution, its input and weight gradients, NHWC arrays.
 
-    y  = winograd_conv3x3(x, w, padding)       x (N, H, W, Cin), w (3, 3, Cin, Cout) -> (N, Ho, Wo, Cout)
+    y  = winograd_conv(x, w, padding)          x (N, H, W, Cin), w (r, r, Cin, Cout) -> (N, Ho, Wo, Cout)
     gx = winograd_input_grad(gy, w, padding)   gy (N, Ho, Wo, Cout) -> (N, H, W, Cin)
-    gw = winograd_weight_grad(x, gy, padding)  -> (3, 3, Cin, Cout)
+    gw = winograd_weight_grad(x, gy, padding)  -> (r, r, Cin, Cout)
 
 Each 4x4 block of outputs comes from a 6x6 input tile d: Y = A^T [(G g G^T) * (B^T d B)] A, so the 36
 products per tile become 36 batched GEMMs over (tiles, Cin) @ (Cin, Cout): 4x fewer flops than direct.
+A 5x5 kernel is four 3x3 pieces at row and column offsets 0 and 2 (the overlapping row and column kept in
+one piece, zero in the other): the four tiles of a 4x4 block, one per offset, lie on the grid of tiles
+every 2 rows and columns, so one transform pass makes them all, side by side as 4 Cin channels, and each
+block is one GEMM row (tiles, 4 Cin) @ (4 Cin, Cout): 2.8x fewer flops than direct.
 The transforms are memory-bound: they are matmuls with the small matrices over chunks of tiles, run on
 the pool's threads (NumPy releases the GIL in matmul and copies) while OpenBLAS keeps to the calling thread.
 Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
@@ -27,6 +31,8 @@ G = xp.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], dtype=xp.float64)
 AT = xp.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
               dtype=xp.float64)  # Lavin & Gray's matrices (points 0, 1, -1, 2, -2, inf), float64 masters
+SIZES = (3, 5)  # kernel sizes
+SPLIT = 8192  # most columns of one product with a transform matrix
 CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over costs ~50 us)
 CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
 GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
@@ -54,6 +60,14 @@ def _buffer(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+def _mm(a, b, out):
+    """out = a @ b for a small matrix `a` and b (..., k, n), SPLIT columns at a time (OpenBLAS multiplies by
+    a 6x6 matrix 2x slower per element once n passes ~16K: measured). Returns out."""
+    for j in range(0, b.shape[-1], SPLIT):
+        xp.matmul(a, b[..., j: j + SPLIT], out=out[..., j: j + SPLIT])
+    return out
+
+
 def _parallel(fn, items):
     """fn(share) for one round-robin share of `items` per thread; the list of results."""
     return parallel(fn, shares(items))
@@ -71,17 +85,21 @@ def _chunks(N, th, tw, channels, tiles=None):
     return [(n, min(n + nb, N), 0, th) for n in range(0, N, nb)]
 
 
-def _input_tiles(x, ph, pw, chunk, tw, dtype, out=None):
-    """B^T d B of the 6x6 tiles of `chunk` (n0, n1, i0, i1) of x zero-padded by (ph, pw) on each side.
+def _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=None):
+    """B^T d B of the 6x6 tiles of x zero-padded by (ph, pw) on each side under `chunk` (n0, n1, i0, i1) of
+    the 4x4 output blocks (tw blocks a row): one tile per block for r = 3; for r = 5 the tiles every 2 rows
+    and columns, the 4 of a block (offsets (0, 0), (0, 2), (2, 0), (2, 2)) as 4 groups of C channels.
 
-    Returns (36, P, C) in (col, row) order (P = tiles of the chunk), written into `out` if given. The row
-    transform reads x in place where its (W, C) are contiguous; the column padding is never materialised.
+    Returns (36, P, g*g*C) in (col, row) order (P = blocks of the chunk, g = 1 or 2), written into `out` if
+    given. The row transform reads x in place where its (W, C) are contiguous; the column padding is never
+    materialised.
     """
-    n0, n1, i0, i1 = chunk
+    g = 1 if r == 3 else 2
+    m, n0, n1, i0, i1, tw = 4 // g, chunk[0], chunk[1], g * chunk[2], g * chunk[3], g * tw  # in tiles
     _, Hx, Wx, C = x.shape
-    nc, tc, Wq, s = n1 - n0, i1 - i0, 4 * tw + 2, xp.dtype(dtype).itemsize
+    nc, tc, Wq, s = n1 - n0, i1 - i0, m * tw + 6 - m, xp.dtype(dtype).itemsize
     bt = _matrices(dtype)[0]
-    r0, r1 = max(4 * i0 - ph, 0), min(4 * i1 + 2 - ph, Hx)  # rows of x under the chunk's tiles
+    r0, r1 = max(m * i0 - ph, 0), min(m * i1 + 6 - m - ph, Hx)  # rows of x under the chunk's tiles
     if x.strides[2:] == (C * s, s) and x.dtype == dtype:
         src, r0 = x[n0:n1], 0
     else:
@@ -92,25 +110,26 @@ def _input_tiles(x, ph, pw, chunk, tw, dtype, out=None):
     R[..., pw + Wx:, :] = 0
     Rx = R[..., pw: pw + Wx, :].reshape(nc, tc, 6, Wx * C)  # the columns over x, (W, C) merged
     sN, sH = src.strides[:2]
-    inner = [i for i in range(i0, i1) if 4 * i - ph >= 0 and 4 * i - ph + 6 <= Hx]
+    inner = [i for i in range(i0, i1) if m * i - ph >= 0 and m * i - ph + 6 <= Hx]
     if inner:  # tile rows wholly inside x: one batched (6, 6) @ (6, Wx*C) per tile row
-        rows = as_strided(src[:, 4 * inner[0] - ph - r0:], (nc, len(inner), 6, Wx * C), (sN, 4 * sH, sH, s))
+        rows = as_strided(src[:, m * inner[0] - ph - r0:], (nc, len(inner), 6, Wx * C), (sN, m * sH, sH, s))
         xp.matmul(bt, rows, out=Rx[:, inner[0] - i0: inner[-1] + 1 - i0])
     for i in (i for i in range(i0, i1) if i not in inner):  # tile rows over the padding
-        lo, hi = max(ph - 4 * i, 0), min(Hx + ph - 4 * i, 6)  # the tile's rows that lie in x
+        lo, hi = max(ph - m * i, 0), min(Hx + ph - m * i, 6)  # the tile's rows that lie in x
         if hi <= lo:
             Rx[:, i - i0] = 0
             continue
-        rows = as_strided(src[:, 4 * i - ph + lo - r0:], (nc, hi - lo, Wx * C), (sN, sH, s))
+        rows = as_strided(src[:, m * i - ph + lo - r0:], (nc, hi - lo, Wx * C), (sN, sH, s))
         xp.matmul(bt[:, lo:hi], rows, out=Rx[:, i - i0])
-    cols = as_strided(R, (6, 6, nc, tc, tw, C),  # (6 cols b, 6 rows a, nc, tc, tw, C)
-                      (C * s, Wq * C * s, tc * 6 * Wq * C * s, 6 * Wq * C * s, 4 * C * s, s))
+    T = 6 * Wq * C * s  # bytes of a row of tiles in R
+    cols = as_strided(R, (6, 6, nc, tc // g, tw // g, g, g, C),  # (6 cols b, 6 rows a, nc, blocks, g, g, C)
+                      (C * s, Wq * C * s, tc * T, g * T, g * m * C * s, T, m * C * s, s))
     D = _buffer("a", cols.shape, dtype)
     D[...] = cols
-    P = nc * tc * tw
+    P, Cg = nc * tc * tw // (g * g), g * g * C
     if out is None:
-        return xp.matmul(bt, D.reshape(6, -1), out=_buffer("b", (6, 6 * P * C), dtype)).reshape(36, P, C)
-    xp.matmul(bt, D.reshape(6, 6, P * C).transpose(1, 0, 2), out=out.reshape(6, 6, P * C).transpose(1, 0, 2))
+        return _mm(bt, D.reshape(6, -1), _buffer("b", (6, 6 * P * Cg), dtype)).reshape(36, P, Cg)
+    _mm(bt, D.reshape(6, 6, P * Cg).transpose(1, 0, 2), out.reshape(6, 6, P * Cg).transpose(1, 0, 2))
     return out
 
 
@@ -119,9 +138,9 @@ def _output_tiles(M, y, chunk, tw):
     n0, n1, i0, i1 = chunk
     _, H, W, K = y.shape
     at, P = _matrices(M.dtype)[1], M.shape[1]
-    Z = xp.matmul(at, M.reshape(6, 6, P * K).transpose(1, 0, 2),  # contract the cols b of each row a
-                  out=_buffer("b", (6, 4, P * K), M.dtype))  # (6 a, 4 x, P*K)
-    Y = xp.matmul(at, Z.reshape(6, -1), out=_buffer("a", (4, 4 * P * K), M.dtype))  # (4 y, 4 x, P*K)
+    Z = _mm(at, M.reshape(6, 6, P * K).transpose(1, 0, 2),  # contract the cols b of each row a
+            _buffer("b", (6, 4, P * K), M.dtype))  # (6 a, 4 x, P*K)
+    Y = _mm(at, Z.reshape(6, -1), _buffer("a", (4, 4 * P * K), M.dtype))  # (4 y, 4 x, P*K)
     tiles = Y.reshape(4, 4, n1 - n0, i1 - i0, tw, K).transpose(2, 3, 0, 4, 1, 5)  # (nc, tc, 4 y, tw, 4 x, K)
     _untile(tiles, y[n0:n1, 4 * i0: min(4 * i1, H)])
 
@@ -138,18 +157,35 @@ def _untile(t, y):
                              c0 // 4: c0 // 4 + dst.shape[3], : dst.shape[4]]
 
 
+def _pieces(w):
+    """w (5, 5, C, K) as four 3x3 pieces at row and column offsets 0 and 2, (3, 3, 2, 2, C, K): piece (a, b)
+    holds taps (2a + l, 2b + l'), zero where a (b) is 1 and l (l') 0: that row (column) is piece 0's."""
+    q = xp.zeros((3, 3, 2, 2, *w.shape[2:]), w.dtype)  # (3, 3, 2 a, 2 b, C, K)
+    q[:, :, 0, 0] = w[:3, :3]
+    q[:, 1:, 0, 1] = w[:3, 3:]
+    q[1:, :, 1, 0] = w[3:, :3]
+    q[1:, 1:, 1, 1] = w[3:, 3:]
+    return q
+
+
 def _filter_tiles(w, flip, dtype):
-    """G g G^T of each (Cin, Cout) slice of w (3, 3, Cin, Cout): U (36, Cin, Cout) in (col, row) order.
+    """G g G^T of each (Cin, Cout) slice of w (3, 3, Cin, Cout): U (36, Cin, Cout) in (col, row) order; of
+    each piece of w (5, 5, Cin, Cout): U (36, 4 Cin, Cout), rows (piece, Cin) as the tiles' channels.
 
     flip=True transforms the kernel of the input gradient, w rotated by 180 degrees with Cin and Cout
-    swapped: U (36, Cout, Cin). Reads w in place when its channel axes merge in either order (PyTorch's
-    layout too); U lives in this thread's scratch buffer "u" until the next call.
+    swapped: U (36, Cout, Cin). Reads a 3x3 w in place when its channel axes merge in either order
+    (PyTorch's layout too); U lives in this thread's scratch buffer "u" until the next call.
     """
-    gk = _matrices(dtype)[3][:, ::-1] if flip else _matrices(dtype)[3]
+    gk = _matrices(dtype)[3]
+    if w.shape[0] == 5:
+        q = _pieces(w[::-1, ::-1].swapaxes(2, 3) if flip else w)  # (3, 3, 2, 2, C, K)
+        U = _mm(gk, q.reshape(9, -1), _buffer("u", (36, q[0, 0].size), dtype))
+        return U.reshape(36, 4 * q.shape[4], q.shape[5])  # (36, 4C, K)
+    gk = gk[:, ::-1] if flip else gk
     C, K = w.shape[2:]
     order = (0, 1, 2, 3) if abs(w.strides[2]) >= abs(w.strides[3]) else (0, 1, 3, 2)  # outer channel first
     w2 = w.transpose(order).reshape(9, C * K)  # (9 taps, channels): a view unless the strides forbid it
-    U = xp.matmul(gk, w2, out=_buffer("u", (36, C * K), dtype))
+    U = _mm(gk, w2, _buffer("u", (36, C * K), dtype))
     U = U.reshape(36, *(w.shape[j] for j in order[2:]))  # (36, Cin, Cout) or (36, Cout, Cin)
     return U if (order[2] == 3) == flip else U.transpose(0, 2, 1)
 
@@ -165,33 +201,35 @@ def _conv(x, w, flip, ph, pw, dtype):
         x = x[:, max(-ph, 0): x.shape[1] - max(-ph, 0), max(-pw, 0): x.shape[2] - max(-pw, 0)]
         ph, pw = max(ph, 0), max(pw, 0)
     N, Hx, Wx, C = x.shape
-    H, W, K = Hx + 2 * ph - 2, Wx + 2 * pw - 2, w.shape[2 if flip else 3]
+    r = w.shape[0]
+    H, W, K = Hx + 2 * ph - r + 1, Wx + 2 * pw - r + 1, w.shape[2 if flip else 3]
+    Cg = C if r == 3 else 4 * C  # the GEMMs' inner size: channels of all pieces
     y = xp.empty((N, H, W, K), dtype)
     th, tw = -(-H // 4), -(-W // 4)
-    chunks = _chunks(N, th, tw, max(C, K))
+    chunks = _chunks(N, th, tw, max(Cg, K))
     if not chunks:
         return y
-    if N * th * tw > max(C, K):
+    if N * th * tw > max(Cg, K):
         U = _filter_tiles(w, flip, dtype)
 
         def run(share):
             for chunk in share:
-                V = _input_tiles(x, ph, pw, chunk, tw, dtype)
+                V = _input_tiles(x, ph, pw, chunk, tw, r, dtype)
                 _output_tiles(xp.matmul(V, U, out=_buffer("a", (36, V.shape[1], K), dtype)), y, chunk, tw)
 
         _parallel(run, chunks)
         return y
     items = _offsets(chunks, tw)
-    V, M = _buffer("vc", (36, items[-1][2], C), dtype), _buffer("mc", (36, items[-1][2], K), dtype)
-    _parallel(lambda share: [_input_tiles(x, ph, pw, c, tw, dtype, out=V[:, p0:p1]) for c, p0, p1 in share],
-              items)
+    V, M = _buffer("vc", (36, items[-1][2], Cg), dtype), _buffer("mc", (36, items[-1][2], K), dtype)
+    _parallel(lambda share: [_input_tiles(x, ph, pw, c, tw, r, dtype, out=V[:, p0:p1])
+                             for c, p0, p1 in share], items)
 
     def gemms(share):
         for k0, k1 in share:
             wk = w[:, :, k0:k1] if flip else w[..., k0:k1]  # the block's output channels
             xp.matmul(V, _filter_tiles(wk, flip, dtype), out=M[..., k0:k1])  # (36, P, k1 - k0)
 
-    _parallel(gemms, _blocks(K, C, V.shape[1]))
+    _parallel(gemms, _blocks(K, Cg, V.shape[1]))
     _parallel(lambda share: [_output_tiles(M[:, p0:p1], y, c, tw) for c, p0, p1 in share], items)
     return y
 
@@ -220,41 +258,44 @@ def _pairs(padding):
     return p
 
 
-def _check(x, w, xname):
-    """ValueError unless x is (N, H, W, C) and w (3, 3, C, Cout)."""
-    if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or w.shape[2] != x.shape[3]:
-        raise ValueError(f"{xname} must be (N, H, W, C) and w (3, 3, C, Cout) with the same C, "
-                         f"got {xname} {x.shape} and w {w.shape}")
+def _check(x, w, xname, channel):
+    """ValueError unless x is (N, H, W, C) and w (r, r, Cin, Cout), r in SIZES, with C = w.shape[channel]."""
+    if (x.ndim != 4 or w.ndim != 4 or w.shape[0] != w.shape[1] or w.shape[0] not in SIZES
+            or w.shape[channel] != x.shape[3]):
+        names = "Cin" if channel == 2 else "Cout"
+        raise ValueError(f"{xname} must be (N, H, W, {names}) and w (r, r, Cin, Cout) with r in {SIZES} and "
+                         f"the same {names}, got {xname} {x.shape} and w {w.shape}")
 
 
 @single_threaded_blas()
-def winograd_conv3x3(x, w, padding=0):
-    """Valid 3x3 stride-1 cross-correlation of NHWC x (N, H, W, Cin) with w (3, 3, Cin, Cout), by F(4x4, 3x3).
+def winograd_conv(x, w, padding=0):
+    """Valid r x r (r = 3 or 5) stride-1 cross-correlation of NHWC x (N, H, W, Cin) with w (r, r, Cin, Cout),
+    by F(4x4, 3x3).
 
     `padding` zero-pads H and W on both sides first (int or (ph, pw)); x and w may be any strided views.
-    Returns y (N, H + 2ph - 2, W + 2pw - 2, Cout).
+    Returns y (N, H + 2ph - r + 1, W + 2pw - r + 1, Cout).
     """
-    _check(x, w, "x")
+    _check(x, w, "x", 2)
     ph, pw = _pairs(padding)
-    if x.shape[1] + 2 * ph < 3 or x.shape[2] + 2 * pw < 3:
-        raise ValueError(f"x {x.shape} with padding {padding} is smaller than the 3x3 kernel")
+    r = w.shape[0]
+    if x.shape[1] + 2 * ph < r or x.shape[2] + 2 * pw < r:
+        raise ValueError(f"x {x.shape} with padding {padding} is smaller than the {r}x{r} kernel")
     return _conv(x, w, False, ph, pw, xp.result_type(x, w))
 
 
 @single_threaded_blas()
 def winograd_input_grad(gy, w, padding=0):
-    """gx (N, H, W, Cin) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
+    """gx (N, H, W, Cin) of y = winograd_conv(x, w, padding) given gy (N, Ho, Wo, Cout).
 
-    The input gradient is the 3x3 correlation of gy padded by 2 - padding with w rotated by 180 degrees
-    and its channels swapped; the rotation and swap live in the filter transform, nothing is copied.
+    The input gradient is the r x r correlation of gy padded by r - 1 - padding with w rotated by 180
+    degrees and its channels swapped; the rotation and swap live in the filter transform.
     """
+    _check(gy, w, "gy", 3)
     ph, pw = _pairs(padding)
-    if gy.ndim != 4 or w.ndim != 4 or w.shape[:2] != (3, 3) or w.shape[3] != gy.shape[3]:
-        raise ValueError(f"gy must be (N, Ho, Wo, Cout) and w (3, 3, Cin, Cout) with the same Cout, "
-                         f"got gy {gy.shape} and w {w.shape}")
-    if gy.shape[1] + 2 - 2 * ph < 1 or gy.shape[2] + 2 - 2 * pw < 1:
+    r = w.shape[0]
+    if gy.shape[1] + r - 1 - 2 * ph < 1 or gy.shape[2] + r - 1 - 2 * pw < 1:
         raise ValueError(f"gy {gy.shape} with padding {padding} matches no input size")
-    return _conv(gy, w, True, 2 - ph, 2 - pw, xp.result_type(gy, w))
+    return _conv(gy, w, True, r - 1 - ph, r - 1 - pw, xp.result_type(gy, w))
 
 
 def _gy_tiles(gy, chunk, tw, dtype, out):
@@ -278,56 +319,74 @@ def _gy_tiles(gy, chunk, tw, dtype, out):
     D = _buffer("c", cols.shape, dtype)
     D[...] = cols
     P = nc * tc * tw
-    xp.matmul(a, D.reshape(4, 6, P * K).transpose(1, 0, 2), out=out.reshape(6, 6, P * K).transpose(1, 0, 2))
+    _mm(a, D.reshape(4, 6, P * K).transpose(1, 0, 2), out.reshape(6, 6, P * K).transpose(1, 0, 2))
+
+
+def _place(piece, gw, accumulate):
+    """Write (or add) the pieces' weight gradients, piece (k, g, g, C, 3, 3), into gw (k, C, r, r)."""
+    g = piece.shape[1]
+    for a in range(g):
+        for b in range(g):
+            dst = gw[:, :, 3 * a: 2 * a + 3, 3 * b: 2 * b + 3]  # piece (a, b)'s own taps
+            src = piece[:, a, b, :, a:, b:]
+            if accumulate:
+                dst += src
+            else:
+                dst[...] = src
 
 
 def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate):
-    """Transform the group's chunks of x and gy into V (36, P, C) and Z (36, P, K) (in parallel); then, per
-    block of output channels (split between the workers), gw_hat (36, k, C) = Z^T V in cache and its
-    inverse transform, written (or added) into the block's rows of gw (K*C, 9)."""
-    C, K, dtype = x.shape[3], gy.shape[3], gw.dtype
+    """Transform the group's chunks of x and gy into V (36, P, g*g*C) and Z (36, P, K) (in parallel); then,
+    per block of output channels (split between the workers), gw_hat (36, k, g*g*C) = Z^T V in cache and its
+    inverse transform, written (or added) into the block of gw (K, C, r, r)."""
+    K, C, r = gw.shape[:3]
+    dtype, g = gw.dtype, 1 if r == 3 else 2
     items, gk = _offsets(group, tw), _matrices(dtype)[3]
-    V, Z = _buffer("vg", (36, items[-1][2], C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
+    V, Z = _buffer("vg", (36, items[-1][2], g * g * C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
 
     def transform(share):
         for chunk, p0, p1 in share:
-            _input_tiles(x, ph, pw, chunk, tw, dtype, out=V[:, p0:p1])
+            _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=V[:, p0:p1])
             _gy_tiles(gy, chunk, tw, dtype, out=Z[:, p0:p1])
 
     def gemms(share):
         for k0, k1 in share:
-            gw_hat = xp.matmul(Z[..., k0:k1].transpose(0, 2, 1), V, out=_buffer("a", (36, k1 - k0, C), dtype))
-            rows = gw[k0 * C: k1 * C]  # (k*C, 9)
-            out = _buffer("b", rows.shape, dtype) if accumulate else rows
-            xp.matmul(gw_hat.reshape(36, -1).T, gk, out=out)  # (k*C, 9) = G^T gw_hat G per channel pair
-            if accumulate:
-                rows += out
+            gw_hat = xp.matmul(Z[..., k0:k1].transpose(0, 2, 1), V,
+                               out=_buffer("a", (36, k1 - k0, g * g * C), dtype))
+            direct = r == 3 and not accumulate  # the inverse transform's rows are gw's rows: write in place
+            out = gw[k0:k1].reshape(-1, 9) if direct else _buffer("b", ((k1 - k0) * g * g * C, 9), dtype)
+            xp.matmul(gw_hat.reshape(36, -1).T, gk, out=out)  # (k*g*g*C, 9) = G^T gw_hat G per channel pair
+            if not direct:
+                _place(out.reshape(k1 - k0, g, g, C, 3, 3), gw[k0:k1], accumulate)
 
     _parallel(transform, items)
-    _parallel(gemms, _blocks(K, C, V.shape[1]))
+    _parallel(gemms, _blocks(K, g * g * C, V.shape[1]))
 
 
 @single_threaded_blas()
 def winograd_weight_grad(x, gy, padding=0):
-    """gw (3, 3, Cin, Cout) of y = winograd_conv3x3(x, w, padding) given gy (N, Ho, Wo, Cout).
+    """gw (r, r, Cin, Cout) of y = winograd_conv(x, w, padding) given gy (N, Ho, Wo, Cout); r (3 or 5) is
+    what the sizes of x, padding and gy imply.
 
     gw[ky, kx] = sum over n, i, j of xpad[n, i + ky, j + kx] (x) gy[n, i, j]: per tile, G^T [(B^T d B) *
-    (A g A^T)] G with g a 4x4 block of gy; the sum over tiles is 36 GEMMs (Cout, P) @ (P, Cin), done on
-    groups of at most GROUP_BYTES of transformed tiles, block by block of output channels.
+    (A g A^T)] G with g a 4x4 block of gy (for 5x5, per piece); the sum over tiles is 36 GEMMs (Cout, P) @
+    (P, Cin), done on groups of at most GROUP_BYTES of transformed tiles, block by block of output channels.
     """
     ph, pw = _pairs(padding)
-    if x.ndim != 4 or gy.ndim != 4 or gy.shape[:3] != (x.shape[0], x.shape[1] + 2 * ph - 2,
-                                                         x.shape[2] + 2 * pw - 2):
-        raise ValueError(f"x must be (N, H, W, Cin) and gy (N, H + 2ph - 2, W + 2pw - 2, Cout) for padding "
-                         f"{(ph, pw)}, got x {x.shape} and gy {gy.shape}")
+    r = x.shape[1] + 2 * ph - gy.shape[1] + 1 if x.ndim == gy.ndim == 4 else 0
+    if (x.ndim != 4 or gy.ndim != 4 or r not in SIZES or gy.shape[0] != x.shape[0]
+            or x.shape[2] + 2 * pw - gy.shape[2] + 1 != r):
+        raise ValueError(f"x must be (N, H, W, Cin) and gy (N, H + 2ph - r + 1, W + 2pw - r + 1, Cout) with "
+                         f"r in {SIZES} for padding {(ph, pw)}, got x {x.shape} and gy {gy.shape}")
     N, H, W, K = gy.shape
     C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
-    per_group = max(1, GROUP_BYTES // (144 * (C + K)))  # tiles
+    Cg = C if r == 3 else 4 * C
+    per_group = max(1, GROUP_BYTES // (144 * (Cg + K)))  # tiles
     groups = max(1, -(-N * th * tw // per_group))
-    chunks = _chunks(N, th, tw, max(C, K), -(-N * th * tw // groups))
+    chunks = _chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
-    gw = xp.zeros((K * C, 9), dtype) if N == 0 else xp.empty((K * C, 9), dtype)  # PyTorch's layout in memory
+    gw = (xp.zeros if N == 0 else xp.empty)((K, C, r, r), dtype)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate=g > 0)
-    return gw.reshape(K, C, 3, 3).transpose(2, 3, 1, 0)  # (3, 3, Cin, Cout) view
+    return gw.transpose(2, 3, 1, 0)  # (r, r, Cin, Cout) view
