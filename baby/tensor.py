@@ -6,6 +6,7 @@ import numbers
 
 from . import random
 from .backend import xp
+from .parallel import split
 
 _grad_enabled = True
 
@@ -193,9 +194,13 @@ class Tensor:
 
 
 def _own_copy(g, like):
-    """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously)."""
+    """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously); big
+    copies (often transposing: NHWC-computed gradients of NCHW inputs) split over the thread pool."""
     out = xp.empty_like(like)
-    out[...] = g
+    if out.ndim:
+        split(lambda r: out.__setitem__(r, g[r]), out)
+    else:
+        out[...] = g
     return out
 
 
