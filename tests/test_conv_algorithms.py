@@ -303,3 +303,46 @@ def test_depthwise_stride1_nhwc(x, w, kw):
     with baby.ops.conv_algorithm("depthwise"):
         check(lambda x, w: baby.ops.conv(x, w, **kw),
               lambda x, w: nhwc(torch_conv(nchw(x), w.permute(3, 2, 0, 1), **full)), [x, w], **TOL)
+
+
+def conv_op(y):
+    """The Conv op in the graph of y."""
+    while not isinstance(y._op, conv_module.Conv):
+        y = y.inputs[0]
+    return y._op
+
+
+def test_forward_keeps_winograd_tiles_for_the_weight_gradient():
+    """The tiles live from the forward to the backward (counted), then return to the cache for reuse."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 16, 12, 12), dtype=np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    xt, wt = baby.Tensor(x, requires_grad=True), baby.Tensor(w, requires_grad=True)
+    base = algorithm.kept_bytes()
+    y = F.conv2d(xt, wt, padding=1)
+    shape, address = conv_op(y).kept.shape, conv_op(y).kept.ctypes.data
+    assert shape == (36, 2 * 3 * 3, 16) and algorithm.kept_bytes() == base + 36 * 18 * 16 * 4
+    y.sum().backward()
+    assert algorithm.kept_bytes() == base
+    y = F.conv2d(xt, wt, padding=1)
+    assert conv_op(y).kept.ctypes.data == address  # the cached memory again
+    del y
+    assert algorithm.kept_bytes() == base  # a graph dropped without backward frees its tiles too
+    check(lambda *t: F.conv2d(*t, padding=1), lambda *t: TF.conv2d(*t, padding=1), [x.shape, w.shape], **WIDE)
+
+
+@pytest.mark.parametrize("case", ["no_grad", "frozen_weight", "budget", "asymmetric", "im2col"])
+def test_tiles_are_kept_only_where_useful_and_fitting(case):
+    x = baby.Tensor(np.ones((2, 16, 12, 12), np.float32), requires_grad=True)
+    w = baby.Tensor(np.ones((16, 16, 3, 3), np.float32), requires_grad=case != "frozen_weight")
+    algorithm.set_workspace_budget(2**16 if case == "budget" else algorithm.workspace_budget())
+    padding = ((1, 0), (1, 1)) if case == "asymmetric" else 1
+    with baby.ops.conv_algorithm("im2col" if case == "im2col" else "auto"):
+        if case == "no_grad":
+            base = algorithm.kept_bytes()
+            with baby.no_grad():
+                y = baby.ops.conv(x.permute(0, 2, 3, 1), w.permute(2, 3, 1, 0), padding=padding)
+            assert algorithm.kept_bytes() == base
+            return
+        y = baby.ops.conv(x.permute(0, 2, 3, 1), w.permute(2, 3, 1, 0), padding=padding)
+    assert conv_op(y).kept is None

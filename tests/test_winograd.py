@@ -122,6 +122,20 @@ def test_chunking(monkeypatch, chunk, group_bytes, block_bytes, N, H, W, C, K, r
     assert rel_err(winograd_conv(x, w, padding=1), y) < 1e-5
     assert rel_err(winograd_input_grad(gy, w, padding=1), gx) < 1e-5
     assert rel_err(winograd_weight_grad(x, gy, padding=1), gw) < 1e-5
+    tiles = np.full(winograd.tiles_shape(x.shape, r, 1), np.nan, np.float32)
+    assert rel_err(winograd_conv(x, w, padding=1, tiles=tiles), y) < 1e-5  # fills every tile
+    assert rel_err(winograd_weight_grad(x, gy, padding=1, tiles=tiles), gw) < 1e-5
+
+
+def test_kept_tiles_are_used():
+    """The weight gradient reads the tiles it is given instead of transforming x again."""
+    x, w = data(2, 9, 10, 4, 5)
+    y, gy, _, gw = torch_conv(x, w, 1)
+    tiles = np.empty(winograd.tiles_shape(x.shape, 3, 1), np.float32)
+    winograd_conv(x, w, padding=1, tiles=tiles)
+    assert rel_err(winograd_weight_grad(np.zeros_like(x), gy, padding=1, tiles=tiles), gw) < 1e-5
+    with pytest.raises(ValueError, match=r"tiles must be a contiguous float32 array of shape \(36, 18, 4\)"):
+        winograd_weight_grad(x, gy, padding=1, tiles=tiles[:, 1:])
 
 
 def test_empty_batch():

@@ -21,18 +21,28 @@ batch and channels swapped.
 Work is cut into chunks of images that stay in cache; each of the pool's threads takes its share of the
 chunks and runs their copies and GEMMs on its own core, OpenBLAS kept single-threaded meanwhile.
 
-Forward workspaces are not kept for the backward, for any algorithm: they are recomputed. The im2col columns
-are prod(k) times the input and Winograd's transformed tiles 2.25 times it (plus the filter's 4x), per layer;
-keeping them through a network's forward would multiply peak memory, while rebuilding them costs one gather
-or transform pass, a small share of the backward's GEMMs.
+Forward workspaces for the backward: Winograd's transformed input tiles (2.25x the input for 3x3, 9x for 5x5)
+are kept by the forward for the weight gradient, when the weights need one and the tiles fit (`kept_buffer`:
+at most half the workspace budget each, all kept buffers together within the budget, counted until they
+are freed); rebuilding them measured 35-45% of the Winograd weight gradient. Otherwise they are recomputed,
+as are im2col's columns (prod(k) times the input: keeping those would multiply a network's peak memory for
+one gather pass, a small share of the backward's GEMMs).
 """
 
 import contextlib
+import math
 import os
+import threading
+import weakref
+
+from ..backend import xp
 
 ALGORITHMS = ("auto", "im2col", "winograd", "pointwise", "depthwise")
 _forced = None
 _budget = 256 * 2**20
+_kept = 0  # bytes of kept forward workspaces in use
+_cache = []  # the memory of freed kept buffers (uint8 arrays), oldest first
+_lock = threading.RLock()  # (re-entrant: a buffer's finalizer may run inside a garbage collection here)
 
 
 def _check(name, source="conv algorithm"):
@@ -99,9 +109,51 @@ def set_workspace_budget(nbytes):
     global _budget
     if not isinstance(nbytes, int) or nbytes < 2**16:
         raise ValueError(f"workspace budget must be an int of at least 65536 bytes, got {nbytes!r}")
-    _budget = nbytes
+    with _lock:
+        _budget = nbytes
+        _trim()
 
 
 def workspace_budget():
     """The current workspace budget in bytes."""
     return _budget
+
+
+def kept_buffer(shape, dtype):
+    """An array for a forward workspace kept for the backward, or None where it would not fit: at most half
+    the workspace budget, and all kept buffers alive at most the budget (`kept_bytes`). Freed buffers are
+    cached for the next forward (fresh pages cost a page fault each, ~0.25 ms per MiB), in use and cached
+    together within the budget."""
+    global _kept
+    nbytes = math.prod(shape) * xp.dtype(dtype).itemsize
+    with _lock:
+        if 2 * nbytes > _budget or _kept + nbytes > _budget:
+            return None
+        _kept += nbytes
+        i = next((i for i, b in enumerate(_cache) if b.nbytes == nbytes), None)
+        base = None if i is None else _cache.pop(i)
+        _trim()
+    base = xp.empty(nbytes, xp.uint8) if base is None else base
+    buf = base[:nbytes].view(dtype).reshape(shape)  # (the caller holds buf while it uses any view of it)
+    weakref.finalize(buf, _release, base, nbytes)
+    return buf
+
+
+def _release(base, nbytes):
+    """A kept buffer of nbytes was freed: cache its memory."""
+    global _kept
+    with _lock:
+        _kept -= nbytes
+        _cache.append(base)
+        _trim()
+
+
+def _trim():
+    """Drop the oldest cached buffers until kept and cached bytes fit the budget (call holding _lock)."""
+    while _cache and _kept + sum(b.nbytes for b in _cache) > _budget:
+        _cache.pop(0)
+
+
+def kept_bytes():
+    """Bytes of kept forward workspaces in use (cached ones not counted)."""
+    return _kept

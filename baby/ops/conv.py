@@ -11,13 +11,13 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 import numbers
 
 from ..backend import xp
-from ..tensor import Function, as_tensor
+from ..tensor import Function, as_tensor, is_grad_enabled
 from . import algorithm
 from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_grad, pointwise_weight_grad
 from .conv_forward import channels_first, contiguous, im2col_forward, out_size, pad, pointwise_forward
 from .depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad
 from .shape import Dilate, Flip
-from .winograd import winograd_conv, winograd_weight_grad
+from .winograd import tiles_shape, winograd_conv, winograd_weight_grad
 
 
 def _is_int(v):
@@ -131,17 +131,24 @@ def _fit(pads, S, O, k, stride, dilation):
                  for (b, _), n, o, kk, s, d in zip(pads, S, O, k, stride, dilation, strict=True))
 
 
-def conv_forward(x, w, stride, pads, dilation, groups):
-    """y = conv(x, w) on arrays, by the algorithm `algorithm.choose` picks for this shape."""
+def conv_forward(x, w, stride, pads, dilation, groups, keep=False):
+    """y = conv(x, w) on arrays, by the algorithm `algorithm.choose` picks for this shape; with `keep`, also
+    the workspace kept for the weight gradient (`algorithm.kept_buffer`), or None: (y, kept)."""
     algo = algorithm.choose(w.shape[:-2], x.shape[-1], w.shape[-1], groups, stride, dilation)
+    kept = None
     if algo == "winograd":
         sym = all(b == a for b, a in pads)
-        return winograd_conv(x, w, [b for b, _ in pads]) if sym else winograd_conv(pad(x, pads), w)
-    if algo == "pointwise":
-        return pointwise_forward(x, w, stride, pads)
-    if algo == "depthwise":
-        return depthwise_forward(x, w, stride, pads, dilation)
-    return im2col_forward(x, w, stride, pads, dilation, groups)
+        if keep and sym:
+            shape = tiles_shape(x.shape, w.shape[0], [b for b, _ in pads])
+            kept = algorithm.kept_buffer(shape, xp.result_type(x, w))
+        y = winograd_conv(x, w, [b for b, _ in pads], kept) if sym else winograd_conv(pad(x, pads), w)
+    elif algo == "pointwise":
+        y = pointwise_forward(x, w, stride, pads)
+    elif algo == "depthwise":
+        y = depthwise_forward(x, w, stride, pads, dilation)
+    else:
+        y = im2col_forward(x, w, stride, pads, dilation, groups)
+    return (y, kept) if keep else y
 
 
 def _conv_input_grad(gy, w, S, stride, pads, dilation, groups):
@@ -185,12 +192,12 @@ def input_grad(gy, w, S, stride, pads, dilation, groups):
     return _conv_input_grad(gy, w, S, stride, pads, dilation, groups)
 
 
-def weight_grad(x, gy, k, stride, pads, dilation, groups):
+def weight_grad(x, gy, k, stride, pads, dilation, groups, kept=None):
     """The gradient for w (*k, Cin/G, Cout) given x and gy, by the algorithm `choose_grads` picks; the
-    Winograd form needs symmetric padding (else a GEMM)."""
+    Winograd form needs symmetric padding (else a GEMM) and reads the forward's `kept` tiles if any."""
     algo = algorithm.choose_grads(k, x.shape[-1], gy.shape[-1], groups, stride, dilation)[1]
     if algo == "winograd" and all(b == a for b, a in pads):
-        return winograd_weight_grad(x, gy, [b for b, _ in pads])  # (k, k, Cin, Cout), 36 GEMMs
+        return winograd_weight_grad(x, gy, [b for b, _ in pads], kept)  # (k, k, Cin, Cout), 36 GEMMs
     if algo == "pointwise":
         return pointwise_weight_grad(x, gy, stride, pads)
     if algo == "depthwise":
@@ -213,18 +220,23 @@ def _grad_layout(gy, x, w_shape, args):
 class Conv(Function):
     """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its shape."""
 
-    def __init__(self, stride, pads, dilation, groups):
+    def __init__(self, stride, pads, dilation, groups, keep=False):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.keep, self.kept = keep, None  # keep: the weight gradient will be wanted
 
     def forward(self, x, w):
-        return conv_forward(x, w, self.stride, self.pads, self.dilation, self.groups)  # (N, *O, Cout)
+        args = self.stride, self.pads, self.dilation, self.groups
+        if not self.keep:
+            return conv_forward(x, w, *args)  # (N, *O, Cout)
+        y, self.kept = conv_forward(x, w, *args, keep=True)
+        return y
 
     def backward(self, gy, node):
         x, w = node.inputs
         args = self.stride, self.pads, self.dilation, self.groups
         gy = contiguous(gy, _grad_layout(gy, x.data, w.shape, args))  # (N, *O, Cout), not a broadcast
         gx = input_grad(gy, w.data, x.shape[1:-1], *args) if x.requires_grad else None
-        gw = weight_grad(x.data, gy, w.shape[:-2], *args) if w.requires_grad else None
+        gw = weight_grad(x.data, gy, w.shape[:-2], *args, self.kept) if w.requires_grad else None
         return gx, gw
 
 
@@ -263,7 +275,7 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1):
         raise ValueError(f"conv: the kernel {tuple(k)} with dilation {dilation} spans {span}, larger than "
                          f"the input's spatial size {a.shape[1:-1]} padded by {pads}; input shape {a.shape}, "
                          f"weight shape {b.shape}")
-    return Conv(stride, pads, dilation, groups)(a, b)
+    return Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)(a, b)
 
 
 def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

@@ -190,12 +190,13 @@ def _filter_tiles(w, flip, dtype):
     return U if (order[2] == 3) == flip else U.transpose(0, 2, 1)
 
 
-def _conv(x, w, flip, ph, pw, dtype):
+def _conv(x, w, flip, ph, pw, dtype, tiles=None):
     """Valid correlation of x padded by (ph, pw) (negative crops) with w (flip: the input-gradient kernel).
 
     Chunks of tiles go through transform, 36 GEMMs and inverse transform in cache. Where the filter outweighs
     the tiles (few tiles, many channels), all tiles are transformed first; then the workers take blocks of
-    output channels, each block's filter transform made in cache and used at once by its 36 GEMMs.
+    output channels, each block's filter transform made in cache and used at once by its 36 GEMMs. `tiles`
+    (36, all tiles, Cg), if given, receives every transformed tile (instead of scratch buffers).
     """
     if ph < 0 or pw < 0:
         x = x[:, max(-ph, 0): x.shape[1] - max(-ph, 0), max(-pw, 0): x.shape[2] - max(-pw, 0)]
@@ -209,18 +210,19 @@ def _conv(x, w, flip, ph, pw, dtype):
     chunks = _chunks(N, th, tw, max(Cg, K))
     if not chunks:
         return y
+    items = _offsets(chunks, tw)
     if N * th * tw > max(Cg, K):
         U = _filter_tiles(w, flip, dtype)
 
         def run(share):
-            for chunk in share:
-                V = _input_tiles(x, ph, pw, chunk, tw, r, dtype)
+            for chunk, p0, p1 in share:
+                V = _input_tiles(x, ph, pw, chunk, tw, r, dtype, None if tiles is None else tiles[:, p0:p1])
                 _output_tiles(xp.matmul(V, U, out=_buffer("a", (36, V.shape[1], K), dtype)), y, chunk, tw)
 
-        _parallel(run, chunks)
+        _parallel(run, items)
         return y
-    items = _offsets(chunks, tw)
-    V, M = _buffer("vc", (36, items[-1][2], Cg), dtype), _buffer("mc", (36, items[-1][2], K), dtype)
+    V = _buffer("vc", (36, items[-1][2], Cg), dtype) if tiles is None else tiles
+    M = _buffer("mc", (36, items[-1][2], K), dtype)
     _parallel(lambda share: [_input_tiles(x, ph, pw, c, tw, r, dtype, out=V[:, p0:p1])
                              for c, p0, p1 in share], items)
 
@@ -267,12 +269,21 @@ def _check(x, w, xname, channel):
                          f"the same {names}, got {xname} {x.shape} and w {w.shape}")
 
 
+def tiles_shape(x_shape, r, padding):
+    """The shape of x's transformed tiles, (36, tiles, Cin) for r = 3 or (36, tiles, 4 Cin) for r = 5: what
+    winograd_conv can keep for winograd_weight_grad."""
+    N, H, W, C = x_shape
+    ph, pw = _pairs(padding)
+    return 36, N * -(-(H + 2 * ph - r + 1) // 4) * -(-(W + 2 * pw - r + 1) // 4), C if r == 3 else 4 * C
+
+
 @single_threaded_blas()
-def winograd_conv(x, w, padding=0):
+def winograd_conv(x, w, padding=0, tiles=None):
     """Valid r x r (r = 3 or 5) stride-1 cross-correlation of NHWC x (N, H, W, Cin) with w (r, r, Cin, Cout),
     by F(4x4, 3x3).
 
     `padding` zero-pads H and W on both sides first (int or (ph, pw)); x and w may be any strided views.
+    `tiles`, an array of `tiles_shape`, receives x's transformed tiles for winograd_weight_grad.
     Returns y (N, H + 2ph - r + 1, W + 2pw - r + 1, Cout).
     """
     _check(x, w, "x", 2)
@@ -280,7 +291,16 @@ def winograd_conv(x, w, padding=0):
     r = w.shape[0]
     if x.shape[1] + 2 * ph < r or x.shape[2] + 2 * pw < r:
         raise ValueError(f"x {x.shape} with padding {padding} is smaller than the {r}x{r} kernel")
-    return _conv(x, w, False, ph, pw, xp.result_type(x, w))
+    dtype = xp.result_type(x, w)
+    _check_tiles(tiles, tiles_shape(x.shape, r, padding), dtype)
+    return _conv(x, w, False, ph, pw, dtype, tiles)
+
+
+def _check_tiles(tiles, shape, dtype):
+    """ValueError unless `tiles` is None or a C-contiguous array of `shape` and `dtype`."""
+    if tiles is not None and (tiles.shape != shape or tiles.dtype != dtype or not tiles.flags.c_contiguous):
+        raise ValueError(f"tiles must be a contiguous {dtype} array of shape {shape}, got "
+                         f"{tiles.dtype} {tiles.shape}")
 
 
 @single_threaded_blas()
@@ -335,18 +355,21 @@ def _place(piece, gw, accumulate):
                 dst[...] = src
 
 
-def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate):
-    """Transform the group's chunks of x and gy into V (36, P, g*g*C) and Z (36, P, K) (in parallel); then,
-    per block of output channels (split between the workers), gw_hat (36, k, g*g*C) = Z^T V in cache and its
-    inverse transform, written (or added) into the block of gw (K, C, r, r)."""
+def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate, V):
+    """Transform the group's chunks of x and gy into V (36, P, g*g*C) (unless given: the forward's) and
+    Z (36, P, K) (in parallel); then, per block of output channels (split between the workers), gw_hat
+    (36, k, g*g*C) = Z^T V in cache and its inverse transform, written (or added) into the block of gw
+    (K, C, r, r)."""
     K, C, r = gw.shape[:3]
     dtype, g = gw.dtype, 1 if r == 3 else 2
     items, gk = _offsets(group, tw), _matrices(dtype)[3]
-    V, Z = _buffer("vg", (36, items[-1][2], g * g * C), dtype), _buffer("zg", (36, items[-1][2], K), dtype)
+    Z, made = _buffer("zg", (36, items[-1][2], K), dtype), V is None
+    V = _buffer("vg", (36, items[-1][2], g * g * C), dtype) if made else V
 
     def transform(share):
         for chunk, p0, p1 in share:
-            _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=V[:, p0:p1])
+            if made:
+                _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=V[:, p0:p1])
             _gy_tiles(gy, chunk, tw, dtype, out=Z[:, p0:p1])
 
     def gemms(share):
@@ -364,9 +387,9 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate):
 
 
 @single_threaded_blas()
-def winograd_weight_grad(x, gy, padding=0):
+def winograd_weight_grad(x, gy, padding=0, tiles=None):
     """gw (r, r, Cin, Cout) of y = winograd_conv(x, w, padding) given gy (N, Ho, Wo, Cout); r (3 or 5) is
-    what the sizes of x, padding and gy imply.
+    what the sizes of x, padding and gy imply. `tiles`: x's transformed tiles kept by winograd_conv, if any.
 
     gw[ky, kx] = sum over n, i, j of xpad[n, i + ky, j + kx] (x) gy[n, i, j]: per tile, G^T [(B^T d B) *
     (A g A^T)] G with g a 4x4 block of gy (for 5x5, per piece); the sum over tiles is 36 GEMMs (Cout, P) @
@@ -381,6 +404,7 @@ def winograd_weight_grad(x, gy, padding=0):
     N, H, W, K = gy.shape
     C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
     Cg = C if r == 3 else 4 * C
+    _check_tiles(tiles, tiles_shape(x.shape, r, padding), dtype)
     per_group = max(1, GROUP_BYTES // (144 * (Cg + K)))  # tiles
     groups = max(1, -(-N * th * tw // per_group))
     chunks = _chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
@@ -388,5 +412,8 @@ def winograd_weight_grad(x, gy, padding=0):
     gw = (xp.zeros if N == 0 else xp.empty)((K, C, r, r), dtype)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
-        _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate=g > 0)
+        n0, _, i0, _ = group[0]
+        p0 = (n0 * th + i0) * tw  # the group's first tile among all (they run in order)
+        V = None if tiles is None else tiles[:, p0: p0 + _offsets(group, tw)[-1][2]]
+        _weight_grad_group(x, gy, ph, pw, group, tw, gw, g > 0, V)
     return gw.transpose(2, 3, 1, 0)  # (r, r, Cin, Cout) view
