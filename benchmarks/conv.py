@@ -18,6 +18,7 @@ from common import keep_freed_memory
 
 import baby
 from baby.nn import functional as F
+from baby.ops import algorithm
 from baby.ops.algorithm import ALGORITHMS
 
 # (N, Cin, H=W, Cout, k, stride, padding, groups)
@@ -61,7 +62,9 @@ def timed(fn, *args):
 
 
 def peak_mib(fn, *args):
-    """Peak bytes allocated (tracemalloc) during one call, in MiB."""
+    """Peak bytes allocated (tracemalloc) during one call, in MiB, the buffers a forward keeps for the
+    backward included (their cache emptied first)."""
+    algorithm.empty_cache()
     tracemalloc.start()
     fn(*args)
     peak = tracemalloc.get_traced_memory()[1]

@@ -154,6 +154,12 @@ def _trim():
         _cache.pop(0)
 
 
+def empty_cache():
+    """Free the cached memory of kept buffers (the next forwards allocate afresh)."""
+    with _lock:
+        _cache.clear()
+
+
 def kept_bytes():
     """Bytes of kept forward workspaces in use (cached ones not counted)."""
     return _kept
