@@ -130,7 +130,7 @@ def kept_buffer(shape, dtype):
         if 2 * nbytes > _budget or _kept + nbytes > _budget:
             return None
         _kept += nbytes
-        i = next((i for i, b in enumerate(_cache) if b.nbytes == nbytes), None)
+        i = next((i for i in reversed(range(len(_cache))) if _cache[i].nbytes == nbytes), None)  # newest
         base = None if i is None else _cache.pop(i)
         _trim()
     base = xp.empty(nbytes, xp.uint8) if base is None else base
