@@ -1,4 +1,5 @@
-"""What both benchmarks share: the same allocator policy for baby and PyTorch in one process.
+"""What both benchmarks share: the same allocator policy for baby and PyTorch in one process, and timing
+each library clear of the other's spinning threads.
 
 By default glibc hands large freed blocks back to the system and the next allocation of that size
 page-faults on fresh memory (~0.25 ms per MiB here); when that happens depends on the history of both
@@ -9,6 +10,7 @@ the computation.
 
 import ctypes
 import ctypes.util
+import time
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 
@@ -20,3 +22,22 @@ def keep_freed_memory():
     except (OSError, AttributeError):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20) and mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
+WARM_S = 0.2  # untimed calls before each timed one: longer than the other library's idle threads spin
+
+
+def timed(fn, *args):
+    """Seconds for one call of fn, right after untimed calls of it for at least WARM_S. Idle threads spin
+    after their library's calls, on the cores the other library needs: PyTorch's OpenMP threads (libgomp)
+    for ~14 ms, OpenBLAS's (NumPy, so baby) for up to ~0.1 s. Measured on this suite: PyTorch's strided 1x1
+    forward took 1.1 ms alone and 28-32 ms within 5-100 ms of a baby call; baby's depthwise forward 1.9 ms
+    alone and 3.4 ms right after a PyTorch call. Sleeping instead lets the cores idle down and slows both."""
+    t = time.perf_counter()
+    while True:
+        fn(*args)
+        if time.perf_counter() - t >= WARM_S:
+            break
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t

@@ -1,7 +1,9 @@
 """baby's nn.functional.conv2d against PyTorch's, side by side in one process.
 
 Each run wraps the arrays, convolves, sums and (for forward+backward) backpropagates. Runs alternate between
-the two libraries; the table shows medians. ratio = torch_time / baby_time (> 1: baby is faster).
+the two libraries, each timed run after 0.2 s of untimed runs of the same library (`common.timed`: the
+other library's idle threads spin meanwhile); the table shows medians. ratio = torch_time / baby_time
+(> 1: baby is faster).
 
     python benchmarks/conv.py [--algo auto|im2col|winograd|pointwise|depthwise] [--repeat 7] [--layers 0,3]
 """
@@ -9,12 +11,11 @@ the two libraries; the table shows medians. ratio = torch_time / baby_time (> 1:
 import argparse
 import math
 import statistics
-import time
 import tracemalloc
 
 import numpy as np
 import torch
-from common import keep_freed_memory
+from common import keep_freed_memory, timed
 
 import baby
 from baby.nn import functional as F
@@ -50,15 +51,6 @@ def torch_run(x, w, s, p, g, backward):
     if backward:
         y.sum().backward()
     return y
-
-
-def timed(fn, *args):
-    """Seconds for one call, right after an untimed call of the same function: the other library's idle
-    BLAS/OpenMP threads spin for a while after each of its calls and would steal a core from this one."""
-    fn(*args)
-    t = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t
 
 
 def peak_mib(fn, *args):

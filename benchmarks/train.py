@@ -1,18 +1,18 @@
 """Training throughput of ResNet9 on CIFAR-shaped batches: baby against the same network in PyTorch.
 
 One step = forward, cross-entropy, backward, SGD with momentum. Steps alternate between the libraries in one
-process; medians are reported. ratio = baby images/s / torch images/s (target >= 0.8).
+process, each timed step right after an untimed one of the same library (`common.timed`); medians are
+reported. ratio = baby images/s / torch images/s (target >= 0.8).
 
     python benchmarks/train.py [--batch-size 32] [--steps 5]
 """
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
-from common import keep_freed_memory
+from common import keep_freed_memory, timed
 
 import baby
 from baby import models, nn, optim
@@ -71,12 +71,9 @@ def main(argv=None):
         topt.step()
 
     times = {ours_step: [], theirs_step: []}
-    for step in range(args.steps + 1):
+    for _ in range(args.steps):
         for fn in times:
-            t = time.perf_counter()
-            fn()
-            if step:  # the first step warms up
-                times[fn].append(time.perf_counter() - t)
+            times[fn].append(timed(fn))
     ips = {fn: args.batch_size / statistics.median(v) for fn, v in times.items()}
     print(f"ResNet9, batch {args.batch_size}x3x32x32, SGD momentum, median of {args.steps} steps; "
           f"torch {torch.__version__} with {torch.get_num_threads()} threads; "
