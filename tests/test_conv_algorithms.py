@@ -206,6 +206,7 @@ def test_choose_rule_table():
     assert choose((3, 3), 3, 64, 1, ones, ones) == "im2col"
     assert choose((3, 3), 64, 64, 1, (2, 2), ones) == "im2col"
     assert choose((1, 1), 64, 128, 1, (2, 2), ones) == "pointwise"
+    assert choose([1, 1], 64, 128, 1, (2, 2), ones) == "pointwise"  # the kernel size as a list too
     assert choose((3, 3), 128, 128, 128, ones, ones) == "depthwise"
     assert choose((5, 5), 32, 64, 1, ones, ones) == "winograd"
     assert choose((5, 5), 4, 64, 1, ones, ones) == "im2col"

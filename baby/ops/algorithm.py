@@ -76,11 +76,11 @@ def requested():
 
 def choose(k, cin, cout, groups, stride, dilation):
     """The algorithm for a conv with kernel `k`, `cin` -> `cout` channels (per-dim stride, dilation)."""
-    ones = (1,) * len(k)
+    k, ones = tuple(k), (1,) * len(k)
     fits = {
         "pointwise": k == ones and groups == 1,
         "depthwise": cin == groups > 1,
-        "winograd": tuple(k) in ((3, 3), (5, 5)) and stride == ones and dilation == ones and groups == 1,
+        "winograd": k in ((3, 3), (5, 5)) and stride == ones and dilation == ones and groups == 1,
         "im2col": True,
     }
     algo = requested()
