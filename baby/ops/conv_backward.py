@@ -15,6 +15,7 @@ a transposed view of that, so the gradient of a PyTorch-layout weight is a plain
 import math
 
 from ..backend import xp
+from ..parallel import matmul
 from .conv_forward import alloc, channels_first, im2col, out_size, run_chunks, tap_slices
 
 
@@ -51,7 +52,7 @@ def _col2im_flat(gy, w, S, stride, pads, dilation, G):
         n = n1 - n0
         ge = xp.zeros((n, Cout, *U), gy.dtype)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
-        gc = xp.matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
+        gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
         gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
             flat = xp.zeros(n * Cin * plane + spill, gy.dtype)  # the phase's planes, and room to spill
@@ -88,10 +89,10 @@ def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
     def run(n0, n1):
         n = n1 - n0
         if first:
-            gc = xp.matmul(wt, gyv[n0:n1]).reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
+            gc = matmul(wt, gyv[n0:n1]).reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
         else:
             gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
-            gc = (gyc @ wt.transpose(0, 2, 1)).reshape(G, n, *O, *k, Cg)  # (G, n, *O, *k, Cin/G)
+            gc = matmul(gyc, wt.transpose(0, 2, 1)).reshape(G, n, *O, *k, Cg)  # (G, n, *O, *k, Cin/G)
             gc = xp.moveaxis(gc, 0, -2)  # (n, *O, *k, G, Cin/G) view
         _add_taps(gxv[n0:n1], gc, taps)
 
@@ -113,10 +114,10 @@ def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
         n = n1 - n0
         cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
         if first:
-            part = cols.reshape(n, G, Cg * K, P) @ gyv[n0:n1].transpose(0, 1, 3, 2)  # (n, G, Cg*K, Cout/G)
+            part = matmul(cols.reshape(n, G, Cg * K, P), gyv[n0:n1].transpose(0, 1, 3, 2))  # (n, G, Cg*K, Co)
             return part[0] if n == 1 else part.sum(axis=0)  # (G, Cin/G*K, Cout/G)
         gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
-        return cols.reshape(G, n * P, K * Cg).transpose(0, 2, 1) @ gyc  # (G, K*Cin/G, Cout/G)
+        return matmul(cols.reshape(G, n * P, K * Cg).transpose(0, 2, 1), gyc)  # (G, K*Cin/G, Cout/G)
 
     gw = run_chunks(run, N, P * K * Cin * x.itemsize, add=True)  # (G, Cg*K, Cout/G) or (G, K*Cg, Cout/G)
     gw = xp.zeros((G, K * Cg, Co), x.dtype) if gw is None else gw
@@ -134,10 +135,10 @@ def pointwise_input_grad(gy, w, S, stride, pads):
     first = channels_first(gy)
     if first:
         gs = alloc((N, *O, Cin), True, gy.dtype)  # (N, *O, Cin), NCHW memory
-        xp.matmul(wm, xp.moveaxis(gy, -1, 1).reshape(N, Cout, P),
-                  out=xp.moveaxis(gs, -1, 1).reshape(N, Cin, P))  # (N, Cin, P)
+        matmul(wm, xp.moveaxis(gy, -1, 1).reshape(N, Cout, P),
+               out=xp.moveaxis(gs, -1, 1).reshape(N, Cin, P))  # (N, Cin, P)
     else:
-        gs = (gy.reshape(N * P, Cout) @ wm.T).reshape(N, *O, Cin)  # (N, *O, Cin)
+        gs = matmul(gy.reshape(N * P, Cout), wm.T).reshape(N, *O, Cin)  # (N, *O, Cin)
     r = tap_slices((0,) * nd, S, O, stride, pads, (1,) * nd)
     if r and tuple(O) == tuple(S) and all(s.start == 0 and s.step == 1 for s in r[0]):
         return gs
@@ -159,6 +160,6 @@ def pointwise_weight_grad(x, gy, stride, pads):
     if channels_first(x):
         xm = xp.moveaxis(xs, -1, 1).reshape(N, Cin, P)  # (N, Cin, P') (a copy when strided)
         gm = xp.moveaxis(gs, -1, 1).reshape(N, Cout, P)  # (N, Cout, P')
-        gw = (gm @ xm.transpose(0, 2, 1)).sum(axis=0)  # (Cout, Cin): PyTorch's layout
+        gw = matmul(gm, xm.transpose(0, 2, 1)).sum(axis=0)  # (Cout, Cin): PyTorch's layout
         return gw.T.reshape(*(1,) * nd, Cin, Cout)  # (1.., Cin, Cout) view
-    return (xs.reshape(N * P, Cin).T @ gs.reshape(N * P, Cout)).reshape(*(1,) * nd, Cin, Cout)
+    return matmul(xs.reshape(N * P, Cin).T, gs.reshape(N * P, Cout)).reshape(*(1,) * nd, Cin, Cout)

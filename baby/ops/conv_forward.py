@@ -10,7 +10,7 @@ each thread of the pool takes its share of the chunks and runs their gathers and
 import math
 
 from ..backend import xp
-from ..parallel import num_threads, parallel, rows, single_threaded_blas
+from ..parallel import matmul, num_threads, parallel, rows, single_threaded_blas
 from . import algorithm
 
 CHUNK_BYTES = 4 << 20  # a chunk's workspace: about what a core's cache holds while its GEMM reads it
@@ -157,9 +157,9 @@ def im2col_forward(x, w, stride, pads, dilation, G):
         n = n1 - n0
         cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
         if first:
-            xp.matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
+            matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
             return
-        out = cols.reshape(G, n * P, K * Cg) @ wm  # (G, n*P, Cout/G)
+        out = matmul(cols.reshape(G, n * P, K * Cg), wm)  # (G, n*P, Cout/G)
         y[n0:n1] = xp.moveaxis(out, 0, 1).reshape(n, *O, Cout)  # (n, *O, Cout)
 
     run_chunks(run, N, P * K * x.shape[-1] * x.itemsize)
@@ -175,6 +175,6 @@ def pointwise_forward(x, w, stride, pads):
     if channels_first(xs):
         y = alloc((N, *O, Cout), True, x.dtype)  # (N, *O, Cout), NCHW memory
         yv = xp.moveaxis(y, -1, 1).reshape(N, Cout, P)  # (N, Cout, P) view of y's memory
-        xp.matmul(wm.T, xp.moveaxis(xs, -1, 1).reshape(N, C, P), out=yv)
+        matmul(wm.T, xp.moveaxis(xs, -1, 1).reshape(N, C, P), out=yv)
         return y
-    return (xs.reshape(N * P, C) @ wm).reshape(N, *O, Cout)  # (N, *O, Cout)
+    return matmul(xs.reshape(N * P, C), wm).reshape(N, *O, Cout)  # (N, *O, Cout)

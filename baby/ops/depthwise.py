@@ -14,6 +14,7 @@ outweigh keeping its workspace in cache (fewer, bigger chunks measured faster th
 import math
 
 from ..backend import xp
+from ..parallel import matmul
 from .conv_forward import alloc, channels_first, out_size, run_chunks
 
 TILE = 16  # outputs per tile of the last spatial dim: T is (K, TILE), a few times denser than needed
@@ -101,7 +102,7 @@ def depthwise_forward(x, w, stride, pads, dilation):
         cols = xp.empty((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin)  # (c, m, K, Tw)
-        out = cols.reshape(c1 - c0, 1, M, K) @ T  # (c, m, M, Tw)
+        out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
         yv[c0:c1] = out.reshape(c1 - c0, m, N, *O[:-1], nt * Tw)[..., :O[-1]]
 
     run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, CHUNK)
@@ -127,7 +128,7 @@ def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
     def run(c0, c1):
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin).reshape(c1 - c0, m, K1, Tin, Tw)
         gt = _gy_tiles(gy, c0, c1, C, nt, Tw)[:, :, None]  # (c, m, 1, M, Tw)
-        gc = gt @ T.transpose(0, 1, 2, 4, 3)  # (c, m, K1, M, Tin): each kernel row's part, rows contiguous
+        gc = matmul(gt, T.transpose(0, 1, 2, 4, 3))  # (c, m, K1, M, Tin): each kernel row's part
         gc = gc[:, 0] if m == 1 else gc.sum(axis=1)  # (c, K1, M, Tin)
         gc = gc.reshape(c1 - c0, K1, N, *O[:-1], nt, Tin)  # (c, K1, N, *O[:-1], nt, Tin)
         gq = xp.zeros((c1 - c0, N, *Sp), gy.dtype)  # (c, N, *Sp)
@@ -167,7 +168,7 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
         g[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
             gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
         g = g.reshape(c1 - c0, m, *(1,) * e, R, nt, Tw)[..., :Rv, :, :]  # (c, m, *1s, Rv, nt, Tw)
-        P = xr @ xp.moveaxis(g, -2, -3)  # (c, m, *k[:-1], nt, Tin, Tw)
+        P = matmul(xr, xp.moveaxis(g, -2, -3))  # (c, m, *k[:-1], nt, Tin, Tw)
         gw[c0:c1] = P.reshape(c1 - c0, m, K1, nt, Tin, Tw)[band].sum(axis=(-3, -1))  # (c, m, K1, kw)
 
     run_chunks(run, C, (K1 * m * nt * Tin * Tw + N * math.prod(Sp) + m * R * nt * Tw) * x.itemsize,
@@ -191,7 +192,8 @@ def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
     def run(c0, c1):
         cols = xp.empty((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
-        gT = cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2) @ _gy_tiles(gy, c0, c1, C, nt, Tw)
+        gt = _gy_tiles(gy, c0, c1, C, nt, Tw)  # (c, m, M, Tw)
+        gT = matmul(cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2), gt)  # (c, m, K1*Tin, Tw)
         gw[c0:c1] = gT.reshape(c1 - c0, m, K1, Tin, Tw)[band].sum(axis=-1)  # (c, m, K1, kw)
 
     run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, CHUNK)

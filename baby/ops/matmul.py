@@ -1,6 +1,7 @@
 """Matrix product: 1-D, 2-D and batched with broadcasting, as numpy.matmul."""
 
 from ..backend import xp
+from ..parallel import matmul as mm
 from ..tensor import Function, as_tensor
 from .elementwise import sum_to
 
@@ -9,7 +10,7 @@ class MatMul(Function):
     """a @ b."""
 
     def forward(self, a, b):
-        return a @ b
+        return mm(a, b)
 
     def backward(self, gy, node):
         a, b = node.inputs
@@ -17,8 +18,8 @@ class MatMul(Function):
         B = b.data[:, None] if b.ndim == 1 else b.data  # (..., k, m)
         G = gy.reshape(gy.shape + (1,) * (b.ndim == 1))  # (..., n?, m?) with the dropped axes restored
         G = G.reshape(G.shape[:-1] + (1,) + G.shape[-1:]) if a.ndim == 1 else G
-        ga = sum_to(G @ xp.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
-        gb = sum_to(xp.swapaxes(A, -1, -2) @ G, B.shape).reshape(b.shape) if b.requires_grad else None
+        ga = sum_to(mm(G, xp.swapaxes(B, -1, -2)), A.shape).reshape(a.shape) if a.requires_grad else None
+        gb = sum_to(mm(xp.swapaxes(A, -1, -2), G), B.shape).reshape(b.shape) if b.requires_grad else None
         return ga, gb
 
 
