@@ -2,7 +2,8 @@
 
 Big elementwise passes are split by leading rows into one part per thread; conv work is cut into cache-sized
 chunks that each thread runs on its own core while OpenBLAS keeps to the calling thread. Small arrays run
-inline, where a thread hand-off (~50 us) would cost more than it saves.
+inline, where a thread hand-off (~50 us) would cost more than it saves. Every matrix product goes through
+`matmul`, so OpenBLAS's own threads never run: idle, they spin on the cores the pool needs next.
 """
 
 import contextlib
