@@ -111,6 +111,10 @@ def matmul(a, b, out=None):
     backward with them, 51 ms without."""
     shape = (0,) if min(a.ndim, b.ndim) < 2 else (
         xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]))
+    if len(shape) > 2 and shape[0] == 1:  # a leading 1 (one group): split the next axis instead
+        drop = [x[0] if x.ndim == len(shape) else x for x in (a, b)]
+        r = matmul(*drop, None if out is None else out[0])
+        return r[None] if out is None else out
     if shape[0] < 2 or 2 * math.prod(shape) * a.shape[-1] < MIN_FLOPS:  # (vectors: one call)
         with single_threaded_blas():
             return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
