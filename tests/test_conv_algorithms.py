@@ -211,8 +211,8 @@ def test_choose_rule_table():
     assert choose((5, 5), 32, 64, 1, ones, ones) == "winograd"
     assert choose((5, 5), 4, 64, 1, ones, ones) == "im2col"
     assert choose((7, 7), 64, 64, 1, ones, ones) == "im2col"
-    assert grads((5, 5), 32, 64, 1, ones, ones) == ("conv", "winograd")
-    assert grads((3, 3), 64, 64, 1, ones, ones) == ("conv", "winograd")
+    assert grads((5, 5), 32, 64, 1, ones, ones) == ("winograd", "winograd")
+    assert grads((3, 3), 64, 64, 1, ones, ones) == ("winograd", "winograd")
     assert grads((3, 3), 3, 64, 1, ones, ones) == ("col2im", "gemm")
     assert grads((1, 1), 64, 128, 1, (2, 2), ones) == ("pointwise", "pointwise")
     with baby.ops.conv_algorithm("im2col"):

@@ -98,7 +98,7 @@ def choose_grads(k, cin, cout, groups, stride, dilation):
     if algo in ("pointwise", "depthwise"):
         return algo, algo
     if algo == "winograd":
-        return "conv", "winograd"
+        return "winograd", "winograd"
     if requested() == "im2col":
         return "conv", "conv"
     return "col2im", "gemm"

@@ -17,7 +17,7 @@ from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_
 from .conv_forward import channels_first, contiguous, im2col_forward, out_size, pad, pointwise_forward
 from .depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad
 from .shape import Dilate, Flip
-from .winograd import tiles_shape, winograd_conv, winograd_weight_grad
+from .winograd import tiles_shape, winograd_conv, winograd_input_grad, winograd_weight_grad
 
 
 def _is_int(v):
@@ -180,9 +180,12 @@ def _conv_weight_grad(x, gy, k, stride, pads, dilation, groups):
 
 
 def input_grad(gy, w, S, stride, pads, dilation, groups):
-    """The gradient for x (N, *S, Cin) given gy (N, *O, Cout), by the algorithm `choose_grads` picks."""
+    """The gradient for x (N, *S, Cin) given gy (N, *O, Cout), by the algorithm `choose_grads` picks; the
+    Winograd form needs symmetric padding (else the book's formulation, which reaches Winograd too)."""
     *k, Cg, Cout = w.shape
     algo = algorithm.choose_grads(k, Cg * groups, Cout, groups, stride, dilation)[0]
+    if algo == "winograd" and all(b == a for b, a in pads):
+        return winograd_input_grad(gy, w, [b for b, _ in pads])  # the flipped, swapped kernel's conv
     if algo == "pointwise":
         return pointwise_input_grad(gy, w, S, stride, pads)
     if algo == "depthwise":
