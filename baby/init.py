@@ -114,7 +114,7 @@ def calculate_fan_in_and_fan_out(t):
 
 
 def _fill(t, source):
-    t.data[...] = source.data
+    t._data[...] = source._data
     return t
 
 
@@ -130,7 +130,7 @@ def normal_(t, mean=0.0, std=1.0):
 
 def constant_(t, val):
     """Fill `t` with `val`."""
-    t.data[...] = val
+    t._data[...] = val
     return t
 
 

@@ -75,7 +75,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns `closure()` if given (called first)."""
@@ -83,7 +83,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
+                    self._update(p, p.grad._data, self.state.setdefault(p, {}), group)
         return loss
 
     def state_dict(self):
@@ -136,7 +136,7 @@ class SGD(Optimizer):
         """A reusable array shaped like `p` for the update's one temporary (not part of the state)."""
         scratch = self.__dict__.setdefault("_scratch_arrays", {})
         if id(p) not in scratch:
-            scratch[id(p)] = xp.empty_like(p.data)
+            scratch[id(p)] = xp.empty_like(p._data)
         return scratch[id(p)]
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
@@ -154,7 +154,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        d = g + wd * p.data if wd else g
+        d = g + wd * p._data if wd else g
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -163,7 +163,7 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
             d = d + mu * buf if group["nesterov"] else buf
-        p.data -= xp.multiply(d, lr, out=self._scratch(p))
+        p._data -= xp.multiply(d, lr, out=self._scratch(p))
 
 
 class Adam(Optimizer):
@@ -189,15 +189,15 @@ class Adam(Optimizer):
     def _update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if not state:
-            state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
+            state.update(step=0, exp_avg=xp.zeros_like(p._data), exp_avg_sq=xp.zeros_like(p._data))
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                state["max_exp_avg_sq"] = xp.zeros_like(p._data)
         state["step"] += 1
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
         if wd and self._decoupled:
-            p.data *= 1 - lr * wd
+            p._data *= 1 - lr * wd
         elif wd:
-            g = g + wd * p.data
+            g = g + wd * p._data
         d = g - m
         d *= 1 - b1
         m += d                                          # m = lerp(m, g, 1 - b1)
@@ -212,7 +212,7 @@ class Adam(Optimizer):
         d += eps                                        # d = sqrt(v_hat) + eps
         xp.divide(m, d, out=d)
         d *= -lr / (1 - b1**t)
-        p.data += d
+        p._data += d
 
 
 class AdamW(Adam):

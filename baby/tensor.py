@@ -43,7 +43,7 @@ def is_grad_enabled():
 def _to_array(data, dtype):
     """`data` as an array: float32 unless `dtype` is given; clear errors for what can't be one."""
     if isinstance(data, Tensor):
-        data, dtype = data.data, data.dtype if dtype is None else dtype
+        data, dtype = data._data, data.dtype if dtype is None else dtype
     if isinstance(data, str) or (isinstance(data, (list, tuple)) and _has_str(data)):
         raise TypeError(f"Tensor data must be numbers, lists of numbers or arrays, got {data!r:.60}")
     try:
@@ -65,7 +65,7 @@ class Function(abc.ABC):
     def __call__(self, *inputs):
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
         y = Tensor.__new__(Tensor)
-        y.data = xp.asarray(self.forward(*[t.data for t in tensors]))  # NumPy reductions return scalars
+        y._data = xp.asarray(self.forward(*[t._data for t in tensors]))  # NumPy reductions return scalars
         y.grad, y._op, y._inputs = None, None, ()
         y.requires_grad = _grad_enabled and any(t.requires_grad for t in tensors)
         if y.requires_grad:
@@ -87,18 +87,17 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.data.dtype}")
+        self._data = _to_array(data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._op, self._inputs = None, ()
 
     # ---- properties -------------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape, doc="The shape tuple.")
-    dtype = property(lambda self: self.data.dtype, doc="The element type.")
-    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
-    size = property(lambda self: self.data.size, doc="The number of elements.")
+    shape = property(lambda self: self._data.shape, doc="The shape tuple.")
+    dtype = property(lambda self: self._data.dtype, doc="The element type.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
     inputs = property(lambda self: self._inputs, doc="The tensors this one was computed from.")
     is_leaf = property(lambda self: self._op is None, doc="True for tensors no recorded op produced.")
 
@@ -107,23 +106,42 @@ class Tensor:
         """The tensor with its axes reversed."""
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def data(self):
+        """The same memory as a Tensor cut from the graph; assigning replaces this tensor's values."""
+        t = Tensor.__new__(Tensor)
+        t._data, t.grad, t.requires_grad, t._op, t._inputs = self._data, None, False, None, ()
+        return t
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else xp.asarray(value)
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension `dim`."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        """The number of elements."""
+        return self._data.size
+
     def numpy(self):
         """The underlying array (shares memory)."""
-        return self.data
+        return self._data
 
     def item(self):
         """The single element as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor(self.data, dtype=self.dtype)
+        return Tensor(self._data, dtype=self.dtype)
 
     def astype(self, dtype):
         """A copy converted to `dtype` (no gradient flows through)."""
-        return Tensor(self.data.astype(dtype), dtype=dtype)
+        return Tensor(self._data.astype(dtype), dtype=dtype)
 
     def requires_grad_(self, flag=True):
         """Set requires_grad in place; returns self."""
@@ -134,18 +152,21 @@ class Tensor:
         """Drop the accumulated gradient."""
         self.grad = None
 
+    def __setitem__(self, index, value):
+        self._data[index] = value._data if isinstance(value, Tensor) else value
+
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self):
-        body = xp.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = xp.array2string(self._data, separator=", ", prefix="Tensor(")
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({body}, dtype={self.dtype}{grad})"
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
@@ -162,9 +183,9 @@ class Tensor:
         if not self.requires_grad:
             raise ValueError("backward() on a tensor that does not require grad (no input had requires_grad)")
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise ValueError(f"backward() without grad needs a scalar output, got shape {self.shape}")
-            gy = xp.ones_like(self.data)
+            gy = xp.ones_like(self._data)
         else:
             gy = _to_array(grad, self.dtype)
             if gy.shape != self.shape:
@@ -175,7 +196,7 @@ class Tensor:
             if g is None:
                 continue
             if node._op is None:
-                g = _own_copy(g, node.data) if node.grad is None else node.grad.data + g
+                g = _own_copy(g, node._data) if node.grad is None else node.grad._data + g
                 node.grad = Tensor(g, dtype=node.dtype)
                 continue
             with no_grad():

@@ -56,7 +56,7 @@ def _images(loader):
 
 def _correct(logits, y):
     """How many rows of `logits` have their largest value at the label in `y`."""
-    return int((logits.data.argmax(axis=1) == y.data).sum())
+    return int((logits._data.argmax(axis=1) == y._data).sum())
 
 
 def train_epoch(model, loader, optimizer, loss_fn, epoch=1, progress=True, desc="train"):

@@ -109,7 +109,7 @@ def test_book_conv_layer():
     assert m.weight.shape == (3, 3, 3, 8) and m.bias.shape == (8,) and not m.bias.numpy().any()
     bound = math.sqrt(6 / (3 * 3 * 3))  # kaiming uniform, gain sqrt(2), fan_in = C_in * k * k
     assert bound * 0.8 < np.abs(m.weight.numpy()).max() <= bound
-    m.bias.data[...] = RNG.standard_normal(8)
+    m.bias.numpy()[...] = RNG.standard_normal(8)
     x = RNG.standard_normal((2, 3, 7, 6)).astype(np.float32)
     bx, tx = baby.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     tw = torch.tensor(m.weight.numpy().transpose(3, 2, 0, 1), requires_grad=True)

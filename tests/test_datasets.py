@@ -181,11 +181,11 @@ def test_dataloader_batches_transformed_cifar(tmp_path):
     aug = Compose([RandomCrop(32, padding=4, rng=0), RandomHorizontalFlip(rng=0), Normalize((0.5,), (0.25,))])
     ds = CIFAR10(tmp_path, transform=aug)
     batches = list(DataLoader(ds, batch_size=8, shuffle=True, seed=0))
-    assert [len(y.data) for _, y in batches] == [8, 8, 8, 6]
+    assert [len(y.numpy()) for _, y in batches] == [8, 8, 8, 6]
     x, y = batches[0]
     assert isinstance(x, Tensor) and x.shape == (8, 3, 32, 32)
     assert x.dtype == np.float32 and y.dtype == np.int64
-    assert sorted(np.concatenate([y.data for _, y in batches])) == sorted(ds.labels)
+    assert sorted(np.concatenate([y.numpy() for _, y in batches])) == sorted(ds.labels)
     plain = CIFAR10(tmp_path)
     xs, ys = plain.__getitems__(np.array([3, 1]))
     np.testing.assert_array_equal(xs, plain.images[[3, 1]])

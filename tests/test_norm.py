@@ -16,10 +16,10 @@ RNG = np.random.default_rng(1)
 def randomize(module):
     """Non-trivial affine parameters (and running statistics), so their gradients and use are exercised."""
     for p in module.parameters():
-        p.data[...] = RNG.uniform(0.5, 1.5, p.shape)
+        p.numpy()[...] = RNG.uniform(0.5, 1.5, p.shape)
     for name, b in module.named_buffers():
         if name.startswith("running"):
-            b.data[...] = RNG.uniform(0.5, 1.5, b.shape)
+            b.numpy()[...] = RNG.uniform(0.5, 1.5, b.shape)
     return module
 
 

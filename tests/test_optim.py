@@ -63,12 +63,12 @@ CASES = [
 @pytest.mark.parametrize("name, kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
 def test_matches_torch(name, kwargs):
     ours, theirs = _params()
-    arrays = [p.data for p in ours]
+    arrays = [p.numpy() for p in ours]
     grads = _grads()
     _ours(getattr(optim, name)(ours, **kwargs), ours, grads)
     _theirs(getattr(torch.optim, name)(theirs, **kwargs), theirs, grads)
     for p, t, a in zip(ours, theirs, arrays, strict=True):
-        assert p.data is a and p.dtype == np.float32, "update must be in place and keep float32"
+        assert p.numpy() is a and p.dtype == np.float32, "update must be in place and keep float32"
         np.testing.assert_allclose(p.numpy(), t.detach().numpy(), atol=1e-6, rtol=1e-5)
 
 
@@ -114,7 +114,7 @@ def test_state_dict_round_trip(name, kwargs):
     opt = getattr(optim, name)(a, **kwargs)
     _ours(opt, a, grads[:STEPS])
     sd = _to_npz(opt.state_dict())
-    b = [baby.Tensor(p.data.copy(), requires_grad=True) for p in a]
+    b = [baby.Tensor(p.numpy().copy(), requires_grad=True) for p in a]
     opt2 = getattr(optim, name)(b, lr=123.0)
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["lr"] == kwargs["lr"]

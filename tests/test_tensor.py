@@ -107,11 +107,11 @@ def test_rand_range_and_randn_moments():
 # ---- properties -----------------------------------------------------------------------------------------
 def test_properties():
     t = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    assert (t.shape, t.dtype, t.ndim, t.size, len(t)) == ((2, 3), np.float32, 2, 6, 2)
+    assert (t.shape, t.dtype, t.ndim, t.numel(), len(t)) == ((2, 3), np.float32, 2, 6, 2)
     assert t.T.shape == (3, 2) and t.T.numpy().tolist() == [[1, 4], [2, 5], [3, 6]]
     assert Tensor([[2.5]]).item() == 2.5 and isinstance(Tensor(3.0).item(), float)
     assert float(Tensor(1.5)) == 1.5 and int(Tensor([4.0])) == 4 and bool(Tensor(1.0))
-    assert t.numpy() is t.data
+    assert t.numpy() is t.data.numpy()
     t.numpy()[0, 0] = 10
     assert t[0, 0].item() == 10
 

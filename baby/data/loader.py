@@ -11,7 +11,7 @@ from ..tensor import Tensor
 
 def _to_tensor(batch):
     """A batch array as a Tensor: floats become float32, integers int64, anything else keeps its dtype."""
-    batch = batch.data if isinstance(batch, Tensor) else np.asarray(batch)
+    batch = batch._data if isinstance(batch, Tensor) else np.asarray(batch)
     kind = batch.dtype.kind
     return Tensor(batch, dtype=np.float32 if kind == "f" else np.int64 if kind in "iu" else batch.dtype)
 
@@ -20,7 +20,7 @@ def collate(samples):
     """Stack a list of samples (tuples of arrays/numbers, or single arrays) into Tensors, field by field."""
     if isinstance(samples[0], (tuple, list)):
         return tuple(collate([s[k] for s in samples]) for k in range(len(samples[0])))
-    return _to_tensor(np.stack([s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples]))
+    return _to_tensor(np.stack([s._data if isinstance(s, Tensor) else np.asarray(s) for s in samples]))
 
 
 class DataLoader:

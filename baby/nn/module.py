@@ -29,7 +29,7 @@ class Parameter(Tensor):
 def _as_array(value):
     """A state-dict value (our Tensor, a NumPy array, or anything with `detach` like a torch tensor)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if hasattr(value, "detach"):
         return xp.asarray(value.detach().cpu().numpy())
     return xp.asarray(value)
@@ -207,7 +207,7 @@ class Module:
 
     def state_dict(self):
         """dotted name -> NumPy array copy, for every parameter and persistent buffer."""
-        return {k: t.data.copy() for k, t in self._state_tensors().items()}
+        return {k: t._data.copy() for k, t in self._state_tensors().items()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays/Tensors (ours, NumPy or torch) into parameters and buffers, keeping our dtypes.
@@ -227,7 +227,7 @@ class Module:
                 raise ValueError(f"load_state_dict for {type(self).__name__}: {k!r} has shape {v.shape}, "
                                  f"expected {own[k].shape}")
         for k, v in values.items():
-            own[k].data[...] = v
+            own[k]._data[...] = v
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ class _BatchNorm(Module):
                              f"expected {self.num_features} channels at dim 1")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            momentum = 1 / int(self.num_batches_tracked.data) if momentum is None else momentum
+            self.num_batches_tracked._data += 1
+            momentum = 1 / int(self.num_batches_tracked._data) if momentum is None else momentum
         batch_stats = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats  # pass the buffers (updated in training)
         return F.batch_norm(x, self.running_mean if keep else None, self.running_var if keep else None,

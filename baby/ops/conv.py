@@ -237,9 +237,9 @@ class Conv(Function):
     def backward(self, gy, node):
         x, w = node.inputs
         args = self.stride, self.pads, self.dilation, self.groups
-        gy = contiguous(gy, _grad_layout(gy, x.data, w.shape, args))  # (N, *O, Cout), not a broadcast
-        gx = input_grad(gy, w.data, x.shape[1:-1], *args) if x.requires_grad else None
-        gw = weight_grad(x.data, gy, w.shape[:-2], *args, self.kept) if w.requires_grad else None
+        gy = contiguous(gy, _grad_layout(gy, x._data, w.shape, args))  # (N, *O, Cout), not a broadcast
+        gx = input_grad(gy, w._data, x.shape[1:-1], *args) if x.requires_grad else None
+        gw = weight_grad(x._data, gy, w.shape[:-2], *args, self.kept) if w.requires_grad else None
         return gx, gw
 
 
@@ -259,10 +259,10 @@ class ConvTranspose(Function):
     def backward(self, gy, node):
         x, w = node.inputs
         k, stride, pads, dilation, G = w.shape[:-2], self.stride, self.pads, self.dilation, self.groups
-        gy = contiguous(gy, channels_first(x.data))  # (N, *O, Cout) in x's layout (not a broadcast)
+        gy = contiguous(gy, channels_first(x._data))  # (N, *O, Cout) in x's layout (not a broadcast)
         fit = _fit(pads, gy.shape[1:-1], x.shape[1:-1], k, stride, dilation)
-        gx = Conv(stride, fit, dilation, G).forward(gy, w.data) if x.requires_grad else None  # (N, *S, Cin)
-        gw = weight_grad(gy, x.data, k, stride, pads, dilation, G) if w.requires_grad else None
+        gx = Conv(stride, fit, dilation, G).forward(gy, w._data) if x.requires_grad else None  # (N, *S, Cin)
+        gw = weight_grad(gy, x._data, k, stride, pads, dilation, G) if w.requires_grad else None
         return gx, gw
 
 

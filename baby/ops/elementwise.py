@@ -25,16 +25,16 @@ def _binary(a, b):
     except ValueError:
         raise ValueError(f"operands of shapes {a.shape} and {b.shape} do not broadcast") from None
     if a.dtype.kind == "f" and b.dtype.kind != "f":
-        b = Tensor(b.data, dtype=a.dtype)
+        b = Tensor(b._data, dtype=a.dtype)
     elif b.dtype.kind == "f" and a.dtype.kind != "f":
-        a = Tensor(a.data, dtype=b.dtype)
+        a = Tensor(a._data, dtype=b.dtype)
     return a, b
 
 
 def _floating(a):
     """`a` as a Tensor with a float dtype: integer and bool data become float32 (as PyTorch)."""
     a = as_tensor(a)
-    return a if a.dtype.kind == "f" else Tensor(a.data, dtype=xp.float32)
+    return a if a.dtype.kind == "f" else Tensor(a._data, dtype=xp.float32)
 
 
 class Add(Function):
@@ -56,8 +56,8 @@ class Mul(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        ga = sum_to(gy * b.data, a.shape) if a.requires_grad else None
-        gb = sum_to(gy * a.data, b.shape) if b.requires_grad else None
+        ga = sum_to(gy * b._data, a.shape) if a.requires_grad else None
+        gb = sum_to(gy * a._data, b.shape) if b.requires_grad else None
         return ga, gb
 
 
@@ -69,8 +69,8 @@ class Div(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        gb = sum_to(-gy * node.data / b.data, b.shape) if b.requires_grad else None
-        return sum_to(gy / b.data, a.shape), gb
+        gb = sum_to(-gy * node._data / b._data, b.shape) if b.requires_grad else None
+        return sum_to(gy / b._data, a.shape), gb
 
 
 class Pow(Function):
@@ -81,11 +81,11 @@ class Pow(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        ga = sum_to(gy * b.data * a.data ** (b.data - 1), a.shape) if a.requires_grad else None
+        ga = sum_to(gy * b._data * a._data ** (b._data - 1), a.shape) if a.requires_grad else None
         if not b.requires_grad:
             return ga, None
-        log_a = xp.log(xp.where(a.data > 0, a.data, 1))  # log(a), taken as 0 where a <= 0
-        return ga, sum_to(gy * node.data * log_a, b.shape)
+        log_a = xp.log(xp.where(a._data > 0, a._data, 1))  # log(a), taken as 0 where a <= 0
+        return ga, sum_to(gy * node._data * log_a, b.shape)
 
 
 class PowScalar(Function):
@@ -98,7 +98,7 @@ class PowScalar(Function):
         return a**self.p
 
     def backward(self, gy, node):
-        a = node.inputs[0].data
+        a = node.inputs[0]._data
         if self.p == 0:
             return (xp.zeros_like(gy),)  # d(a ** 0) = 0 everywhere, as torch (not 0 * inf at a = 0)
         return (gy * self.p * a ** (self.p - 1),)
@@ -121,7 +121,7 @@ class Exp(Function):
         return xp.exp(a)
 
     def backward(self, gy, node):
-        return (gy * node.data,)
+        return (gy * node._data,)
 
 
 class Log(Function):
@@ -131,7 +131,7 @@ class Log(Function):
         return xp.log(a)
 
     def backward(self, gy, node):
-        return (gy / node.inputs[0].data,)
+        return (gy / node.inputs[0]._data,)
 
 
 class Sqrt(Function):
@@ -141,7 +141,7 @@ class Sqrt(Function):
         return xp.sqrt(a)
 
     def backward(self, gy, node):
-        return (gy / (2 * node.data),)
+        return (gy / (2 * node._data),)
 
 
 class Abs(Function):
@@ -151,7 +151,7 @@ class Abs(Function):
         return xp.abs(a)
 
     def backward(self, gy, node):
-        return (gy * xp.sign(node.inputs[0].data),)
+        return (gy * xp.sign(node.inputs[0]._data),)
 
 
 class ReLU(Function):
@@ -163,8 +163,8 @@ class ReLU(Function):
         return y
 
     def backward(self, gy, node):
-        gx = xp.empty_like(gy, dtype=node.data.dtype)
-        split(lambda r: xp.multiply(gy[r], node.data[r] > 0, out=gx[r]), gx)
+        gx = xp.empty_like(gy, dtype=node._data.dtype)
+        split(lambda r: xp.multiply(gy[r], node._data[r] > 0, out=gx[r]), gx)
         return (gx,)
 
 
@@ -176,7 +176,7 @@ class Sigmoid(Function):
         return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(self, gy, node):
-        return (gy * node.data * (1 - node.data),)
+        return (gy * node._data * (1 - node._data),)
 
 
 class Tanh(Function):
@@ -186,7 +186,7 @@ class Tanh(Function):
         return xp.tanh(a)
 
     def backward(self, gy, node):
-        return (gy * (1 - node.data * node.data),)
+        return (gy * (1 - node._data * node._data),)
 
 
 def _erf(x):
@@ -209,7 +209,7 @@ class GELU(Function):
         return (0.5 * a * (1 + _erf(a / math.sqrt(2)))).astype(a.dtype, copy=False)
 
     def backward(self, gy, node):
-        a = node.inputs[0].data
+        a = node.inputs[0]._data
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
             t = xp.tanh(k * (a + 0.044715 * a**3))
@@ -227,7 +227,7 @@ class Maximum(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        share = xp.where(a.data == b.data, gy.dtype.type(0.5), a.data > b.data)  # a's share: 1, 0.5 or 0
+        share = xp.where(a._data == b._data, gy.dtype.type(0.5), a._data > b._data)  # a's share: 1, 0.5 or 0
         return sum_to(gy * share, a.shape), sum_to(gy * (1 - share), b.shape)
 
 
@@ -335,7 +335,7 @@ def minimum(a, b):
 
 def where(cond, a, b):
     """Elements of `a` where `cond`, else of `b`."""
-    cond = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    cond = cond._data if isinstance(cond, Tensor) else xp.asarray(cond)
     a, b = _binary(a, b)
     try:
         xp.broadcast_shapes(cond.shape, a.shape, b.shape)
@@ -347,7 +347,7 @@ def where(cond, a, b):
 def _compare(fn):
     def compare(a, b):
         a, b = _binary(a, b)
-        return Tensor(fn(a.data, b.data), dtype=bool)
+        return Tensor(fn(a._data, b._data), dtype=bool)
 
     compare.__doc__ = f"Elementwise {fn.__name__} (a bool tensor, no gradient)."
     return compare

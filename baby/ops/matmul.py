@@ -14,8 +14,8 @@ class MatMul(Function):
 
     def backward(self, gy, node):
         a, b = node.inputs
-        A = a.data[None, :] if a.ndim == 1 else a.data  # (..., n, k)
-        B = b.data[:, None] if b.ndim == 1 else b.data  # (..., k, m)
+        A = a._data[None, :] if a.ndim == 1 else a._data  # (..., n, k)
+        B = b._data[:, None] if b.ndim == 1 else b._data  # (..., k, m)
         G = gy.reshape(gy.shape + (1,) * (b.ndim == 1))  # (..., n?, m?) with the dropped axes restored
         G = G.reshape(G.shape[:-1] + (1,) + G.shape[-1:]) if a.ndim == 1 else G
         ga = sum_to(mm(G, xp.swapaxes(B, -1, -2)), A.shape).reshape(a.shape) if a.requires_grad else None

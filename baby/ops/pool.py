@@ -87,12 +87,12 @@ class MaxPool(Function):
         return idx
 
     def backward(self, gy, node):
-        x = node.inputs[0].data
+        x = node.inputs[0]._data
         gx = _padded_zeros(x.shape, self.pads, gy.dtype)
         gw = self._view(gx)  # (N, *O, *k, C) writable windows of gx
         spans = zip(self.stride, self.dilation, self.k, strict=True)
         disjoint = all(s >= d * (k - 1) + 1 for s, d, k in spans)
-        for j, m in self.first_max(x, node.data):
+        for j, m in self.first_max(x, node._data):
             t = gw[(slice(None),) * (1 + len(j)) + j]  # (N, *O, C) tap j of gx
             if disjoint:  # every element of gx lies in one window at most: write, don't add
                 xp.copyto(t, gy, where=m)
@@ -174,7 +174,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
                                                  ceil_mode, name)
     op = MaxPool(k, stride, pads, dilation, O)
     y = op(x)
-    return (y, Tensor(op.indices(x.data, y.data), dtype=xp.int64)) if return_indices else y
+    return (y, Tensor(op.indices(x._data, y._data), dtype=xp.int64)) if return_indices else y
 
 
 def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,

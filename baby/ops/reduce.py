@@ -31,8 +31,8 @@ class Max(Function):
         return a.max(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy, node):
-        x = node.inputs[0].data
-        y, gy = (node.data, gy) if self.keepdims else (xp.expand_dims(node.data, self.axes),
+        x = node.inputs[0]._data
+        y, gy = (node._data, gy) if self.keepdims else (xp.expand_dims(node._data, self.axes),
                                                        xp.expand_dims(gy, self.axes))
         mask = x == y
         return (mask * (gy / mask.sum(axis=self.axes, keepdims=True, dtype=gy.dtype)),)
@@ -49,7 +49,7 @@ class LogSoftmax(Function):
         return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy, node):
-        return (gy - xp.exp(node.data) * gy.sum(axis=self.axis, keepdims=True),)
+        return (gy - xp.exp(node._data) * gy.sum(axis=self.axis, keepdims=True),)
 
 
 class Softmax(Function):
@@ -63,7 +63,7 @@ class Softmax(Function):
         return e / e.sum(axis=self.axis, keepdims=True)
 
     def backward(self, gy, node):
-        y = node.data
+        y = node._data
         return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
 
 
@@ -88,7 +88,7 @@ def mean(a, axis=None, keepdims=False):
 
 def max(a, axis=None, keepdims=False):
     """Max over `axis` (gradient shared among ties)."""
-    if a.size == 0:
+    if a.numel() == 0:
         raise ValueError(f"max of an empty tensor of shape {a.shape}")
     return _reduce(Max, a, axis, keepdims)
 
@@ -101,7 +101,7 @@ def min(a, axis=None, keepdims=False):
 def logsumexp(a, axis=None, keepdims=False):
     """log(sum(exp(a))) over `axis`, computed stably."""
     axes = normalize_axes(axis, a.ndim, "axis", a.shape)
-    m = xp.max(a.data, axis=axes, keepdims=True)
+    m = xp.max(a._data, axis=axes, keepdims=True)
     m = Tensor(xp.where(xp.isfinite(m), m, 0), dtype=a.dtype)  # shift by the max; no gradient through it
     out = log(sum(exp(a - m), axes, keepdims=True)) + m
     return out if keepdims else out.reshape(*[n for i, n in enumerate(out.shape) if i not in axes])

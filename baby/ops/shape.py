@@ -187,10 +187,10 @@ def reshape(a, *shape):
     """The same elements in `shape` (one entry may be -1)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     known = math.prod(n for n in shape if n != -1)
-    if shape.count(-1) == 1 and known and a.size % known == 0:
-        shape = tuple(a.size // known if n == -1 else n for n in shape)
-    if any(n < 0 for n in shape) or math.prod(shape) != a.size:
-        raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
+    if shape.count(-1) == 1 and known and a.numel() % known == 0:
+        shape = tuple(a.numel() // known if n == -1 else n for n in shape)
+    if any(n < 0 for n in shape) or math.prod(shape) != a.numel():
+        raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.numel()} elements) into {shape}")
     return Reshape(shape)(a)
 
 
@@ -227,7 +227,7 @@ def _index(i, top=True):
     if isinstance(i, tuple) and top:
         return tuple(_index(j, top=False) for j in i)
     if isinstance(i, Tensor):
-        return i.data if i.dtype == bool else i.data.astype(xp.int64, copy=False)
+        return i._data if i.dtype == bool else i._data.astype(xp.int64, copy=False)
     if isinstance(i, (list, tuple)):
         return xp.asarray(i)
     return i

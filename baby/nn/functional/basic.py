@@ -92,7 +92,7 @@ class LayerNorm(Function):
     def backward(self, gy, node):
         x, w, b = node.inputs
         axes, lead = tuple(range(x.ndim - self.k, x.ndim)), tuple(range(x.ndim - self.k))
-        g = gy * w.data
+        g = gy * w._data
         gx = self.invstd * (g - g.mean(axis=axes, keepdims=True)
                             - self.xhat * (g * self.xhat).mean(axis=axes, keepdims=True))
         gw = (gy * self.xhat).sum(axis=lead) if w.requires_grad else None
@@ -152,7 +152,7 @@ class CrossEntropy(Function):
 
 def _class_target(x, target, weight, ignore_index):
     """Validated integer targets (N, *d), the not-ignored mask and the weight array."""
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {t.dtype} "
                         "(make it with dtype=baby.int64)")
@@ -166,7 +166,7 @@ def _class_target(x, target, weight, ignore_index):
                          f"(expected 0 <= target < {C}, or ignore_index={ignore_index})")
     w = None
     if weight is not None:
-        w = (weight.data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype, copy=False)
+        w = (weight._data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype, copy=False)
         if w.shape != (C,):
             raise ValueError(f"cross_entropy: weight has shape {w.shape}, expected ({C},) for {x.shape}")
     return xp.where(keep, t, 0), keep.astype(x.dtype), w

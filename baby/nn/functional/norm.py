@@ -50,14 +50,14 @@ class BatchNorm(Function):
 
     def backward(self, gy, node):
         x, w, b = node.inputs
-        C, M = x.shape[1], x.size // x.shape[1]
+        C, M = x.shape[1], x.numel() // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
         sums = split(lambda r: (_channel_sum(gy[r]), _channel_sum(gy[r], self.xhat[r])), gy)
         gb, gw = sum(s[0] for s in sums), sum(s[1] for s in sums)  # (C,), (C,)
-        scale = w.data * self.invstd  # (C,)
+        scale = w._data * self.invstd  # (C,)
         gx = None
         if x.requires_grad:
-            gx = xp.empty_like(x.data)
+            gx = xp.empty_like(x._data)
             k, c = (scale * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
             s = scale.reshape(shape)
 
@@ -89,17 +89,17 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
     if not training and running_mean is None:
         raise ValueError("batch_norm: training=False needs running_mean and running_var")
-    M = x.size // max(C, 1)
+    M = x.numel() // max(C, 1)
     if training and M <= 1:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, got input {x.shape}")
     w = weight if weight is not None else Tensor(xp.ones(C, dtype=x.dtype), dtype=x.dtype)
     b = bias if bias is not None else Tensor(xp.zeros(C, dtype=x.dtype), dtype=x.dtype)
-    stats = (None, None) if training else (running_mean.data, running_var.data)
+    stats = (None, None) if training else (running_mean._data, running_var._data)
     op = BatchNorm(eps, *stats)
     y = op(x, w, b)
     if training and running_mean is not None:
-        running_mean.data *= 1 - momentum
-        running_mean.data += momentum * op.mean
-        running_var.data *= 1 - momentum
-        running_var.data += (momentum * M / (M - 1)) * op.var
+        running_mean._data *= 1 - momentum
+        running_mean._data += momentum * op.mean
+        running_var._data *= 1 - momentum
+        running_var._data += (momentum * M / (M - 1)) * op.var
     return y
