@@ -28,3 +28,10 @@ def get_rng_state():
 def set_rng_state(state):
     """Restore a state returned by `get_rng_state`."""
     _rng.bit_generator.state = json.loads(state)
+
+
+def seed():
+    """Seed the generator from the operating system's entropy; returns the seed used."""
+    s = int(np.random.SeedSequence().entropy % (1 << 63))
+    manual_seed(s)
+    return s

@@ -1,76 +1,111 @@
-"""Tensor: an array, its gradient and the op that made it; iterative backward; no_grad."""
+"""Tensor: an array, its gradient and the op that made it; the op base class; grad modes; iterative backward.
+
+Every tensor carries a version counter (shared with the views of its memory). An in-place write bumps it;
+each recorded op notes the versions of its inputs and output, and backward refuses to use a tensor that
+changed since, so an in-place op gives a correct gradient or a clear error, never a silently wrong one.
+"""
 
 import abc
-import functools
-import numbers
+import math
 
-from . import random
+from . import dtypes, grad_mode
 from .backend import xp
+from .device import CPU
+from .device import device as as_device
 from .parallel import split
 
-_grad_enabled = True
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints with numel()."""
+
+    def numel(self):
+        """The number of elements a tensor of this shape has."""
+        return math.prod(self)
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+    def __repr__(self):
+        return f"baby.Size({list(self)})"
+
+    def __format__(self, spec):
+        return format(tuple.__repr__(self), spec)  # f-strings (and so error messages) show (2, 3)
 
 
-class no_grad:
-    """Context manager (and decorator, `@no_grad()` or `@no_grad`) in which ops record no graph."""
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)
-
-    def __enter__(self):
-        global _grad_enabled
-        self.prev, _grad_enabled = _grad_enabled, False
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapped
+_FLOAT = object()  # Tensor(data): the default float type, as torch.Tensor; dtype=None keeps an array's type
 
 
-def is_grad_enabled():
-    """Whether ops currently record the graph."""
-    return _grad_enabled
-
-
-def _to_array(data, dtype):
-    """`data` as an array: float32 unless `dtype` is given; clear errors for what can't be one."""
+def _to_array(data, dtype, infer):
+    """`data` as an array of `dtype`; else inferred as torch.tensor does (`infer`), or the default float."""
     if isinstance(data, Tensor):
-        data, dtype = data._data, data.dtype if dtype is None else dtype
-    if isinstance(data, str) or (isinstance(data, (list, tuple)) and _has_str(data)):
-        raise TypeError(f"Tensor data must be numbers, lists of numbers or arrays, got {data!r:.60}")
-    try:
-        a = xp.asarray(data)
-    except ValueError as e:
-        raise ValueError(f"Tensor data must be rectangular (same length at every level): {e}") from None
-    if a.dtype == object or a.dtype.kind in "USV":
-        raise TypeError(f"Tensor data must be numeric, got an array of dtype {a.dtype}")
-    return a.astype(dtype if dtype is not None else xp.float32, copy=False)
+        a = data._data
+    elif isinstance(data, str) or (isinstance(data, (list, tuple)) and _has_str(data)):
+        raise TypeError(f"tensor data must be numbers, lists of numbers or arrays, got {data!r:.60}")
+    else:
+        try:
+            a = xp.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor data must be rectangular (same length at every level): {e}") from None
+        if a.dtype == object or a.dtype.kind not in "biuf":
+            raise TypeError(f"tensor data must be numeric, got an array of dtype {a.dtype}")
+    if dtype is _FLOAT:
+        return a.astype(dtypes.get_default_dtype(), copy=False)
+    if dtype is not None:
+        return a.astype(dtypes.as_dtype(dtype), copy=False)
+    if isinstance(data, (Tensor, xp.ndarray, xp.generic)):
+        return a
+    if infer:  # Python data: ints -> int64, floats -> the default float, bools stay bool
+        kind = a.dtype.kind
+        return a.astype(xp.int64 if kind in "iu" else dtypes.get_default_dtype() if kind == "f" else a.dtype,
+                        copy=False)
+    return a.astype(dtypes.get_default_dtype(), copy=False)
 
 
 def _has_str(seq):
     return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
 
 
+def _wrap(a):
+    """A new graph-free Tensor around the array `a` (no copy, no checks)."""
+    t = Tensor.__new__(Tensor)
+    t._data, t.grad, t.requires_grad, t._op, t._inputs, t._vc = a, None, False, None, (), [0]
+    return t
+
+
 class Function(abc.ABC):
-    """An op: `forward(*arrays) -> array`, `backward(gy, node) -> one gradient (or None) per input`."""
+    """An op: `forward(*arrays) -> array`, `backward(gy, node) -> one gradient (or None) per input`.
+
+    The library's own ops (defined in `baby.*`) take and return arrays in backward; a subclass defined
+    elsewhere (user code, the book's listings) gets `gy` as a Tensor and may return Tensors or arrays,
+    as the book's engine does. Set the class attribute `array_grads` to choose explicitly. An op whose
+    output may share its input's memory sets `view = True`, so the two share one version counter.
+    """
+
+    view = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "array_grads" not in vars(cls):
+            cls.array_grads = cls.__module__.split(".")[0] == "baby"
 
     def __call__(self, *inputs):
-        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
-        y = Tensor.__new__(Tensor)
-        y._data = xp.asarray(self.forward(*[t._data for t in tensors]))  # NumPy reductions return scalars
-        y.grad, y._op, y._inputs = None, None, ()
-        y.requires_grad = _grad_enabled and any(t.requires_grad for t in tensors)
-        if y.requires_grad:
-            y._op, y._inputs = self, tuple(tensors)
+        tensors = tuple(_lift(x) for x in inputs)
+        y = _wrap(xp.asarray(self.forward(*[t._data for t in tensors])))  # NumPy reductions give scalars
+        if self.view and xp.may_share_memory(y._data, tensors[0]._data):
+            x = tensors[0]
+            y._vc, y._base = x._vc, x if x._base is None else x._base
+        if grad_mode.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
+            y.requires_grad, y._op, y._inputs = True, self, tensors
+            self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
         return y
+
+    def name(self):
+        """The name PyTorch gives this op's node in the graph, e.g. 'MulBackward0'."""
+        return f"{type(self).__name__}Backward0"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
 
     @abc.abstractmethod
     def forward(self, *arrays):
@@ -81,25 +116,51 @@ class Function(abc.ABC):
         """Gradients of the loss with respect to each input, given `gy` for the output `node`."""
 
 
+def _lift(x):
+    """An op input as a Tensor: arrays keep their dtype, Python numbers take the default types."""
+    if isinstance(x, Tensor):
+        return x
+    return _wrap(xp.asarray(x)) if isinstance(x, xp.ndarray) else Tensor(x, dtype=None)
+
+
 class Tensor:
     """An n-d array that records the ops applied to it so gradients can flow back."""
 
     __array_priority__ = 1000
+    _base = None  # the tensor whose memory this view shares
+    _hooks = None  # functions register_hook added
+    _retains_grad = False
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        self._data = _to_array(data, dtype)
-        if requires_grad and self._data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got dtype {self._data.dtype}")
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
-        self._op, self._inputs = None, ()
+    def __init__(self, data, dtype=_FLOAT, requires_grad=False, device=None):
+        as_device(device)
+        if isinstance(data, Tensor) and dtype is _FLOAT:
+            dtype = None  # a tensor keeps its dtype, as torch.Tensor(t) does
+        self._data = _to_array(data, dtype, infer=False)
+        if isinstance(data, Tensor) and self._data is data._data:
+            self._data = self._data.copy()
+        self.grad, self._op, self._inputs, self._vc = None, None, (), [0]
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
 
-    # ---- properties -------------------------------------------------------------------------------
-    shape = property(lambda self: self._data.shape, doc="The shape tuple.")
+    # ---- attributes ------------------------------------------------------------------------------
+    shape = property(lambda self: Size(self._data.shape), doc="The shape, a baby.Size.")
     dtype = property(lambda self: self._data.dtype, doc="The element type.")
     ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
     inputs = property(lambda self: self._inputs, doc="The tensors this one was computed from.")
     is_leaf = property(lambda self: self._op is None, doc="True for tensors no recorded op produced.")
+    grad_fn = property(lambda self: self._op, doc="The op that produced this tensor (None for leaves).")
+    _version = property(lambda self: self._vc[0], doc="How many in-place writes this memory has had.")
+
+    device = property(lambda self: CPU, doc="Where the data lives: always the CPU.")
+
+    @property
+    def data(self):
+        """The same memory as a Tensor cut from the graph; assigning replaces this tensor's values."""
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else xp.asarray(value)
 
     @property
     def T(self):
@@ -107,65 +168,100 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     @property
-    def data(self):
-        """The same memory as a Tensor cut from the graph; assigning replaces this tensor's values."""
-        t = Tensor.__new__(Tensor)
-        t._data, t.grad, t.requires_grad, t._op, t._inputs = self._data, None, False, None, ()
-        return t
-
-    @data.setter
-    def data(self, value):
-        self._data = value._data if isinstance(value, Tensor) else xp.asarray(value)
+    def mT(self):
+        """The last two axes swapped (a batch of transposed matrices)."""
+        return self.transpose(-2, -1)
 
     def size(self, dim=None):
         """The shape, or the length of dimension `dim`."""
-        return self.shape if dim is None else self.shape[dim]
+        if dim is None:
+            return self.shape
+        from .ops.shape import one_axis
+
+        return self._data.shape[one_axis(dim, self.shape, "dim")]
 
     def numel(self):
         """The number of elements."""
         return self._data.size
 
+    def dim(self):
+        """The number of dimensions."""
+        return self._data.ndim
+
     def numpy(self):
         """The underlying array (shares memory)."""
         return self._data
 
+    def __array__(self, dtype=None, copy=None):
+        a = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
     def item(self):
         """The single element as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to a Python "
+                               f"number (shape {tuple(self.shape)})")
         return self._data.item()
 
+    def tolist(self):
+        """The elements as (nested) Python lists of numbers."""
+        return self._data.tolist()
+
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor(self._data, dtype=self.dtype)
+        """The same memory cut from the graph (in-place writes to either are seen by both)."""
+        t = _wrap(self._data)
+        t._vc = self._vc
+        return t
 
-    def astype(self, dtype):
-        """A copy converted to `dtype` (no gradient flows through)."""
-        return Tensor(self._data.astype(dtype), dtype=dtype)
-
-    def requires_grad_(self, flag=True):
-        """Set requires_grad in place; returns self."""
-        self.requires_grad = bool(flag)
+    def detach_(self):
+        """Cut this tensor from the graph in place; returns self."""
+        self._op, self._inputs, self.requires_grad = None, (), False
         return self
 
-    def zero_grad(self):
-        """Drop the accumulated gradient."""
-        self.grad = None
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place (leaves only); returns self."""
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+        if not requires_grad and self._op is not None:
+            raise RuntimeError("requires_grad can only be changed on leaf tensors; use detach() for a "
+                               "non-leaf tensor")
+        self.requires_grad = bool(requires_grad)
+        return self
 
-    def __setitem__(self, index, value):
-        self._data[index] = value._data if isinstance(value, Tensor) else value
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in `.grad` after backward()."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        self._hooks = (self._hooks or []) + [hook]
 
     def __len__(self):
+        if not self.ndim:
+            raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
+    def __iter__(self):
+        if not self.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
     def __repr__(self):
-        body = xp.array2string(self._data, separator=", ", prefix="Tensor(")
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({body}, dtype={self.dtype}{grad})"
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        return format(self.item(), spec) if self._data.size == 1 else super().__format__(spec)
 
     def __bool__(self):
         if self._data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements is ambiguous "
+                               f"(shape {tuple(self.shape)})")
         return bool(self._data)
 
     def __float__(self):
@@ -174,44 +270,100 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got "
+                            f"{self.dtype} of shape {tuple(self.shape)}")
+        return int(self.item())
+
     def __hash__(self):
         return id(self)
 
-    # ---- autograd ---------------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`; frees the graph unless `retain_graph`."""
-        if not self.requires_grad:
-            raise ValueError("backward() on a tensor that does not require grad (no input had requires_grad)")
-        if grad is None:
-            if self._data.size != 1:
-                raise ValueError(f"backward() without grad needs a scalar output, got shape {self.shape}")
-            gy = xp.ones_like(self._data)
+    def backward(self, gradient=None, retain_graph=None, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
+        `retain_graph`."""
+        run_backward([self], [gradient], retain_graph, inputs=inputs)
+
+
+def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=True):
+    """Backpropagate from `roots` (each seeded with its gradient, or ones for a scalar); accumulate into
+    leaves' `.grad` (only those in `inputs` when given), or, with accumulate=False, return the gradients
+    at `inputs` as {id: array} without touching any `.grad`."""
+    grads = {}
+    for i, (t, g) in enumerate(zip(roots, gradients, strict=True)):
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
+                                   f"{tuple(t.shape)}")
+            g = xp.ones_like(t._data)
         else:
-            gy = _to_array(grad, self.dtype)
-            if gy.shape != self.shape:
-                raise ValueError(f"backward() gradient has shape {gy.shape}, expected {self.shape}")
-        grads = {id(self): gy}
-        for node in _topo_order(self):
-            g = grads.pop(id(node), None)
-            if g is None:
+            g = _to_array(g, t.dtype, infer=False)
+            if g.shape != t._data.shape:
+                raise RuntimeError(f"mismatch in shape: gradient has shape {g.shape} and output has shape "
+                                   f"{t._data.shape}")
+        grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    found = {}
+    for node in _topo_order(roots):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        for hook in node._hooks or ():
+            r = hook(_wrap(g))
+            g = g if r is None else _to_array(r, node.dtype, infer=False)
+        if wanted is not None and id(node) in wanted:
+            if accumulate:
+                _accumulate(node, g)
+            else:
+                found[id(node)] = g
+        elif node._op is None or node._retains_grad:
+            if wanted is None:
+                _accumulate(node, g)
+        if node._op is None:
+            continue
+        for x, gx in zip(node._inputs, _grads_of(node, g), strict=True):
+            if gx is None or not x.requires_grad:
                 continue
-            if node._op is None:
-                g = _own_copy(g, node._data) if node.grad is None else node.grad._data + g
-                node.grad = Tensor(g, dtype=node.dtype)
-                continue
-            with no_grad():
-                gxs = node._op.backward(g, node)
-            for x, gx in zip(node._inputs, gxs, strict=True):
-                if gx is None or not x.requires_grad:
-                    continue
-                if gx.shape != x.shape:
-                    raise RuntimeError(
-                        f"{type(node._op).__name__}.backward returned a gradient of shape {gx.shape} "
-                        f"for an input of shape {x.shape}")
-                prev = grads.get(id(x))
-                grads[id(x)] = gx if prev is None else prev + gx
-            if not retain_graph:
-                node._op, node._inputs = _Freed, ()
+            if gx.shape != x._data.shape:
+                raise RuntimeError(f"{node._op.name()} returned a gradient of shape {gx.shape} for an input "
+                                   f"of shape {x._data.shape}")
+            prev = grads.get(id(x))
+            grads[id(x)] = gx if prev is None else prev + gx
+        if not retain_graph:
+            node._op, node._inputs = _Freed, ()
+    return found
+
+
+def _grads_of(node, g):
+    """The op's gradients for each input of `node`, after checking nothing it needs changed in place."""
+    op = node._op
+    if op is _Freed:
+        raise RuntimeError("trying to backward through the graph a second time (its intermediate values "
+                           "were freed by the first backward); pass retain_graph=True to the first call")
+    for t, v in zip(node._inputs + (node,), op.versions, strict=True):
+        if t._vc[0] != v:
+            role = "output" if t is node else "input"
+            raise RuntimeError(
+                f"a tensor needed for gradient computation was modified by an in-place operation: the {role} "
+                f"of {op.name()} (shape {tuple(t.shape)}) is at version {t._vc[0]}; expected version {v}. "
+                "Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor before changing it")
+    with grad_mode.no_grad():
+        if op.array_grads:
+            return op.backward(g, node)
+        out = op.backward(_wrap(g), node)
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    return tuple(None if o is None else xp.asarray(o._data if isinstance(o, Tensor) else o, dtype=x.dtype)
+                 for o, x in zip(out, node._inputs, strict=True))
+
+
+def _accumulate(node, g):
+    """Add `g` to `node.grad` (a fresh array laid out like the node's data the first time)."""
+    if node.grad is None:
+        node.grad = _wrap(_own_copy(g, node._data))
+    else:
+        node.grad._data = node.grad._data + g
 
 
 def _own_copy(g, like):
@@ -232,15 +384,15 @@ class _FreedGraph(Function):
         raise RuntimeError("a freed graph node computes nothing")
 
     def backward(self, gy, node):
-        raise RuntimeError("backward through the graph a second time: pass retain_graph=True the first time")
+        raise RuntimeError("a freed graph node has no gradient")
 
 
 _Freed = _FreedGraph()
 
 
-def _topo_order(root):
-    """Nodes reachable from `root`, each before the inputs it was computed from (iterative DFS)."""
-    order, visited, stack = [], set(), [(root, False)]
+def _topo_order(roots):
+    """Nodes reachable from `roots`, each before the inputs it was computed from (iterative DFS)."""
+    order, visited, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
         node, finished = stack.pop()
         if finished:
@@ -252,73 +404,9 @@ def _topo_order(root):
     return order[::-1]
 
 
-def as_tensor(x, like=None):
-    """`x` as a Tensor; Python scalars take the dtype of `like` (no float64 promotion)."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, numbers.Number) and like is not None:
-        if like.dtype.kind == "f" or isinstance(x, (bool, xp.bool_)):
-            return Tensor(x, dtype=like.dtype)
-        if isinstance(x, numbers.Integral):
-            return Tensor(x, dtype=like.dtype if like.dtype.kind in "iu" else xp.int64)
-        return Tensor(x, dtype=xp.float32)
-    return Tensor(x)
-
-
-def _make(array, dtype, requires_grad):
-    return Tensor(array, dtype=dtype, requires_grad=requires_grad)
-
-
-def _shape(shape):
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
-
-
-def tensor(data, dtype=None, requires_grad=False):
-    """A new Tensor from data (float32 unless `dtype` is given)."""
-    return _make(data, dtype, requires_grad)
-
-
-def zeros(*shape, dtype=None, requires_grad=False):
-    """A tensor of zeros."""
-    return _make(xp.zeros(_shape(shape)), dtype, requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad=False):
-    """A tensor of ones."""
-    return _make(xp.ones(_shape(shape)), dtype, requires_grad)
-
-
-def full(shape, fill_value, dtype=None, requires_grad=False):
-    """A tensor filled with `fill_value`."""
-    return _make(xp.full(_shape((shape,)), fill_value), dtype, requires_grad)
-
-
-def zeros_like(t, dtype=None, requires_grad=False):
-    """Zeros with the shape (and dtype, unless given) of `t`."""
-    return _make(xp.zeros(t.shape), t.dtype if dtype is None else dtype, requires_grad)
-
-
-def ones_like(t, dtype=None, requires_grad=False):
-    """Ones with the shape (and dtype, unless given) of `t`."""
-    return _make(xp.ones(t.shape), t.dtype if dtype is None else dtype, requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
-    """Evenly spaced values in [start, end)."""
-    start, end = (0, start) if end is None else (start, end)
-    return _make(xp.arange(start, end, step), dtype, requires_grad)
-
-
-def eye(n, m=None, dtype=None, requires_grad=False):
-    """The identity matrix (n x m)."""
-    return _make(xp.eye(n, m), dtype, requires_grad)
-
-
-def randn(*shape, dtype=None, requires_grad=False):
-    """Standard normal samples from the library's seeded generator."""
-    return _make(random.generator().standard_normal(_shape(shape), dtype=xp.float32), dtype, requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad=False):
-    """Uniform [0, 1) samples from the library's seeded generator."""
-    return _make(random.generator().random(_shape(shape), dtype=xp.float32), dtype, requires_grad)
+def as_tensor(data, dtype=None, device=None):
+    """`data` as a Tensor, sharing memory where it can (a Tensor or array of the same dtype is not copied)."""
+    if isinstance(data, Tensor) and (dtype is None or dtypes.as_dtype(dtype) == data.dtype):
+        return data
+    as_device(device)
+    return _wrap(_to_array(data, dtype, infer=True))

@@ -31,7 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import random
-from .tensor import no_grad
+from .grad_mode import no_grad
 
 FORMAT = "baby-checkpoint-1"
 COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")

@@ -108,7 +108,7 @@ def test_parameter():
     p = nn.Parameter(np.zeros(3))
     assert p.requires_grad and p.dtype == np.float32 and isinstance(p, baby.Tensor)
     assert nn.Parameter(baby.zeros(2, dtype=baby.float64)).dtype == np.float64
-    assert repr(p).startswith("Parameter containing:\nTensor(")
+    assert repr(p).startswith("Parameter containing:\ntensor(")
 
 
 def test_state_dict_is_a_copy_of_arrays():

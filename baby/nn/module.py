@@ -8,6 +8,7 @@ match. `load_state_dict` copies values in place, keeping each parameter's and bu
 
 from collections import namedtuple
 
+from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
 
@@ -15,12 +16,19 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 
 class Parameter(Tensor):
-    """A Tensor a Module registers as trainable: requires_grad=True, float32 unless `data` is a Tensor."""
+    """A Tensor a Module registers as trainable: requires_grad=True; shares a float Tensor's memory and
+    dtype (as PyTorch), other data becomes the default float."""
 
-    def __init__(self, data, dtype=None, requires_grad=True):
+    def __init__(self, data=None, requires_grad=True, dtype=None):
+        if data is None:
+            data = xp.empty(0, dtypes.get_default_dtype())
         if dtype is None and isinstance(data, Tensor) and data.dtype.kind == "f":
-            dtype = data.dtype
-        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
+            super().__init__([], requires_grad=False)
+            self._data, self._vc = data._data, data._vc
+            self.requires_grad_(requires_grad)
+            return
+        super().__init__(data, dtype=dtypes.get_default_dtype() if dtype is None else dtype,
+                         requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -1,10 +1,16 @@
-"""The op set: one class per op (forward on arrays, backward -> one gradient per input) + a function."""
+"""The op set: one class per op (forward on arrays, backward -> one gradient per input) + a function.
+
+`methods.py` binds them as Tensor methods and operators. The book's names (summation, negate, multiply,
+add_scalar, ...) are aliases of the same functions.
+"""
 
 from ..parallel import set_num_threads
-from ..tensor import Tensor
+from ..tensor import Function
+from . import methods
 from .algorithm import conv_algorithm, set_conv_algorithm, set_workspace_budget
 from .conv import conv, conv_transpose
 from .elementwise import (
+    Cast,
     abs,
     add,
     div,
@@ -30,50 +36,90 @@ from .elementwise import (
     tanh,
     where,
 )
-from .matmul import matmul
+from .index import argsort, gather, index_select, masked_fill, nonzero, scatter_add, sort, topk
+from .math import (
+    allclose,
+    ceil,
+    clamp,
+    cos,
+    equal,
+    expm1,
+    floor,
+    floor_divide,
+    fmod,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    log1p,
+    log2,
+    log10,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    square,
+    tan,
+    trunc,
+)
+from .matmul import bmm, einsum, matmul, mm
 from .pool import avg_pool, max_pool
-from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum
+from .reduce import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    softmax,
+    std,
+    sum,
+    var,
+)
 from .shape import (
     broadcast_to,
+    cat,
+    chunk,
+    clone,
+    concat,
     concatenate,
     dilate,
+    expand,
+    flatten,
     flip,
     getitem,
+    hstack,
     pad,
     permute,
+    repeat,
     reshape,
+    split,
+    squeeze,
     stack,
+    t,
     transpose,
     undilate,
+    unflatten,
+    unsqueeze,
+    vstack,
 )
 
-__all__ = [
-    "set_conv_algorithm", "set_num_threads", "set_workspace_budget",
-    "abs", "add", "avg_pool", "broadcast_to", "concatenate", "conv", "conv_algorithm", "conv_transpose",
-    "dilate", "div", "eq",
-    "exp", "flip", "ge", "gelu", "getitem", "gt", "le", "log", "log_softmax", "logsumexp", "lt", "matmul",
-    "max", "max_pool", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow",
-    "relu", "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "sum_to", "tanh", "transpose",
-    "undilate", "where",
-]
+clip = clamp
+summation, negate, multiply, divide, power, logsoftmax = sum, neg, mul, div, pow, log_softmax
+add_scalar, mul_scalar, divide_scalar, power_scalar = add, mul, div, pow
 
-
-def _swap(fn):
-    return lambda a, b: fn(b, a)
-
-
-for _name, _fn in {
-    "__add__": add, "__radd__": _swap(add), "__sub__": sub, "__rsub__": _swap(sub),
-    "__mul__": mul, "__rmul__": _swap(mul), "__truediv__": div, "__rtruediv__": _swap(div),
-    "__pow__": pow, "__rpow__": _swap(pow), "__matmul__": matmul, "__rmatmul__": _swap(matmul),
-    "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
-    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
-    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
-    "gelu": gelu, "maximum": maximum, "minimum": minimum,
-    "sum": sum, "mean": mean, "max": max, "min": min, "logsumexp": logsumexp,
-    "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul,
-    "reshape": reshape, "permute": permute, "transpose": transpose, "broadcast_to": broadcast_to,
-    "flip": flip, "pad": pad, "dilate": dilate, "undilate": undilate,
-}.items():
-    setattr(Tensor, _name, _fn)
-Tensor.view = Tensor.reshape
+methods.bind()

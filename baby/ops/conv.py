@@ -11,7 +11,8 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 import numbers
 
 from ..backend import xp
-from ..tensor import Function, as_tensor, is_grad_enabled
+from ..grad_mode import is_grad_enabled
+from ..tensor import Function, as_tensor
 from . import algorithm
 from .conv_backward import col2im_input_grad, gemm_weight_grad, pointwise_input_grad, pointwise_weight_grad
 from .conv_forward import channels_first, contiguous, im2col_forward, out_size, pad, pointwise_forward

@@ -1,10 +1,12 @@
 """Elementwise ops: arithmetic, exp/log, activations, maximum, comparisons, where (+ unbroadcast helper)."""
 
 import math
+import numbers
 
+from .. import dtypes
 from ..backend import xp
 from ..parallel import split
-from ..tensor import Function, Tensor, as_tensor
+from ..tensor import Function, Tensor, _wrap
 
 
 def sum_to(g, shape):
@@ -16,25 +18,42 @@ def sum_to(g, shape):
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)  # (*shape)
 
 
+def _operand(x, dtype):
+    """`x` (a Tensor, array or Python number) as a Tensor of `dtype`; tensors change dtype through Cast."""
+    if isinstance(x, Tensor):
+        return x if x._data.dtype == dtype else Cast(dtype)(x)
+    return _wrap(xp.asarray(x, dtype=dtype))
+
+
 def _binary(a, b):
-    """Both operands as Tensors; scalars and int tensors take the other's float dtype; shapes broadcast."""
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
+    """Both operands as Tensors of their promoted type (PyTorch's rules, see dtypes.result_type)."""
+    a, b = (x if isinstance(x, (Tensor, numbers.Number, xp.ndarray)) else xp.asarray(x) for x in (a, b))
+    d = dtypes.result_type(a, b)
     try:
-        xp.broadcast_shapes(a.shape, b.shape)
+        xp.broadcast_shapes(xp.shape(a), xp.shape(b))
     except ValueError:
-        raise ValueError(f"operands of shapes {a.shape} and {b.shape} do not broadcast") from None
-    if a.dtype.kind == "f" and b.dtype.kind != "f":
-        b = Tensor(b._data, dtype=a.dtype)
-    elif b.dtype.kind == "f" and a.dtype.kind != "f":
-        a = Tensor(a._data, dtype=b.dtype)
-    return a, b
+        raise ValueError(f"operands of shapes {tuple(xp.shape(a))} and {tuple(xp.shape(b))} do not "
+                         "broadcast") from None
+    return _operand(a, d), _operand(b, d)
 
 
 def _floating(a):
-    """`a` as a Tensor with a float dtype: integer and bool data become float32 (as PyTorch)."""
-    a = as_tensor(a)
-    return a if a.dtype.kind == "f" else Tensor(a._data, dtype=xp.float32)
+    """`a` as a Tensor with a float dtype: integer and bool data become the default float (as PyTorch)."""
+    a = a if isinstance(a, Tensor) else _wrap(xp.asarray(a))
+    return a if a._data.dtype.kind == "f" else Cast(dtypes.get_default_dtype())(a)
+
+
+class Cast(Function):
+    """a converted to another dtype; the gradient goes back in the input's dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, a):
+        return a.astype(self.dtype)
+
+    def backward(self, gy, node):
+        return (gy.astype(node.inputs[0].dtype),)
 
 
 class Add(Function):
@@ -245,14 +264,14 @@ class Where(Function):
         return sum_to(xp.where(self.cond, gy, 0), a.shape), sum_to(xp.where(self.cond, 0, gy), b.shape)
 
 
-def add(a, b):
-    """a + b with broadcasting."""
-    return Add()(*_binary(a, b))
+def add(a, b, *, alpha=1):
+    """a + alpha * b with broadcasting."""
+    return Add()(*_binary(a, b if alpha == 1 else mul(b, alpha)))
 
 
-def sub(a, b):
-    """a - b with broadcasting."""
-    a, b = _binary(a, b)
+def sub(a, b, *, alpha=1):
+    """a - alpha * b with broadcasting."""
+    a, b = _binary(a, b if alpha == 1 else mul(b, alpha))
     return Add()(a, Neg()(b))
 
 
@@ -261,10 +280,19 @@ def mul(a, b):
     return Mul()(*_binary(a, b))
 
 
-def div(a, b):
-    """a / b with broadcasting (true division: integer operands give float32)."""
+def div(a, b, *, rounding_mode=None):
+    """a / b with broadcasting: true division (integers give the default float), or rounded 'trunc' /
+    'floor' (integers stay integers; no gradient flows through the rounding, as PyTorch)."""
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     a, b = _binary(a, b)
-    return Div()(_floating(a), _floating(b))
+    if rounding_mode is None:
+        return Div()(_floating(a), _floating(b))
+    if a._data.dtype.kind in "iub":
+        q = xp.floor_divide(a._data, b._data)
+        return _wrap(q + ((q < 0) & (q * b._data != a._data)) if rounding_mode == "trunc" else q)
+    q = a._data / b._data
+    return _wrap(xp.trunc(q) if rounding_mode == "trunc" else xp.floor(q))
 
 
 def pow(a, b):
@@ -333,8 +361,10 @@ def minimum(a, b):
     return neg(maximum(neg(a), neg(b)))
 
 
-def where(cond, a, b):
-    """Elements of `a` where `cond`, else of `b`."""
+def where(cond, a=None, b=None):
+    """Elements of `a` where `cond`, else of `b`; with `cond` alone, the indices where it holds."""
+    if a is None and b is None:
+        return tuple(_wrap(i) for i in xp.nonzero(cond._data if isinstance(cond, Tensor) else cond))
     cond = cond._data if isinstance(cond, Tensor) else xp.asarray(cond)
     a, b = _binary(a, b)
     try:
@@ -347,7 +377,7 @@ def where(cond, a, b):
 def _compare(fn):
     def compare(a, b):
         a, b = _binary(a, b)
-        return Tensor(fn(a._data, b._data), dtype=bool)
+        return _wrap(fn(a._data, b._data))
 
     compare.__doc__ = f"Elementwise {fn.__name__} (a bool tensor, no gradient)."
     return compare

@@ -1,11 +1,34 @@
 """Shape ops: reshape, permute, broadcast_to, getitem, pad, flip, dilate, undilate, stack, concatenate."""
 
+import functools
 import math
 import operator
 
+from .. import dtypes
 from ..backend import xp
 from ..tensor import Function, Tensor, as_tensor
-from .elementwise import sum_to
+from .elementwise import _operand, sum_to
+
+
+class DimensionError(IndexError, ValueError):
+    """A dim out of range: an IndexError, as PyTorch raises (and a ValueError, as baby raised before)."""
+
+
+def dim_args(fn):
+    """Let `fn` take axis= / axes= for dim= and keepdims= for keepdim= (NumPy's and the book's spellings)."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        for alias in ("axis", "axes"):
+            if alias in kwargs:
+                if "dim" in kwargs:
+                    raise TypeError(f"{fn.__name__}() got both dim and {alias}")
+                kwargs["dim"] = kwargs.pop(alias)
+        if "keepdims" in kwargs:
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+
+    return wrapped
 
 
 def normalize_axes(axis, ndim, name="axes", shape=None):
@@ -21,9 +44,12 @@ def normalize_axes(axis, ndim, name="axes", shape=None):
     except TypeError:
         raise TypeError(f"{name} must be ints, got {axis!r}") from None
     out = tuple(sorted({i + ndim if i < 0 else i for i in seq}))
-    if len(out) != len(seq) or any(not 0 <= i < ndim for i in out):
-        where = f"of shape {shape}" if shape is not None else f"with {ndim} dims"
-        raise ValueError(f"{name}={axis!r} is invalid for a tensor {where}")
+    where = f"of shape {tuple(shape)}" if shape is not None else f"with {ndim} dims"
+    if any(not 0 <= i < ndim for i in out):
+        raise DimensionError(f"{name}={axis!r} is out of range for a tensor {where} (expected a dim in "
+                             f"[{-ndim}, {ndim - 1}])")
+    if len(out) != len(seq):
+        raise ValueError(f"{name}={axis!r} repeats a dim of a tensor {where}")
     return out
 
 
@@ -36,6 +62,8 @@ def one_axis(axis, shape, name="axis"):
 
 class Reshape(Function):
     """The same elements in a new shape."""
+
+    view = True
 
     def __init__(self, shape):
         self.shape = shape
@@ -50,6 +78,8 @@ class Reshape(Function):
 class Permute(Function):
     """Axes reordered (a view)."""
 
+    view = True
+
     def __init__(self, axes):
         self.axes = axes
 
@@ -63,6 +93,8 @@ class Permute(Function):
 class BroadcastTo(Function):
     """Broadcast to a larger shape (a view)."""
 
+    view = True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -75,6 +107,8 @@ class BroadcastTo(Function):
 
 class GetItem(Function):
     """a[index]: ints, slices with steps, None, Ellipsis, integer/bool arrays (repeats accumulate)."""
+
+    view = True
 
     def __init__(self, index):
         self.index = index
@@ -108,6 +142,8 @@ class Pad(Function):
 
 class Flip(Function):
     """Reverse the order of elements along `axes` (a view)."""
+
+    view = True
 
     def __init__(self, axes):
         self.axes = axes
@@ -143,6 +179,8 @@ class Dilate(Function):
 
 class Undilate(Function):
     """Keep every (dilation + 1)-th element along `axes`: the inverse of dilate."""
+
+    view = True
 
     def __init__(self, axes, dilation):
         self.axes, self.dilation = axes, dilation
@@ -203,8 +241,13 @@ def permute(a, *axes):
     return Permute(tuple(operator.index(i) % a.ndim for i in axes))(a)
 
 
-def transpose(a, dim0=-2, dim1=-1):
-    """Swap two axes (a view)."""
+def transpose(a, dim0=-2, dim1=-1, axes=None):
+    """Swap two axes (a view); the book's transpose(a, axes=(i, j)) swaps i and j, and a longer `axes`
+    is a permutation."""
+    if isinstance(dim0, (tuple, list)):
+        axes = dim0
+    if axes is not None:
+        return transpose(a, *axes) if len(axes) == 2 else permute(a, *axes)
     axes = list(range(a.ndim))
     d0, d1 = one_axis(dim0, a.shape, "dim0"), one_axis(dim1, a.shape, "dim1")
     axes[d0], axes[d1] = axes[d1], axes[d0]
@@ -251,9 +294,10 @@ def pad(a, pad, value=0):
     return Pad(((0, 0),) * (a.ndim - len(pad)) + pad, value)(a)
 
 
-def flip(a, axes=None):
-    """Reverse the element order along `axes` (all when None)."""
-    return Flip(normalize_axes(axes, a.ndim, "axes", a.shape))(a)
+def flip(a, dims=None, axes=None):
+    """Reverse the element order along `dims` (the book's `axes`; all when None)."""
+    dims = axes if dims is None else dims
+    return Flip(normalize_axes(dims, a.ndim, "dims", a.shape))(a)
 
 
 def dilate(a, axes, dilation=1):
@@ -274,20 +318,150 @@ def _join(op, tensors, axis, ndim_out, verb):
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError(f"{verb} needs at least one tensor")
-    axis = normalize_axes(axis, ndim_out, "axis")[0]
+    axis = normalize_axes(axis, ndim_out, "dim")[0]
+    d = dtypes.result_type(*tensors)
     try:
-        return op(axis)(*tensors)
+        return op(axis)(*[_operand(t, d) for t in tensors])
     except ValueError:
-        raise ValueError(f"cannot {verb} shapes {[t.shape for t in tensors]} along axis {axis}") from None
+        shapes = [tuple(t.shape) for t in tensors]
+        raise ValueError(f"cannot {verb} shapes {shapes} along dim {axis}") from None
 
 
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis."""
+@dim_args
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dim."""
     tensors = list(tensors)
-    return _join(Stack, tensors, axis, (tensors[0].ndim if tensors else 0) + 1, "stack")
+    return _join(Stack, tensors, dim, (tensors[0].ndim if tensors else 0) + 1, "stack")
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
+@dim_args
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim (types promote, as PyTorch)."""
     tensors = list(tensors)
-    return _join(Concatenate, tensors, axis, tensors[0].ndim if tensors else 1, "concatenate")
+    return _join(Concatenate, tensors, dim, tensors[0].ndim if tensors else 1, "cat")
+
+
+concatenate = concat = cat
+
+
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for 1-d tensors)."""
+    tensors = [as_tensor(t) for t in tensors]
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Join along dim 0, 1-d tensors as rows."""
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in map(as_tensor, tensors)], 0)
+
+
+def unsqueeze(a, dim):
+    """A new dim of size 1 at `dim` (a view)."""
+    d = one_axis(dim, a.shape + (1,), "dim")
+    return Reshape(a.shape[:d] + (1,) + a.shape[d:])(a)
+
+
+def squeeze(a, dim=None):
+    """Drop dims of size 1 (all, or those of `dim` that have size 1)."""
+    dims = normalize_axes(dim, a.ndim, "dim", a.shape)
+    return Reshape(tuple(n for i, n in enumerate(a.shape) if not (i in dims and n == 1)))(a)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    """Dims start_dim..end_dim merged into one."""
+    if a.ndim == 0:
+        return Reshape((1,))(a)
+    s, e = one_axis(start_dim, a.shape, "start_dim"), one_axis(end_dim, a.shape, "end_dim")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    return Reshape(a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])(a)
+
+
+def unflatten(a, dim, sizes):
+    """Dim `dim` split into `sizes` (one may be -1)."""
+    d = one_axis(dim, a.shape, "dim")
+    return reshape(a, *a.shape[:d], *sizes, *a.shape[d + 1:])
+
+
+def _sizes(sizes):
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
+
+
+def expand(a, *sizes):
+    """Broadcast to `sizes` (a view; -1 keeps a dim's size)."""
+    sizes = _sizes(sizes)
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {tuple(a.shape)}")
+    return broadcast_to(a, tuple(a.shape[i - lead] if n == -1 and i >= lead else n
+                                 for i, n in enumerate(sizes)))
+
+
+def repeat(a, *sizes):
+    """The tensor tiled `sizes` times along each dim (leading sizes add dims)."""
+    sizes = _sizes(sizes)
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise ValueError(f"repeat: {len(sizes)} repeats {sizes} for a tensor of shape {tuple(a.shape)}; give "
+                         "at least one per dim")
+    shape = (1,) * lead + tuple(a.shape)
+    x = a.reshape(*[m for n in shape for m in (1, n)])  # (1, n0, 1, n1, ...)
+    x = broadcast_to(x, tuple(m for r, n in zip(sizes, shape, strict=True) for m in (r, n)))  # (r0, n0, ...)
+    return x.reshape(*[r * n for r, n in zip(sizes, shape, strict=True)])
+
+
+def t(a):
+    """The transpose of a matrix (vectors and scalars unchanged)."""
+    if a.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {tuple(a.shape)}; use transpose")
+    return a if a.ndim < 2 else transpose(a, 0, 1)
+
+
+@dim_args
+def split(a, split_size_or_sections, dim=0):
+    """Pieces of `split_size` along `dim` (the last may be smaller), or of the listed sizes."""
+    d = one_axis(dim, a.shape, "dim")
+    n = a.shape[d]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, not the {n} of dim {d}")
+    else:
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+    starts = [0]
+    for m in sizes:
+        starts.append(starts[-1] + m)
+    head = (slice(None),) * d
+    return tuple(getitem(a, head + (slice(b, e),)) for b, e in zip(starts, starts[1:], strict=False))
+
+
+@dim_args
+def chunk(a, chunks, dim=0):
+    """Up to `chunks` pieces of equal size along `dim` (the last may be smaller)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = a.shape[one_axis(dim, a.shape, "dim")]
+    return split(a, max(-(-n // chunks), 1), dim)
+
+
+def clone(a):
+    """A copy with its own memory; gradients flow back to `a`."""
+    return Clone()(a)
+
+
+def contiguous(a):
+    """`a` itself when its memory is C-ordered, else a C-ordered copy."""
+    return a if a._data.flags.c_contiguous else clone(a)
+
+
+class Clone(Function):
+    """A copy of the array (identity gradient)."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, gy, node):
+        return (gy,)

@@ -1,0 +1,98 @@
+"""Grad modes: whether ops record the graph, and the blocks and decorators that switch it."""
+
+import functools
+
+enabled = True
+
+
+class _GradMode:
+    """A context manager and decorator (`@no_grad()` or `@no_grad`) that sets the grad mode inside."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self(fn) if callable(fn) else self
+
+    def __init__(self, fn=None):
+        self.prev = None
+
+    def mode(self, prev):
+        """The grad mode inside the block, given the mode outside."""
+        return False
+
+    def __enter__(self):
+        global enabled
+        self.prev, enabled = enabled, self.mode(enabled)
+        return self
+
+    def __exit__(self, *exc):
+        global enabled
+        enabled = self.prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self.fresh():
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+    def fresh(self):
+        """A new manager of the same kind (one per decorated call, so calls may nest)."""
+        return type(self)()
+
+
+class no_grad(_GradMode):
+    """Ops inside record no graph."""
+
+
+class enable_grad(_GradMode):
+    """Ops inside record the graph (also inside a no_grad block)."""
+
+    def mode(self, prev):
+        return True
+
+
+class inference_mode(_GradMode):
+    """As no_grad (baby has no separate inference tensors); inference_mode(False) keeps the mode."""
+
+    def __init__(self, mode=True):
+        self.enabled = bool(mode)
+
+    def mode(self, prev):
+        return prev and not self.enabled
+
+    def fresh(self):
+        return inference_mode(self.enabled)
+
+
+class _Fixed(_GradMode):
+    """A block with the grad mode fixed to `enabled`."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def mode(self, prev):
+        return self.enabled
+
+    def fresh(self):
+        return _Fixed(self.enabled)
+
+
+class set_grad_enabled(_Fixed):
+    """Set graph recording on or off: now (a call), for a block (then restored) or a decorated function."""
+
+    def __init__(self, mode):
+        global enabled
+        self.enabled, self.prev, enabled = bool(mode), enabled, bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        self.__exit__()
+        return super().__call__(fn)
+
+
+def is_grad_enabled():
+    """Whether ops currently record the graph."""
+    return enabled

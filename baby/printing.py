@@ -1,0 +1,22 @@
+"""Tensor repr as PyTorch prints it: 4 decimals (or none for whole numbers), summarised past 1000 elements."""
+
+from . import dtypes
+from .backend import xp
+
+
+def tensor_repr(t, name="tensor"):
+    """`tensor([[1., 2.]], requires_grad=True)`, with dtype and grad_fn where PyTorch shows them."""
+    a = t._data
+    whole = a.dtype.kind != "f" or bool(xp.all(xp.isnan(a) | xp.isinf(a) | (a == xp.round(a))))
+    body = xp.array2string(a, separator=", ", prefix=f"{name}(", threshold=1000, edgeitems=3,
+                           max_line_width=80, precision=4, floatmode="maxprec" if whole else "fixed")
+    extra = []
+    if a.size == 0 and a.ndim > 1:
+        extra.append(f"size={a.shape}")
+    if a.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
+        extra.append(f"dtype=baby.{a.dtype}")
+    if t._op is not None:
+        extra.append(f"grad_fn={t._op!r}")
+    elif t.requires_grad:
+        extra.append("requires_grad=True")
+    return f"{name}({', '.join([body] + extra)})"
