@@ -332,14 +332,14 @@ def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=Tr
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
         if not retain_graph:
-            node._op, node._inputs = _Freed, ()
+            node._op, node._inputs = _FreedGraph(node._op.name()), ()
     return found
 
 
 def _grads_of(node, g):
     """The op's gradients for each input of `node`, after checking nothing it needs changed in place."""
     op = node._op
-    if op is _Freed:
+    if isinstance(op, _FreedGraph):
         raise RuntimeError("trying to backward through the graph a second time (its intermediate values "
                            "were freed by the first backward); pass retain_graph=True to the first call")
     for t, v in zip(node._inputs + (node,), op.versions, strict=True):
@@ -378,7 +378,13 @@ def _own_copy(g, like):
 
 
 class _FreedGraph(Function):
-    """Stands in for an op whose graph was freed by an earlier backward()."""
+    """Stands in for an op whose graph was freed by an earlier backward() (it keeps the op's name)."""
+
+    def __init__(self, name):
+        self.op_name = name
+
+    def name(self):
+        return self.op_name
 
     def forward(self, *arrays):
         raise RuntimeError("a freed graph node computes nothing")
@@ -386,8 +392,6 @@ class _FreedGraph(Function):
     def backward(self, gy, node):
         raise RuntimeError("a freed graph node has no gradient")
 
-
-_Freed = _FreedGraph()
 
 
 def _topo_order(roots):

@@ -56,6 +56,22 @@ class Cast(Function):
         return (gy.astype(node.inputs[0].dtype),)
 
 
+class Rounding(Function):
+    """A step function (floor, ceil, round, trunc, sign): gradient zero everywhere, as PyTorch."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, a):
+        return self.fn(a)
+
+    def backward(self, gy, node):
+        return (xp.zeros_like(gy),)
+
+    def name(self):
+        return f"{self.fn.__name__.capitalize()}Backward0"
+
+
 class Add(Function):
     """a + b."""
 
@@ -291,8 +307,7 @@ def div(a, b, *, rounding_mode=None):
     if a._data.dtype.kind in "iub":
         q = xp.floor_divide(a._data, b._data)
         return _wrap(q + ((q < 0) & (q * b._data != a._data)) if rounding_mode == "trunc" else q)
-    q = a._data / b._data
-    return _wrap(xp.trunc(q) if rounding_mode == "trunc" else xp.floor(q))
+    return Rounding(xp.trunc if rounding_mode == "trunc" else xp.floor)(Div()(a, b))
 
 
 def pow(a, b):

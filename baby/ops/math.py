@@ -8,7 +8,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Function, Tensor, _wrap
-from .elementwise import _binary, _floating, div, log, mul, pow, where
+from .elementwise import Rounding, _binary, _floating, div, log, mul, pow, where
 
 
 class Sin(Function):
@@ -49,22 +49,6 @@ class Expm1(Function):
 
     def backward(self, gy, node):
         return (gy * (node._data + 1),)
-
-
-class Rounding(Function):
-    """A step function (floor, ceil, round, trunc, sign): gradient zero everywhere, as PyTorch."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def forward(self, a):
-        return self.fn(a)
-
-    def backward(self, gy, node):
-        return (xp.zeros_like(gy),)
-
-    def name(self):
-        return f"{self.fn.__name__.capitalize()}Backward0"
 
 
 def sin(a):
