@@ -10,6 +10,7 @@ def tensor_repr(t, name="tensor"):
     whole = a.dtype.kind != "f" or bool(xp.all(xp.isnan(a) | xp.isinf(a) | (a == xp.round(a))))
     body = xp.array2string(a, separator=", ", prefix=f"{name}(", threshold=1000, edgeitems=3,
                            max_line_width=80, precision=4, floatmode="maxprec" if whole else "fixed")
+    body = body.replace(", ..., ", ",  ..., ")  # PyTorch's spacing around the summary
     extra = []
     if a.size == 0 and a.ndim > 1:
         extra.append(f"size={a.shape}")

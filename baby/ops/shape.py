@@ -114,7 +114,10 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, a):
-        return a[self.index]
+        y = a[self.index]
+        if not isinstance(y, xp.ndarray):  # every dim indexed by an int: a 0-d view, not a NumPy scalar
+            y = a[(self.index if isinstance(self.index, tuple) else (self.index,)) + (Ellipsis,)]
+        return y
 
     def backward(self, gy, node):
         x = node.inputs[0]
