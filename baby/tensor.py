@@ -305,8 +305,14 @@ def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=Tr
                                    f"{t._data.shape}")
         grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
     wanted = None if inputs is None else {id(t) for t in inputs}
+    with grad_mode.no_grad():
+        return _propagate(_topo_order(roots), grads, retain_graph, wanted, accumulate)
+
+
+def _propagate(order, grads, retain_graph, wanted, accumulate):
+    """Walk `order` (outputs before inputs) turning each node's gradient into its inputs' gradients."""
     found = {}
-    for node in _topo_order(roots):
+    for node in order:
         g = grads.pop(id(node), None)
         if g is None:
             continue
@@ -342,6 +348,20 @@ def _grads_of(node, g):
     if isinstance(op, _FreedGraph):
         raise RuntimeError("trying to backward through the graph a second time (its intermediate values "
                            "were freed by the first backward); pass retain_graph=True to the first call")
+    if node._vc[0] != op.versions[-1] or any(t._vc[0] != v
+                                             for t, v in zip(node._inputs, op.versions, strict=False)):
+        _version_error(node)
+    if op.array_grads:
+        return op.backward(g, node)
+    out = op.backward(_wrap(g), node)
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    return tuple(None if o is None else xp.asarray(o._data if isinstance(o, Tensor) else o, dtype=x.dtype)
+                 for o, x in zip(out, node._inputs, strict=True))
+
+
+def _version_error(node):
+    """Name the tensor that changed in place since `node`'s op recorded it."""
+    op = node._op
     for t, v in zip(node._inputs + (node,), op.versions, strict=True):
         if t._vc[0] != v:
             role = "output" if t is node else "input"
@@ -349,13 +369,6 @@ def _grads_of(node, g):
                 f"a tensor needed for gradient computation was modified by an in-place operation: the {role} "
                 f"of {op.name()} (shape {tuple(t.shape)}) is at version {t._vc[0]}; expected version {v}. "
                 "Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor before changing it")
-    with grad_mode.no_grad():
-        if op.array_grads:
-            return op.backward(g, node)
-        out = op.backward(_wrap(g), node)
-    out = out if isinstance(out, (tuple, list)) else (out,)
-    return tuple(None if o is None else xp.asarray(o._data if isinstance(o, Tensor) else o, dtype=x.dtype)
-                 for o, x in zip(out, node._inputs, strict=True))
 
 
 def _accumulate(node, g):

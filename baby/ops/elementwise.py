@@ -27,6 +27,9 @@ def _operand(x, dtype):
 
 def _binary(a, b):
     """Both operands as Tensors of their promoted type (PyTorch's rules, see dtypes.result_type)."""
+    if type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype and \
+            a._data.shape == b._data.shape:
+        return a, b  # the common case: nothing to promote or check
     a, b = (x if isinstance(x, (Tensor, numbers.Number, xp.ndarray)) else xp.asarray(x) for x in (a, b))
     d = dtypes.result_type(a, b)
     try:
