@@ -10,6 +10,8 @@ import pickle
 import struct
 import tarfile
 import threading
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from baby import Tensor
 from baby.data import DataLoader
 from baby.data.cifar import CIFAR10, read_batch
-from baby.data.download import DatasetError, extract_tar
+from baby.data.download import DatasetError, MissingData, extract_tar
 from baby.data.mnist import MNIST, FashionMNIST, read_idx
 from baby.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
 
@@ -292,10 +294,22 @@ def test_mnist_download(tmp_path, server, monkeypatch, cls):
     ds = cls(tmp_path / "data", download=True)
     np.testing.assert_array_equal(ds.labels, y)
     np.testing.assert_array_equal(ds.images[:, 0], x / np.float32(255))
-    raw = tmp_path / "data" / cls.__name__ / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(resources)
+    assert requests == ["/train-images-idx3-ubyte.gz", "/train-labels-idx1-ubyte.gz"]   # only its split
     assert len(cls(tmp_path / "data", train=False, download=True)) == 5
-    assert len(requests) == 4
+    raw = tmp_path / "data" / cls.__name__ / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(resources) and len(requests) == 4
+
+
+def test_local_files_win_over_a_download(tmp_path, server, monkeypatch):
+    served, url, requests = server
+    resources, _ = serve_mnist(served)
+    monkeypatch.setattr(MNIST, "resources", resources)
+    x, _ = make_mnist(tmp_path / "data", train=True, n=3)                 # plain files, in root itself
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte.gz").write_bytes((served / "t10k-labels-idx1-ubyte.gz")
+                                                                  .read_bytes())
+    assert len(MNIST(tmp_path / "data", download=True, mirror=url)) == 3 and requests == []
+    assert len(MNIST(tmp_path / "data", train=False, download=True, mirror=url)) == 5
+    assert requests == ["/t10k-images-idx3-ubyte.gz"]
 
 
 def test_download_mirror_argument(tmp_path, server, monkeypatch):
@@ -303,7 +317,7 @@ def test_download_mirror_argument(tmp_path, server, monkeypatch):
     resources, _ = serve_mnist(served)
     monkeypatch.setattr(MNIST, "resources", resources)
     assert len(MNIST(tmp_path / "data", train=False, download=True, mirror=url.rstrip("/"))) == 5
-    assert all(r.startswith("/") for r in requests) and len(requests) == 4
+    assert requests == ["/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"]
 
 
 def test_download_checksum_mismatch(tmp_path, server, monkeypatch):
@@ -313,15 +327,62 @@ def test_download_checksum_mismatch(tmp_path, server, monkeypatch):
     monkeypatch.setattr(MNIST, "resources", resources)
     with pytest.raises(DatasetError, match=r"mismatch for .*train-images-idx3-ubyte.gz.* expected 0{32}"):
         MNIST(tmp_path / "data", download=True, mirror=url)
-    left = sorted(p.name for p in (tmp_path / "data" / "MNIST" / "raw").iterdir())
-    assert "train-images-idx3-ubyte.gz" not in left and not any(".part" in n for n in left)
+    assert not (tmp_path / "data").exists()     # the first file failed: no partial file, no folders
 
 
 def test_download_http_error_leaves_nothing(tmp_path, server, monkeypatch):
     _, url, _ = server
-    with pytest.raises(OSError, match=r"could not download http://127.0.0.1:\d+/train-images-idx3-ubyte.gz.*404"):
+    with pytest.raises(MissingData, match=r"could not download http://127.0.0.1:\d+/train-images-idx3-ubyte.gz.*404"):
         MNIST(tmp_path / "data", download=True, mirror=url)
-    assert list((tmp_path / "data" / "MNIST" / "raw").iterdir()) == []
+    assert not (tmp_path / "data").exists()
+
+
+def _offline(*args, **kwargs):
+    raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+
+@pytest.mark.parametrize("present", [0, 1, 3])
+def test_mnist_offline_names_each_missing_file_and_its_url(tmp_path, monkeypatch, present):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    make_mnist(tmp_path / "MNIST" / "raw", train=False, gz=True)
+    make_mnist(tmp_path / "MNIST" / "raw", train=True, gz=True)
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte"]
+    for n in names[present:]:
+        (tmp_path / "MNIST" / "raw" / f"{n}.gz").unlink()
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(MissingData) as e:
+        MNIST.files(tmp_path, download=True)
+    raw, base = tmp_path / "MNIST" / "raw", MNIST.mirror.rstrip("/")
+    missing = ", ".join(f"{n}.gz" for n in names[present:])
+    assert str(e.value) == (
+        f"MNIST: {missing} (gzipped or not) not found in {tmp_path} or {raw}, and could not download "
+        f"{base}/{names[present]}.gz: [Errno -2] Name or service not known; fetch "
+        f"{', '.join(f'{base}/{n}.gz' for n in names[present:])} by hand into {raw}")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_cifar_offline_names_the_archive_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    with pytest.raises(MissingData) as e:
+        CIFAR10(tmp_path / "data", train=False, download=True)
+    data, url = tmp_path / "data", CIFAR10.mirror + CIFAR10.filename
+    assert str(e.value) == (
+        f"CIFAR10: test_batch not found in {data} or {data}/cifar-10-batches-py, and could not download "
+        f"{url}: [Errno -2] Name or service not known; fetch {url} by hand into {data} and extract it there")
+    assert not data.exists()
+
+
+def test_cifar_local_archive_wins_over_a_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    batches = make_cifar(tmp_path / "src" / "cifar-10-batches-py")
+    archive = tmp_path / "data" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(CIFAR10, "md5", md5(archive))
+    ds = CIFAR10(tmp_path / "data", train=False, download=True)
+    np.testing.assert_array_equal(ds.labels, batches["test_batch"][1])
 
 
 def test_cifar_download(tmp_path, server, monkeypatch):
@@ -343,7 +404,7 @@ def test_cifar_download_checksum_mismatch(tmp_path, server, monkeypatch):
     (served / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
     with pytest.raises(DatasetError, match=f"checksum mismatch .*cifar-10-python.tar.gz.*{CIFAR10.md5}"):
         CIFAR10(tmp_path / "data", download=True, mirror=url)
-    assert list((tmp_path / "data").iterdir()) == []
+    assert not (tmp_path / "data").exists()
 
 
 def tar_with(path, member, data=b"x"):
