@@ -194,7 +194,7 @@ def _check_out(out, force, own):
     """
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
-    base = next(p for p in (out, *out.absolute().parents) if p.exists())
+    base = next(p for p in (out, *out.parents) if p.exists())  # '.' ends a relative path's parents
     if not base.is_dir():
         raise UsageError(f"--out {out}: {base} is a file, not a directory")
     try:

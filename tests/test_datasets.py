@@ -369,11 +369,13 @@ def test_cifar_offline_names_the_archive_and_creates_nothing(tmp_path, monkeypat
     data, url = tmp_path / "data", CIFAR10.mirror + CIFAR10.filename
     assert str(e.value) == (
         f"CIFAR10: test_batch not found in {data} or {data}/cifar-10-batches-py, and could not download "
-        f"{url}: [Errno -2] Name or service not known; fetch {url} by hand into {data} and extract it there")
+        f"{url}: [Errno -2] Name or service not known; fetch {url} by hand into {data} (it is extracted "
+        "there)")
     assert not data.exists()
 
 
-def test_cifar_local_archive_wins_over_a_download(tmp_path, monkeypatch):
+@pytest.mark.parametrize("download", [True, False])
+def test_cifar_local_archive_wins_over_a_download(tmp_path, monkeypatch, download):
     monkeypatch.setattr(urllib.request, "urlopen", _offline)
     batches = make_cifar(tmp_path / "src" / "cifar-10-batches-py")
     archive = tmp_path / "data" / "cifar-10-python.tar.gz"
@@ -381,8 +383,13 @@ def test_cifar_local_archive_wins_over_a_download(tmp_path, monkeypatch):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
     monkeypatch.setattr(CIFAR10, "md5", md5(archive))
-    ds = CIFAR10(tmp_path / "data", train=False, download=True)
+    ds = CIFAR10(tmp_path / "data", train=False, download=download)
     np.testing.assert_array_equal(ds.labels, batches["test_batch"][1])
+    monkeypatch.setattr(CIFAR10, "md5", "0" * 32)
+    (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_2").unlink()
+    with pytest.raises(DatasetError if not download else MissingData,       # a damaged archive is refetched
+                       match="tar.gz: MD5 .*, expected 0{32}" if not download else "could not download"):
+        CIFAR10(tmp_path / "data", download=download)
 
 
 def test_cifar_download(tmp_path, server, monkeypatch):

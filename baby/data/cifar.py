@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import DatasetError, download_url, extract_tar, gather
+from .download import DatasetError, download_url, extract_tar, gather, md5sum
 from .mnist import ImageDataset
 
 try:
@@ -84,21 +84,25 @@ class CIFAR10(ImageDataset):
     def files(cls, root, splits=(True, False), download=False, mirror=None):
         """{name: path} of the batches of `splits` in root/cifar-10-batches-py (or root).
 
-        Files on disk win: with `download`, a missing batch makes the archive come from root (when it is
-        there with the right MD5) or the mirror, extracted safely. MissingData names what is still missing.
+        Files on disk win: a missing batch is extracted (safely) from the archive in root when it is there
+        with the right MD5, else with `download` from the mirror. MissingData names what is still missing.
         """
         root = Path(root)
-        url = f"{(mirror or cls.mirror).rstrip('/')}/{cls.filename}"
+        archive, url = root / cls.filename, f"{(mirror or cls.mirror).rstrip('/')}/{cls.filename}"
         split = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
         names = [n for s in splits for n in split[s]]
 
         def fetch(missing):
-            extract_tar(download_url(url, root / cls.filename, cls.md5), root)
+            if not download and md5sum(archive) != cls.md5:
+                raise DatasetError(f"{archive}: MD5 {md5sum(archive)}, expected {cls.md5}: not the CIFAR-10 "
+                                   "archive, or damaged")
+            extract_tar(download_url(url, archive, cls.md5), root)
 
         def hint(missing):
-            return f"fetch {url} by hand into {root} and extract it there"
+            return f"fetch {url} by hand into {root} (it is extracted there)"
 
-        return gather(cls.__name__, [root, root / cls.folder], names, ("",), download, fetch, hint)
+        local = download or archive.is_file()
+        return gather(cls.__name__, [root, root / cls.folder], names, ("",), local, fetch, hint)
 
     def download(self, mirror=None):
         """Fetch the archive into root (unless it is there), verify its MD5 and extract it safely."""
