@@ -35,7 +35,7 @@ RECIPES = {  # (model, dataset; None: any other): optimizer, lr, weight decay, b
     ("resnet9", "digits"): dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=64, epochs=3),
     ("resnet9", None): dict(optimizer="sgd", lr=0.1, weight_decay=5e-4, batch_size=128, epochs=10),
 }
-TESTED = {  # (model, dataset): the test accuracy tests/test_cli.py checks its recipe reaches
+TESTED = {  # (model, dataset): the test accuracy tests/test_cli_runs.py checks its recipe reaches
     ("mlp", "digits"): 0.95, ("cnn", "digits"): 0.97, ("resnet9", "digits"): 0.97,
 }
 OPTIMIZERS = {  # name: (default lr, default weight decay) when the recipe uses another optimizer
@@ -217,7 +217,8 @@ def _interrupted(out, config):
         ckpt = load_checkpoint(path)
     except CheckpointError:
         return "no epoch finished, so there is no checkpoint to resume"
-    more = f" --epochs {config['epochs']}" if ckpt.config.get("epochs") != config["epochs"] else ""
+    more = "".join(f" --{k.replace('_', '-')} {shlex.quote(str(config[k]))}" for k in ("epochs", "data_dir")
+                   if ckpt.config.get(k) != config[k])         # an extension interrupted in its first epoch
     return (f"{path} keeps epoch {ckpt.epoch} of {config['epochs']}; continue with: "
             f"baby train --resume {shlex.quote(str(path))}{more}")
 
@@ -266,7 +267,10 @@ def _train(config, ckpt, out, data_dir, clear, start):
     else:
         print(f"training {config['model']} on {config['dataset']}: {_epochs(config['epochs'])}, "
               f"{config['optimizer']} lr {config['lr']:g}, batch {config['batch_size']}; writing to {out}")
-    scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"], last_epoch=first - 1)
+    try:
+        scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"], last_epoch=first - 1)
+    except ValueError as e:
+        raise CheckpointError(f"{ckpt.path}: optimizer state without a schedule ({e})") from None
     if clear:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
@@ -279,14 +283,14 @@ def _train(config, ckpt, out, data_dir, clear, start):
 
 
 def _match_model(ckpt, shape, classes, dataset):
-    """(name, model) of the reference model whose state dict `ckpt` holds, built for the dataset's images."""
+    """The reference model whose state dict `ckpt` holds, built for the dataset's images."""
     for name in models.MODELS:
         if min(shape[1:]) < models.MIN_SIZE[name]:
             continue
         model = models.create(name, shape, classes)
         own = model.state_dict()
         if own.keys() == ckpt.model.keys() and all(v.shape == ckpt.model[k].shape for k, v in own.items()):
-            return name, model
+            return model
     raise CheckpointError(f"{ckpt.path}: its weights are none of baby's models ({', '.join(models.MODELS)}) "
                           f"for --dataset {dataset} (inputs {shape}, {classes} classes)")
 
@@ -303,7 +307,7 @@ def eval_checkpoint(args):
     test_set = _dataset(dataset, data_dir, train=False)
     shape, classes = _shape(test_set)
     if "model" not in config:        # from baby.train.fit(): the weights say which model
-        name, model = _match_model(ckpt, shape, classes, dataset)
+        model = _match_model(ckpt, shape, classes, dataset)
     elif [shape, classes] != [list(config["input_shape"]), config["num_classes"]]:
         raise CheckpointError(f"{args.checkpoint}: its {config['model']} takes inputs "
                               f"{config['input_shape']} with {config['num_classes']} classes; --dataset "
