@@ -210,13 +210,14 @@ def _check_out(out, force, own):
                          f"--force")
 
 
-def _interrupted(out, config):
+def _interrupted(out, config, resume):
     """What Ctrl-C leaves: which epoch's checkpoint is kept and the exact command to go on."""
     path = out / "checkpoint.npz"
     try:
         ckpt = load_checkpoint(path)
     except CheckpointError:
-        return "no epoch finished, so there is no checkpoint to resume"
+        return f"no epoch finished; {resume} is as it was" if resume else ("no epoch finished, so there is "
+                                                                            "no checkpoint to resume")
     more = "".join(f" --{k.replace('_', '-')} {shlex.quote(str(config[k]))}" for k in ("epochs", "data_dir")
                    if ckpt.config.get(k) != config[k])         # an extension interrupted in its first epoch
     return (f"{path} keeps epoch {ckpt.epoch} of {config['epochs']}; continue with: "
@@ -243,7 +244,7 @@ def train(args):
     try:
         return _train(config, ckpt, out, data_dir, args.force and not own, start)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(_interrupted(out, config)) from None
+        raise KeyboardInterrupt(_interrupted(out, config, args.resume)) from None
 
 
 def _train(config, ckpt, out, data_dir, clear, start):

@@ -186,6 +186,11 @@ def test_ctrl_c_in_the_first_epoch_or_in_an_extension(tmp_path, capsys, monkeypa
         status, _, err = run(capsys, "train", "--resume", "run/checkpoint.npz", "--epochs", "2")
     assert (status, err) == (130, ["baby train: interrupted; run/checkpoint.npz keeps epoch 1 of 2; continue "
                                    "with: baby train --resume run/checkpoint.npz --epochs 2"])
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 3)
+        status, _, err = run(capsys, "train", "--resume", "run/checkpoint.npz", "--epochs", "2", "--out", "b")
+    assert (status, err) == (130, ["baby train: interrupted; no epoch finished; run/checkpoint.npz is as it "
+                                   "was"])
 
 
 def test_sigint_to_a_running_baby_train(tmp_path):
