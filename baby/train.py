@@ -34,7 +34,7 @@ from . import random
 from .grad_mode import no_grad
 
 FORMAT = "baby-checkpoint-1"
-COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
+COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 
 Metrics = namedtuple("Metrics", ["loss", "accuracy"])
 Checkpoint = namedtuple("Checkpoint", ["path", "epoch", "config", "history", "model", "optim", "sched", "rng",
@@ -104,8 +104,9 @@ def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=
     """Train from `start_epoch` up to `epochs`, evaluating after each; returns one record per epoch.
 
     Each record has the metrics.csv columns. With `out` (a directory), every epoch rewrites
-    out/metrics.csv and out/checkpoint.npz (atomically), and curves.png is drawn when training stops.
-    A non-finite loss raises Diverged; the checkpoint of the last finished epoch is left as it was.
+    out/metrics.csv and out/checkpoint.npz (atomically), and curves.png is drawn when training stops,
+    titled with `config`'s model and dataset (when given) and `epochs`. A non-finite loss raises Diverged;
+    the checkpoint of the last finished epoch is left as it was.
     """
     history = [dict(r) for r in history]
     out = None if out is None else Path(out)
@@ -114,7 +115,8 @@ def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=
         for name in ("checkpoint.npz", "metrics.csv", "curves.png"):  # left by a run killed mid-write
             for stale in out.glob(f".{name}.*.tmp"):
                 stale.unlink(missing_ok=True)
-        write_metrics(out / "metrics.csv", history)
+        if history:
+            write_metrics(out / "metrics.csv", history)
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a bad loss raises Diverged
             for epoch in range(start_epoch + 1, epochs + 1):
@@ -124,19 +126,30 @@ def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=
                 train_seconds = time.perf_counter() - start
                 if scheduler is not None:
                     scheduler.step()
-                test = evaluate(model, test_loader)
+                test = evaluate(model, test_loader, loss_fn)
                 history.append(dict(epoch=epoch, train_loss=train.loss, train_acc=train.accuracy,
-                                    test_acc=test.accuracy, seconds=time.perf_counter() - start))
-                log(f"epoch {epoch}/{epochs}  train loss {train.loss:.4f}  train acc {train.accuracy:.4f}  "
-                    f"test acc {test.accuracy:.4f}  ({_images(train_loader) / train_seconds:.0f} img/s)")
+                                    test_loss=test.loss, test_acc=test.accuracy,
+                                    seconds=time.perf_counter() - start))
+                log(f"epoch {epoch}/{epochs}  train loss {train.loss:.4f}  acc {train.accuracy:.4f}  "
+                    f"test loss {test.loss:.4f}  acc {test.accuracy:.4f}  "
+                    f"({_images(train_loader) / train_seconds:.0f} img/s)")
                 if out is not None:
                     save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, epoch, config,
                                     history, train_loader)
                     write_metrics(out / "metrics.csv", history)
     finally:
-        if out is not None and history and not plot_curves(out / "curves.png", history):
-            print("matplotlib is not installed: no curves.png (pip install 'baby[plot]')", file=sys.stderr)
+        if out is not None and history and not plot_curves(out / "curves.png", history,
+                                                           _title(model, config, epochs)):
+            print("matplotlib is not installed: no curves.png (pip install matplotlib)", file=sys.stderr)
     return history
+
+
+def _title(model, config, epochs):
+    """'cnn on digits, 4 epochs' (the model's class name without a config)."""
+    config = config or {}
+    name = config.get("model", type(model).__name__)
+    data = f" on {config['dataset']}" if "dataset" in config else ""
+    return f"{name}{data}, {epochs} epoch{'' if epochs == 1 else 's'}"
 
 
 def _train_or_explain(model, loader, optimizer, loss_fn, epoch, epochs, progress, out):
@@ -151,34 +164,38 @@ def _train_or_explain(model, loader, optimizer, loss_fn, epoch, epochs, progress
 
 
 def write_metrics(path, history):
-    """Write metrics.csv atomically: header `epoch,train_loss,train_acc,test_acc,seconds`, a row per epoch."""
+    """Write metrics.csv atomically: a header of COLUMNS, then a row per epoch (empty for a missing value)."""
     text = io.StringIO()
     rows = csv.writer(text, lineterminator="\n")
     rows.writerow(COLUMNS)
     for r in history:
-        rows.writerow([r["epoch"], f"{r['train_loss']:.6f}", f"{r['train_acc']:.6f}", f"{r['test_acc']:.6f}",
-                       f"{r['seconds']:.3f}"])
+        rows.writerow([r["epoch"], *(_cell(r.get(k), 6) for k in COLUMNS[1:-1]), _cell(r.get("seconds"), 3)])
     _replace(path, lambda f: f.write(text.getvalue().encode()))
 
 
-def plot_curves(path, history):
-    """Draw loss and accuracy per epoch to `path` (a PNG); returns False when matplotlib is missing."""
+def _cell(value, digits):
+    """A metrics.csv cell: `value` with `digits` decimals, or empty for None."""
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def plot_curves(path, history, title=None):
+    """Draw train and test loss and accuracy per epoch to `path` (a PNG); False when matplotlib is missing."""
     try:
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
-    epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(9, 3.5))
-    loss, acc = fig.subplots(1, 2)
-    loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
-    loss.set(xlabel="epoch", ylabel="loss", title="training loss")
-    acc.plot(epochs, [r["train_acc"] for r in history], "o-", label="train")
-    acc.plot(epochs, [r["test_acc"] for r in history], "s-", label="test")
-    acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    acc.legend()
-    for ax in (loss, acc):
+    fig = Figure(figsize=(9, 3.8))
+    for ax, (metric, key) in zip(fig.subplots(1, 2), (("loss", "loss"), ("accuracy", "acc")), strict=True):
+        for split, marker in (("train", "o-"), ("test", "s-")):
+            rows = [r for r in history if r.get(f"{split}_{key}") is not None]  # older runs lack test loss
+            ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows], marker, label=split)
+        ax.set(xlabel="epoch", ylabel=metric, title=metric)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     _replace(path, lambda f: fig.savefig(f, format="png", dpi=100))
     return True
@@ -233,13 +250,26 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config
     _replace(path, lambda f: np.savez(f, **arrays))
 
 
+def _check_zip(path):
+    """Raise CheckpointError unless `path` is a file that starts as a zip archive (as every .npz does)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read it ({e.strerror})") from None
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CheckpointError(f"{path}: not a baby checkpoint (a checkpoint is a .npz zip archive; this file "
+                              f"starts with {head!r})")
+
+
 def load_checkpoint(path):
     """Read the .npz at `path` (never unpickling) into a Checkpoint; CheckpointError if it is not one."""
+    _check_zip(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint file") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if data.get("format", np.array("")).item() != FORMAT:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import make_cifar, make_mnist
+from fake_data import make_cifar, make_mnist
 
 from baby import cli, models, nn, train
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST = re.compile(r"test accuracy: (\d\.\d{4})")
-HEADER = "epoch,train_loss,train_acc,test_acc,seconds"
+HEADER = "epoch,train_loss,train_acc,test_loss,test_acc,seconds"
 
 
 def _train(capsys, *flags):
@@ -165,11 +165,11 @@ def test_bad_checkpoints_exit_2_with_one_line(capsys, tmp_path):
     train.save_checkpoint(tmp_path / "no_optim.npz", models.MLP(), config=config)
     cases = [
         (["eval", "--checkpoint", str(tmp_path / "nope.npz")], "no such checkpoint file"),
-        (["eval", "--checkpoint", str(tmp_path / "junk.npz")], "not a readable checkpoint"),
+        (["eval", "--checkpoint", str(tmp_path / "junk.npz")], "not a baby checkpoint (a checkpoint is a"),
         (["train", "--resume", str(tmp_path / "half.npz")], "not a readable checkpoint"),
         (["eval", "--checkpoint", str(other)], "holds another model than MLP"),
         (["train", "--resume", str(other)], "holds another model than MLP"),
-        (["eval", "--checkpoint", str(tmp_path / "bare.npz")], "not a `baby train` checkpoint"),
+        (["train", "--resume", str(tmp_path / "bare.npz")], "not a `baby train` checkpoint"),
         (["train", "--resume", str(tmp_path / "vgg.npz")], "damaged run settings: model='vgg'"),
         (["train", "--resume", str(tmp_path / "no_optim.npz")], "holds no optimizer state"),
         (["train", "--resume", str(good), "--model", "cnn"], "--model cnn conflicts with the checkpoint's "
@@ -196,9 +196,9 @@ def test_huge_lr_diverges_in_the_first_epoch(capsys, tmp_path):
 def test_divergence_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):
     forward, calls = nn.CrossEntropyLoss.forward, []
 
-    def blow_up(self, x, y):                  # 45 steps per epoch: step 5 of epoch 2 returns inf
+    def blow_up(self, x, y):         # 45 steps and 12 test batches per epoch: step 5 of epoch 2 returns inf
         calls.append(1)
-        return forward(self, x, y) * (np.inf if len(calls) == 50 else 1)
+        return forward(self, x, y) * (np.inf if len(calls) == 62 else 1)
 
     monkeypatch.setattr(nn.CrossEntropyLoss, "forward", blow_up)
     line = _error(capsys, ["train", "--out", str(tmp_path)], code=1)

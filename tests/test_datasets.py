@@ -1,89 +1,28 @@
 """MNIST / FashionMNIST / CIFAR10 readers and downloads, on synthetic files in the real formats."""
 
 import functools
-import gzip
 import hashlib
 import http.server
 import io
 import os
 import pickle
-import struct
 import tarfile
 import threading
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
+from fake_data import Py2Pickler, batch_bytes, idx_bytes, make_cifar, make_mnist, write
 
 from baby import Tensor
 from baby.data import DataLoader
 from baby.data.cifar import CIFAR10, read_batch
-from baby.data.download import DatasetError, extract_tar
+from baby.data.download import DatasetError, MissingData, extract_tar
 from baby.data.mnist import MNIST, FashionMNIST, read_idx
 from baby.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
 
 RNG = np.random.default_rng(0)
-SPLITS = {True: "train", False: "t10k"}
-
-
-# ---- writers for the real formats ----
-
-def idx_bytes(a, magic=None):
-    """The IDX encoding of uint8 array `a` (magic 0x0800 | ndim unless given)."""
-    magic = 0x0800 | a.ndim if magic is None else magic
-    return struct.pack(f">I{a.ndim}I", magic, *a.shape) + a.astype(np.uint8).tobytes()
-
-
-def write(path, data, gz=False):
-    """Write bytes `data` to `path` (gzipped, with a .gz suffix, if `gz`); return the path."""
-    path = path.with_name(path.name + ".gz") if gz else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
-
-
-def make_mnist(folder, train=True, n=7, gz=False):
-    """Write an MNIST-format split of `n` random images into `folder`; return (images, labels)."""
-    x, y = RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8), RNG.integers(0, 10, n, dtype=np.uint8)
-    write(folder / f"{SPLITS[train]}-images-idx3-ubyte", idx_bytes(x), gz)
-    write(folder / f"{SPLITS[train]}-labels-idx1-ubyte", idx_bytes(y), gz)
-    return x, y
-
-
-class Py2Pickler(pickle._Pickler):
-    """Pickles bytes and str as Python 2 strings (SHORT_BINSTRING/BINSTRING), as in the real CIFAR batches."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_py2_str(self, obj):
-        b = obj.encode("latin1") if isinstance(obj, str) else obj
-        n = len(b)
-        short = n < 256
-        self.write(pickle.SHORT_BINSTRING + bytes([n]) if short else pickle.BINSTRING + struct.pack("<i", n))
-        self.write(b)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_py2_str
-    dispatch[str] = save_py2_str
-
-
-def batch_bytes(data, labels, name="training batch 1 of 5"):
-    """A CIFAR-10 python batch, protocol 2, referencing numpy.core.multiarray as the real files do."""
-    names = [f"img_{i}.png" for i in range(len(labels))]
-    d = {"batch_label": name, "labels": labels, "data": data, "filenames": names}
-    f = io.BytesIO()
-    Py2Pickler(f, protocol=2).dump(d)
-    return f.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-
-
-def make_cifar(folder, n=4):
-    """Write data_batch_1..5 and test_batch of `n` images each into `folder`; return {name: (x, y)}."""
-    out = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        x = RNG.integers(0, 256, (n, 3072), dtype=np.uint8)
-        y = [int(v) for v in RNG.integers(0, 10, n)]
-        write(folder / name, batch_bytes(x, y))
-        out[name] = (x, y)
-    return out
 
 
 def md5(path):
@@ -292,10 +231,22 @@ def test_mnist_download(tmp_path, server, monkeypatch, cls):
     ds = cls(tmp_path / "data", download=True)
     np.testing.assert_array_equal(ds.labels, y)
     np.testing.assert_array_equal(ds.images[:, 0], x / np.float32(255))
-    raw = tmp_path / "data" / cls.__name__ / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(resources)
+    assert requests == ["/train-images-idx3-ubyte.gz", "/train-labels-idx1-ubyte.gz"]   # only its split
     assert len(cls(tmp_path / "data", train=False, download=True)) == 5
-    assert len(requests) == 4
+    raw = tmp_path / "data" / cls.__name__ / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(resources) and len(requests) == 4
+
+
+def test_local_files_win_over_a_download(tmp_path, server, monkeypatch):
+    served, url, requests = server
+    resources, _ = serve_mnist(served)
+    monkeypatch.setattr(MNIST, "resources", resources)
+    x, _ = make_mnist(tmp_path / "data", train=True, n=3)                 # plain files, in root itself
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte.gz").write_bytes((served / "t10k-labels-idx1-ubyte.gz")
+                                                                  .read_bytes())
+    assert len(MNIST(tmp_path / "data", download=True, mirror=url)) == 3 and requests == []
+    assert len(MNIST(tmp_path / "data", train=False, download=True, mirror=url)) == 5
+    assert requests == ["/t10k-images-idx3-ubyte.gz"]
 
 
 def test_download_mirror_argument(tmp_path, server, monkeypatch):
@@ -303,7 +254,7 @@ def test_download_mirror_argument(tmp_path, server, monkeypatch):
     resources, _ = serve_mnist(served)
     monkeypatch.setattr(MNIST, "resources", resources)
     assert len(MNIST(tmp_path / "data", train=False, download=True, mirror=url.rstrip("/"))) == 5
-    assert all(r.startswith("/") for r in requests) and len(requests) == 4
+    assert requests == ["/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"]
 
 
 def test_download_checksum_mismatch(tmp_path, server, monkeypatch):
@@ -313,15 +264,69 @@ def test_download_checksum_mismatch(tmp_path, server, monkeypatch):
     monkeypatch.setattr(MNIST, "resources", resources)
     with pytest.raises(DatasetError, match=r"mismatch for .*train-images-idx3-ubyte.gz.* expected 0{32}"):
         MNIST(tmp_path / "data", download=True, mirror=url)
-    left = sorted(p.name for p in (tmp_path / "data" / "MNIST" / "raw").iterdir())
-    assert "train-images-idx3-ubyte.gz" not in left and not any(".part" in n for n in left)
+    assert not (tmp_path / "data").exists()     # the first file failed: no partial file, no folders
 
 
 def test_download_http_error_leaves_nothing(tmp_path, server, monkeypatch):
     _, url, _ = server
-    with pytest.raises(OSError, match=r"could not download http://127.0.0.1:\d+/train-images-idx3-ubyte.gz.*404"):
+    with pytest.raises(MissingData, match=r"could not download http://127.0.0.1:\d+/train-images-idx3-ubyte.gz.*404"):
         MNIST(tmp_path / "data", download=True, mirror=url)
-    assert list((tmp_path / "data" / "MNIST" / "raw").iterdir()) == []
+    assert not (tmp_path / "data").exists()
+
+
+def _offline(*args, **kwargs):
+    raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+
+@pytest.mark.parametrize("present", [0, 1, 3])
+def test_mnist_offline_names_each_missing_file_and_its_url(tmp_path, monkeypatch, present):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    make_mnist(tmp_path / "MNIST" / "raw", train=False, gz=True)
+    make_mnist(tmp_path / "MNIST" / "raw", train=True, gz=True)
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte"]
+    for n in names[present:]:
+        (tmp_path / "MNIST" / "raw" / f"{n}.gz").unlink()
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(MissingData) as e:
+        MNIST.files(tmp_path, download=True)
+    raw, base = tmp_path / "MNIST" / "raw", MNIST.mirror.rstrip("/")
+    missing = ", ".join(f"{n}.gz" for n in names[present:])
+    assert str(e.value) == (
+        f"MNIST: {missing} (gzipped or not) not found in {tmp_path} or {raw}, and could not download "
+        f"{base}/{names[present]}.gz: [Errno -2] Name or service not known; fetch "
+        f"{', '.join(f'{base}/{n}.gz' for n in names[present:])} by hand into {raw}")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_cifar_offline_names_the_archive_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    with pytest.raises(MissingData) as e:
+        CIFAR10(tmp_path / "data", train=False, download=True)
+    data, url = tmp_path / "data", CIFAR10.mirror + CIFAR10.filename
+    assert str(e.value) == (
+        f"CIFAR10: test_batch not found in {data} or {data}/cifar-10-batches-py, and could not download "
+        f"{url}: [Errno -2] Name or service not known; fetch {url} by hand into {data} (it is extracted "
+        "there)")
+    assert not data.exists()
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_cifar_local_archive_wins_over_a_download(tmp_path, monkeypatch, download):
+    monkeypatch.setattr(urllib.request, "urlopen", _offline)
+    batches = make_cifar(tmp_path / "src" / "cifar-10-batches-py")
+    archive = tmp_path / "data" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(CIFAR10, "md5", md5(archive))
+    ds = CIFAR10(tmp_path / "data", train=False, download=download)
+    np.testing.assert_array_equal(ds.labels, batches["test_batch"][1])
+    monkeypatch.setattr(CIFAR10, "md5", "0" * 32)
+    (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_2").unlink()
+    with pytest.raises(DatasetError if not download else MissingData,       # a damaged archive is refetched
+                       match="tar.gz: MD5 .*, expected 0{32}" if not download else "could not download"):
+        CIFAR10(tmp_path / "data", download=download)
 
 
 def test_cifar_download(tmp_path, server, monkeypatch):
@@ -343,7 +348,7 @@ def test_cifar_download_checksum_mismatch(tmp_path, server, monkeypatch):
     (served / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
     with pytest.raises(DatasetError, match=f"checksum mismatch .*cifar-10-python.tar.gz.*{CIFAR10.md5}"):
         CIFAR10(tmp_path / "data", download=True, mirror=url)
-    assert list((tmp_path / "data").iterdir()) == []
+    assert not (tmp_path / "data").exists()
 
 
 def tar_with(path, member, data=b"x"):

@@ -57,7 +57,7 @@ def test_fit_writes_metrics_checkpoint_and_curves(tmp_path):
     history = _fit(tmp_path, epochs=2)
     assert [r["epoch"] for r in history] == [1, 2]
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "epoch,train_loss,train_acc,test_acc,seconds" and len(lines) == 3
+    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds" and len(lines) == 3
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "curves.png", "metrics.csv"]
 
@@ -98,8 +98,8 @@ def test_loader_generator_state_is_saved_and_restored(tmp_path):
 
 def test_resume_after_interruption_repeats_the_uninterrupted_run(tmp_path):
     _fit(tmp_path / "a")
-    with pytest.raises(KeyboardInterrupt):                 # 5 steps per epoch: dies in epoch 3, step 2
-        _fit(tmp_path / "b", loss_fn=_FailAt(12))
+    with pytest.raises(KeyboardInterrupt):     # 5 steps + 2 test batches per epoch: dies in epoch 3, step 2
+        _fit(tmp_path / "b", loss_fn=_FailAt(16))
     assert len(_rows(tmp_path / "b" / "metrics.csv")) == 2
     ckpt = train.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
     model, opt, sched, tr, te = _setup(seed=9)               # another seed: everything must come from ckpt
@@ -114,7 +114,7 @@ def test_divergence_names_epoch_and_step_and_keeps_last_checkpoint(tmp_path, val
     _fit(tmp_path / "good", epochs=1)
     with pytest.raises(Diverged, match=rf"loss is {shown} at epoch 2, step 3; the last good checkpoint "
                                        rf".*checkpoint.npz \(epoch 1\) is kept"):
-        _fit(tmp_path / "bad", loss_fn=_FailAt(8, value))
+        _fit(tmp_path / "bad", loss_fn=_FailAt(10, value))         # 5 steps + 2 test batches per epoch
     assert train.load_checkpoint(tmp_path / "bad" / "checkpoint.npz").epoch == 1
     assert _rows(tmp_path / "bad" / "metrics.csv") == _rows(tmp_path / "good" / "metrics.csv")
     with pytest.raises(Diverged, match="epoch 1, step 1; no checkpoint was written"):
@@ -144,7 +144,7 @@ def _write(path, **arrays):
 
 @pytest.mark.parametrize("make, match", [
     (lambda p: p / "missing.npz", "no such checkpoint file"),
-    (lambda p: (p / "c.npz").write_bytes(b"not a zip") and p / "c.npz", "not a readable checkpoint"),
+    (lambda p: (p / "c.npz").write_bytes(b"not a zip") and p / "c.npz", "not a baby checkpoint .*zip"),
     (lambda p: _write(p / "c.npz", x=np.zeros(2)), "not a baby checkpoint"),
     (lambda p: _write(p / "c.npz", format=np.array(train.FORMAT), code=np.array([print], dtype=object)),
      "not a readable checkpoint.*allow_pickle"),

@@ -4,11 +4,11 @@ from . import transforms
 from .cifar import CIFAR10
 from .dataset import Dataset, TensorDataset
 from .digits import Digits
-from .download import DatasetError
+from .download import DatasetError, MissingData
 from .loader import DataLoader, collate
 from .mnist import MNIST, FashionMNIST, ImageDataset
 
 __all__ = [
     "CIFAR10", "DataLoader", "Dataset", "DatasetError", "Digits", "FashionMNIST", "ImageDataset", "MNIST",
-    "TensorDataset", "collate", "transforms",
+    "MissingData", "TensorDataset", "collate", "transforms",
 ]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import DatasetError, download_url, extract_tar, locate
+from .download import DatasetError, download_url, extract_tar, gather, md5sum
 from .mnist import ImageDataset
 
 try:
@@ -75,20 +75,35 @@ class CIFAR10(ImageDataset):
 
     def __init__(self, root, train=True, transform=None, download=False, mirror=None):
         self.root, self.train = Path(root), train
-        names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-        try:
-            paths = locate(self.root, [self.folder], names, exts=("",))
-        except FileNotFoundError:
-            if not download:
-                raise
-            self.download(mirror)
-            paths = locate(self.root, [self.folder], names, exts=("",))
+        paths = self.files(root, (train,), download, mirror).values()
         xs, ys = zip(*(read_batch(p) for p in paths), strict=True)
         x = np.concatenate(xs).reshape(-1, 3, 32, 32)  # (N, 3072) -> (N, 3, 32, 32)
         super().__init__(np.divide(x, np.float32(255), dtype=np.float32), np.concatenate(ys), transform)
 
+    @classmethod
+    def files(cls, root, splits=(True, False), download=False, mirror=None):
+        """{name: path} of the batches of `splits` in root/cifar-10-batches-py (or root).
+
+        Files on disk win: a missing batch is extracted (safely) from the archive in root when it is there
+        with the right MD5, else with `download` from the mirror. MissingData names what is still missing.
+        """
+        root = Path(root)
+        archive, url = root / cls.filename, f"{(mirror or cls.mirror).rstrip('/')}/{cls.filename}"
+        split = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
+        names = [n for s in splits for n in split[s]]
+
+        def fetch(missing):
+            if not download and md5sum(archive) != cls.md5:
+                raise DatasetError(f"{archive}: MD5 {md5sum(archive)}, expected {cls.md5}: not the CIFAR-10 "
+                                   "archive, or damaged")
+            extract_tar(download_url(url, archive, cls.md5), root)
+
+        def hint(missing):
+            return f"fetch {url} by hand into {root} (it is extracted there)"
+
+        local = download or archive.is_file()
+        return gather(cls.__name__, [root, root / cls.folder], names, ("",), local, fetch, hint)
+
     def download(self, mirror=None):
-        """Fetch the archive into root, verify its MD5 and extract it safely."""
-        url = f"{(mirror or self.mirror).rstrip('/')}/{self.filename}"
-        archive = download_url(url, self.root / self.filename, self.md5)
-        extract_tar(archive, self.root)
+        """Fetch the archive into root (unless it is there), verify its MD5 and extract it safely."""
+        self.files(self.root, (True, False), True, mirror)

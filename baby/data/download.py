@@ -1,16 +1,22 @@
 """Fetching dataset files: verified downloads, safe tar extraction, and finding files on disk."""
 
+import contextlib
 import hashlib
 import os
 import sys
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 
 class DatasetError(ValueError):
     """A dataset file that is corrupt, truncated, unsafe or inconsistent."""
+
+
+class MissingData(FileNotFoundError):
+    """Dataset files neither on disk nor downloaded; the message names them, the folders and the URLs."""
 
 
 def md5sum(path, chunk=1 << 20):
@@ -23,23 +29,40 @@ def md5sum(path, chunk=1 << 20):
 
 
 def download_url(url, path, md5, timeout=60.0):
-    """Fetch `url` to `path` unless a file with the right MD5 is already there; verify before renaming."""
+    """Fetch `url` to `path` unless a file with the right MD5 is already there; verify before renaming.
+
+    On failure the partial file and any folder this call created are removed.
+    """
     path = Path(path)
     if path.is_file() and md5sum(path) == md5:
         return path
+    created = [d for d in path.parents if not d.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading {url} to {path}", file=sys.stderr)
+    try:
+        _fetch(url, path, md5, timeout)
+    except BaseException:
+        for d in created:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    return path
+
+
+def _fetch(url, path, md5, timeout):
+    """Stream `url` into a temporary file beside `path`, check its MD5, then rename it to `path`."""
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     try:
         h = hashlib.md5(usedforsecurity=False)
         with os.fdopen(fd, "wb") as f:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r:
+                    print(f"Downloading {url} to {path}", file=sys.stderr)
                     for block in iter(lambda: r.read(1 << 20), b""):
                         h.update(block)
                         f.write(block)
             except OSError as e:
-                raise OSError(f"could not download {url}: {e}") from e
+                reason = e.reason if type(e) is urllib.error.URLError else e
+                raise OSError(f"could not download {url}: {reason}") from e
         if h.hexdigest() != md5:
             raise DatasetError(
                 f"checksum mismatch for {url}: MD5 {h.hexdigest()}, expected {md5}; partial file deleted"
@@ -48,7 +71,6 @@ def download_url(url, path, md5, timeout=60.0):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return path
 
 
 def _check_member(archive, m, dest):
@@ -76,14 +98,31 @@ def extract_tar(archive, dest):
         raise DatasetError(f"{archive}: could not extract the tar archive ({e})") from e
 
 
-def locate(root, folders, names, exts=("", ".gz")):
-    """Paths of `names` (each with one of `exts`) in `root` or a sub`folder`; FileNotFoundError if missing."""
-    dirs = [Path(root)] + [Path(root) / d for d in folders]
-    found = {n: next((p for d in dirs for e in exts if (p := d / (n + e)).is_file()), None) for n in names}
-    missing = [n for n, p in found.items() if p is None]
+def find(dirs, names, exts=("", ".gz")):
+    """{name: the first `dir/name+ext` that is a file (dirs, then exts, in order), or None} per name."""
+    return {n: next((p for d in dirs for e in exts if (p := Path(d) / (n + e)).is_file()), None)
+            for n in names}
+
+
+def gather(owner, dirs, names, exts, download, fetch, hint):
+    """{name: path} of every file in `names`, found in `dirs`; `fetch(missing)` first when `download`.
+
+    Files on disk always win: only missing ones are fetched. What is still missing raises MissingData, one
+    line naming the files, the folders searched and `hint` (where to put which URL by hand).
+    """
+    found = find(dirs, names, exts)
+    missing, failure = [n for n, p in found.items() if p is None], None
+    if missing and download:
+        try:
+            fetch(missing)
+        except OSError as e:
+            failure = e
+        found = find(dirs, names, exts)
+        missing = [n for n, p in found.items() if p is None]
     if missing:
-        raise FileNotFoundError(
-            f"dataset files not found: {', '.join(' or '.join(n + e for e in exts) for n in missing)} "
-            f"in {' or '.join(str(d) for d in dirs)}. Pass download=True to fetch them."
-        )
-    return [found[n] for n in names]
+        files = ", ".join(n + exts[-1] for n in missing) + (" (gzipped or not)" if ".gz" in exts else "")
+        where = " or ".join(str(d) for d in dirs)
+        why = f", and {failure}" if failure else ""
+        advice = hint(missing) + ("" if download else ", or pass download=True")
+        raise MissingData(f"{owner}: {files} not found in {where}{why}; {advice}")
+    return found

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import TensorDataset
-from .download import DatasetError, download_url, locate
+from .download import DatasetError, download_url, gather
 
 IDX_UBYTE = 0x08
 
@@ -76,16 +76,8 @@ class MNIST(ImageDataset):
 
     def __init__(self, root, train=True, transform=None, download=False, mirror=None):
         self.root, self.train = Path(root), train
-        split = "train" if train else "t10k"
-        names = [f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte"]
-        folders = [f"{type(self).__name__}/raw"]
-        try:
-            image_path, label_path = locate(self.root, folders, names)
-        except FileNotFoundError:
-            if not download:
-                raise
-            self.download(mirror)
-            image_path, label_path = locate(self.root, folders, names)
+        found = self.files(root, (train,), download, mirror)
+        image_path, label_path = found.values()
         x, y = read_idx(image_path, 3), read_idx(label_path, 1)
         if len(x) != len(y):
             raise DatasetError(f"{image_path} holds {len(x)} images but {label_path} holds {len(y)} labels")
@@ -94,11 +86,30 @@ class MNIST(ImageDataset):
         images = np.divide(x[:, None], np.float32(255), dtype=np.float32)  # (N, 1, H, W)
         super().__init__(images, y.astype(np.int64), transform)
 
+    @classmethod
+    def files(cls, root, splits=(True, False), download=False, mirror=None):
+        """{name: path} of the IDX files of `splits` in `root` or root/<Name>/raw (fetching missing ones).
+
+        Files on disk win; with `download`, only the missing ones are fetched (MD5-checked). MissingData
+        names what is still missing, the folders searched and the URLs to fetch by hand.
+        """
+        root, base = Path(root), (mirror or cls.mirror).rstrip("/")
+        raw = root / cls.__name__ / "raw"
+        names = [f"{'train' if s else 't10k'}-{kind}-ubyte"
+                 for s in splits for kind in ("images-idx3", "labels-idx1")]
+
+        def fetch(missing):
+            for n in missing:
+                download_url(f"{base}/{n}.gz", raw / f"{n}.gz", cls.resources[f"{n}.gz"])
+
+        def hint(missing):
+            return f"fetch {', '.join(f'{base}/{n}.gz' for n in missing)} by hand into {raw}"
+
+        return gather(cls.__name__, [root, raw], names, ("", ".gz"), download, fetch, hint)
+
     def download(self, mirror=None):
-        """Fetch the four .gz files into root/<Name>/raw, verifying each MD5."""
-        base = (mirror or self.mirror).rstrip("/")
-        for name, md5 in self.resources.items():
-            download_url(f"{base}/{name}", self.root / type(self).__name__ / "raw" / name, md5)
+        """Fetch the missing files of both splits into root/<Name>/raw, verifying each MD5."""
+        self.files(self.root, (True, False), True, mirror)
 
 
 class FashionMNIST(MNIST):
