@@ -26,7 +26,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import accelerator, backends, cuda, device, mps
+from .device import accelerator, backends, cuda, device, get_default_device, mps, set_default_device
 from .dtypes import (
     bool,
     double,
@@ -150,8 +150,14 @@ from .ops import (
     where,
 )
 from .ops.elementwise import add
+from .ops.inplace import torch_function
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, as_tensor
 
 bool_ = bool
+for _name in ("abs", "add", "bmm", "cat", "ceil", "clamp", "clip", "concat", "cos", "cumsum", "div", "einsum",
+              "exp", "expm1", "floor", "gather", "index_select", "log", "log1p", "masked_fill", "matmul",
+              "maximum", "mean", "minimum", "mm", "mul", "neg", "pow", "prod", "remainder", "round", "rsqrt",
+              "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sub", "sum", "tanh", "where"):
+    globals()[_name] = torch_function(globals()[_name])  # input=/other= keywords and out= as torch.*
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div

@@ -5,7 +5,7 @@ import numbers
 
 from . import dtypes, random
 from .backend import xp
-from .device import device as as_device
+from .device import as_device
 from .tensor import Tensor, _to_array, _wrap
 
 

@@ -10,8 +10,7 @@ import math
 
 from . import dtypes, grad_mode
 from .backend import xp
-from .device import CPU
-from .device import device as as_device
+from .device import CPU, as_device
 from .parallel import split
 
 
@@ -69,7 +68,7 @@ def _has_str(seq):
 def _wrap(a):
     """A new graph-free Tensor around the array `a` (no copy, no checks)."""
     t = Tensor.__new__(Tensor)
-    t._data, t.grad, t.requires_grad, t._op, t._inputs, t._vc = a, None, False, None, (), [0]
+    t._data, t.requires_grad, t._op, t._inputs, t._vc = a, False, None, (), [0]
     return t
 
 
@@ -98,6 +97,7 @@ class Function(abc.ABC):
         if grad_mode.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
             y.requires_grad, y._op, y._inputs = True, self, tensors
             self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
+            self.node_inputs = tensors
         return y
 
     def name(self):
@@ -106,6 +106,28 @@ class Function(abc.ABC):
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+    @property
+    def next_functions(self):
+        """(node, 0) for each input: its op, an AccumulateGrad for a leaf that requires grad, else None."""
+        return tuple((t._op if t._op is not None else AccumulateGrad(t) if t.requires_grad else None, 0)
+                     for t in getattr(self, "node_inputs", ()))
+
+
+class AccumulateGrad:
+    """The graph's end at a leaf: where its gradient is accumulated into `.grad`."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        """'AccumulateGrad', as PyTorch names it."""
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
 
     @abc.abstractmethod
     def forward(self, *arrays):
@@ -130,6 +152,7 @@ class Tensor:
     _base = None  # the tensor whose memory this view shares
     _hooks = None  # functions register_hook added
     _retains_grad = False
+    _grad = None
 
     def __init__(self, data, dtype=_FLOAT, requires_grad=False, device=None):
         as_device(device)
@@ -138,7 +161,7 @@ class Tensor:
         self._data = _to_array(data, dtype, infer=False)
         if isinstance(data, Tensor) and self._data is data._data:
             self._data = self._data.copy()
-        self.grad, self._op, self._inputs, self._vc = None, None, (), [0]
+        self._op, self._inputs, self._vc = None, (), [0]
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -152,6 +175,21 @@ class Tensor:
     _version = property(lambda self: self._vc[0], doc="How many in-place writes this memory has had.")
 
     device = property(lambda self: CPU, doc="Where the data lives: always the CPU.")
+
+    @property
+    def grad(self):
+        """The gradient backward() accumulated here (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if isinstance(value, xp.ndarray):  # the book assigns arrays; stored as a Tensor of this dtype
+            value = _wrap(value.astype(self.dtype, copy=False))
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, expected {tuple(self.shape)}")
+        self._grad = value
 
     @property
     def data(self):
@@ -372,11 +410,13 @@ def _version_error(node):
 
 
 def _accumulate(node, g):
-    """Add `g` to `node.grad` (a fresh array laid out like the node's data the first time)."""
-    if node.grad is None:
-        node.grad = _wrap(_own_copy(g, node._data))
+    """Add `g` to `node.grad`: in place, or a fresh array laid out like the node's data the first time."""
+    if node._grad is None:
+        node._grad = _wrap(_own_copy(g, node._data))
+    elif node._grad._data.flags.writeable:
+        xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
-        node.grad._data = node.grad._data + g
+        node._grad._data = node._grad._data + g
 
 
 def _own_copy(g, like):

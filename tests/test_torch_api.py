@@ -23,6 +23,56 @@ def test_devices_answer_cpu():
         baby.ones(2).to("cuda")
     with pytest.raises(RuntimeError, match="CPU"):
         baby.ones(2).cuda()
+    assert baby.device("cuda").index is None and str(baby.device("cuda:1")) == "cuda:1"  # names are fine
+    baby.set_default_device("cpu")
+    assert baby.get_default_device() == "cpu"
+    with pytest.raises(RuntimeError, match="invalid device"):
+        baby.device("gpu")
+
+
+def test_torch_function_keywords_and_out():
+    def run(m):
+        t = m.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+        y, z, s = m.empty(2, 2), m.empty(1), m.zeros(2, 3)
+        r = m.matmul(t, t.T, out=y)
+        m.mul(t, t, out=z)
+        m.add(input=t, other=t, out=s)
+        return [r is y, y, z, s, m.matmul(input=t, other=t.T), m.mm(t, mat2=t.T), m.sum(input=t)]
+
+    ours, theirs = run(baby), run(torch)
+    assert ours[0] and theirs[0]
+    for o, t in zip(ours[1:], theirs[1:], strict=True):
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+    with pytest.raises(RuntimeError, match="out=.*automatic differentiation"):
+        baby.mul(baby.ones(2, requires_grad=True), 2, out=baby.empty(2))
+
+
+def test_grad_fn_next_functions_and_grad_assignment():
+    w = baby.ones(3, requires_grad=True)
+    loss = (w * 2).sum()
+    (mul, _), = loss.grad_fn.next_functions
+    (acc, _), (const, _) = mul.next_functions
+    assert mul.name() == "MulBackward0" and acc.name() == "AccumulateGrad" and acc.variable is w
+    assert const is None
+    with pytest.raises(TypeError, match="Tensor or None"):
+        w.grad = 0.0
+    with pytest.raises(RuntimeError, match=r"\(2,\).*\(3,\)"):
+        w.grad = baby.zeros(2)
+    w.grad = np.ones(3)  # the book assigns arrays: kept as a Tensor of w's dtype
+    assert isinstance(w.grad, baby.Tensor) and w.grad.dtype == np.float32
+    a = baby.tensor(1.0, requires_grad=True)
+    (a * 2).backward()
+    (a * 3).backward()
+    a.grad.zero_()  # a 0-d gradient accumulated twice stays a writable tensor
+    assert a.grad.item() == 0
+
+
+def test_t_in_place():
+    x = baby.arange(6.0).reshape(2, 3)
+    assert x.t_() is x and x.shape == (3, 2) and x[2, 1].item() == 5
+    h = baby.ones(2, 3, requires_grad=True) * baby.tensor([[1.0], [2.0]])
+    h.t_()
+    (h * baby.arange(6.0).reshape(3, 2)).sum().backward()
 
 
 REPRS = [

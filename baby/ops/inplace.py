@@ -7,12 +7,15 @@ output, written into its own memory. A leaf that requires grad refuses, as in Py
 the old value still holds it by version, so its backward raises instead of using the new one.
 """
 
+import functools
+
 from .. import dtypes, grad_mode, random
 from ..backend import xp
 from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import math as M
 from .index import SetItem, masked_fill, scatter_add
+from . import shape as S
 from .shape import _index
 
 
@@ -56,6 +59,25 @@ def apply_(x, fn, *args, name, cast=False):
     if y._op is not None:
         y._op.versions = y._op.versions[:-1] + (x._vc[0],)
     return x
+
+
+def _restride(x, fn, name):
+    """Give `x` the layout fn(x) has (a view of the same memory), in place."""
+    if not _records(x, ()):
+        x._data = fn(_wrap(x._data))._data
+        return x
+    if x._op is None:
+        raise RuntimeError(f"{name}: a leaf tensor that requires grad is used in an in-place operation")
+    old = _wrap(x._data)
+    old._op, old._inputs, old.requires_grad, old._vc = x._op, x._inputs, True, x._vc
+    y = fn(old)
+    x._data, x._op, x._inputs = y._data, y._op, y._inputs
+    return x
+
+
+def t_(x):
+    """Transpose a matrix in place (the same memory, the shape swapped)."""
+    return _restride(x, S.t, "t_")
 
 
 def _fill(t, value):
@@ -131,3 +153,36 @@ def setitem(x, index, value):
 
 AUGMENTED = {"__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_, "__ipow__": pow_,
              "__ifloordiv__": floor_divide_, "__imod__": remainder_}
+
+
+def write_out(out, y, name):
+    """Store the result `y` of `name(...)` in the tensor `out=` (resized if needed) and return `out`."""
+    if grad_mode.enabled and (y.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad")
+    if not dtypes.can_cast(y.dtype, out.dtype):
+        raise RuntimeError(f"{name}(): the result type {y.dtype} can't be cast to out's type {out.dtype}")
+    if out.shape != y.shape:
+        out._data = xp.empty(y.shape, out.dtype)
+    out._data[...] = y._data
+    out._vc[0] += 1
+    return out
+
+
+_SECOND = ("other", "mat2", "exponent", "tensor2")
+
+
+def torch_function(fn):
+    """`fn` as torch.* spells it: `input=` / `other=` (mat2=, exponent=) keywords and an `out=` tensor."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, out=None, **kwargs):
+        if "input" in kwargs:
+            args = (kwargs.pop("input"),) + args
+        for name in _SECOND:
+            if name in kwargs and len(args) == 1:
+                args = args + (kwargs.pop(name),)
+        y = fn(*args, **kwargs)
+        return y if out is None else write_out(out, y, fn.__name__)
+
+    return wrapped

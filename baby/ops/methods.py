@@ -1,7 +1,8 @@
 """The ops as Tensor methods and operators, with PyTorch's signatures: x.sum(dim=1), x += y, x[i] = v."""
 
 from .. import dtypes
-from ..device import device as as_device
+from ..device import as_device
+from ..device import device as Device
 from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import index as I
@@ -25,7 +26,7 @@ def to(self, *args, **kwargs):
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, str) or type(a).__name__ == "device":
+        elif isinstance(a, (str, Device)):
             device = a
         else:
             dtype = a
@@ -162,7 +163,7 @@ METHODS = {
     "abs_": P.abs_, "exp_": P.exp_, "log_": P.log_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,
     "round_": P.round_, "masked_fill_": P.masked_fill_, "scatter_add_": P.scatter_add_, "zero_": P.zero_,
-    "fill_": P.fill_, "copy_": P.copy_, "uniform_": P.uniform_, "normal_": P.normal_, **P.AUGMENTED,
+    "fill_": P.fill_, "copy_": P.copy_, "t_": P.t_, "uniform_": P.uniform_, "normal_": P.normal_, **P.AUGMENTED,
 }
 
 
