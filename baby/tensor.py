@@ -114,6 +114,15 @@ class Function(abc.ABC):
                      for t in getattr(self, "node_inputs", ()))
 
 
+    @abc.abstractmethod
+    def forward(self, *arrays):
+        """Compute the output array from the input arrays."""
+
+    @abc.abstractmethod
+    def backward(self, gy, node):
+        """Gradients of the loss with respect to each input, given `gy` for the output `node`."""
+
+
 class AccumulateGrad:
     """The graph's end at a leaf: where its gradient is accumulated into `.grad`."""
 
@@ -128,14 +137,6 @@ class AccumulateGrad:
 
     def __repr__(self):
         return "<AccumulateGrad>"
-
-    @abc.abstractmethod
-    def forward(self, *arrays):
-        """Compute the output array from the input arrays."""
-
-    @abc.abstractmethod
-    def backward(self, gy, node):
-        """Gradients of the loss with respect to each input, given `gy` for the output `node`."""
 
 
 def _lift(x):

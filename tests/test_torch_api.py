@@ -33,7 +33,7 @@ def test_devices_answer_cpu():
 def test_torch_function_keywords_and_out():
     def run(m):
         t = m.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
-        y, z, s = m.empty(2, 2), m.empty(1), m.zeros(2, 3)
+        y, z, s = m.empty(2, 2), m.empty(0), m.zeros(2, 3)
         r = m.matmul(t, t.T, out=y)
         m.mul(t, t, out=z)
         m.add(input=t, other=t, out=s)

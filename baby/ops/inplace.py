@@ -14,8 +14,8 @@ from ..backend import xp
 from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import math as M
-from .index import SetItem, masked_fill, scatter_add
 from . import shape as S
+from .index import SetItem, masked_fill, scatter_add
 from .shape import _index
 
 

@@ -163,7 +163,8 @@ METHODS = {
     "abs_": P.abs_, "exp_": P.exp_, "log_": P.log_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,
     "round_": P.round_, "masked_fill_": P.masked_fill_, "scatter_add_": P.scatter_add_, "zero_": P.zero_,
-    "fill_": P.fill_, "copy_": P.copy_, "t_": P.t_, "uniform_": P.uniform_, "normal_": P.normal_, **P.AUGMENTED,
+    "fill_": P.fill_, "copy_": P.copy_, "t_": P.t_, "uniform_": P.uniform_, "normal_": P.normal_,
+    **P.AUGMENTED,
 }
 
 
