@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_datasets import make_cifar, make_mnist
+from helpers import make_cifar, make_mnist
 
 from baby import cli, models, nn, train
 

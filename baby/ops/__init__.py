@@ -2,8 +2,7 @@
 
 from ..parallel import set_num_threads
 from ..tensor import Tensor
-from .algorithm import conv_algorithm, set_conv_algorithm, set_workspace_budget
-from .conv import conv, conv_transpose
+from .conv import conv, conv_algorithm, conv_transpose, set_conv_algorithm, set_workspace_budget
 from .elementwise import (
     abs,
     add,
