@@ -1,10 +1,6 @@
 """Reference models against PyTorch twins with the same state-dict keys: outputs, gradients, BN statistics."""
 
-import contextlib
-import io
-import re
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,16 +116,3 @@ def test_create_shapes_and_sizes(name, shape, classes, params):
 def test_bad_model_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-def test_convolution_doc_prints_what_it_says():
-    """Every python block of docs/convolution.md, run in order, prints exactly the text block after it."""
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "convolution.md").read_text()
-    pairs = re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", doc, flags=re.S)
-    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 8
-    namespace = {}
-    for code, expected in pairs:
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            exec(compile(code, "docs/convolution.md", "exec"), namespace)
-        assert printed.getvalue() == expected, code

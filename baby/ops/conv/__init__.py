@@ -16,10 +16,11 @@ from .fast import pointwise as _pointwise  # noqa: F401
 from .fast import winograd as _winograd  # noqa: F401
 from .fast.memory import set_workspace_budget, workspace_budget
 from .geometry import ConvGeometry
-from .op import Conv, ConvTranspose, conv, conv_transpose
+from .op import Conv, ConvTranspose, conv, conv_transpose, which_algorithm
 from .registry import Algorithm, choose, conv_algorithm, register, set_conv_algorithm
 
 __all__ = [
     "Algorithm", "Conv", "ConvGeometry", "ConvTranspose", "choose", "conv", "conv_algorithm",
-    "conv_transpose", "register", "set_conv_algorithm", "set_workspace_budget", "workspace_budget",
+    "conv_transpose", "register", "set_conv_algorithm", "set_workspace_budget", "which_algorithm",
+    "workspace_budget",
 ]

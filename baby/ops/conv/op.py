@@ -92,6 +92,12 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1):
     return Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)(a, b)
 
 
+def which_algorithm(x_shape, w_shape, stride=1, padding=1, dilation=1, groups=1):
+    """The name of the algorithm `conv` runs now for x (N, *S, Cin) and w (*k, Cin/groups, Cout) shapes."""
+    stride, pads, dilation = conv_args(w_shape[:-2], stride, padding, dilation)
+    return registry.choose(ConvGeometry.of(x_shape[1:-1], w_shape, stride, pads, dilation, groups)).name
+
+
 def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed conv of a (N, *S, Cin) by conv's weight b (*k, Cout/groups, Cin) -> (N, *O, Cout)."""
     a, b = as_tensor(a), as_tensor(b)
