@@ -13,6 +13,7 @@ ones).
 """
 
 import math
+from dataclasses import replace
 
 from ....backend import xp
 from ....parallel import matmul
@@ -89,8 +90,9 @@ def _gy_tiles(gy, c0, c1, C, nt, Tw):
     return g.reshape(c1 - c0, m, -1, Tw)
 
 
-def depthwise_forward(x, w, stride, pads, dilation):
+def forward(x, w, g, kept=None):
     """y (N, *O, C*m) = x (N, *S, C) convolved with w (*k, 1, C*m), one input channel per group."""
+    stride, pads, dilation = g.stride, g.pads, g.dilation
     N, *S, C = x.shape
     *k, _, Cout = w.shape
     O = out_size(S, k, stride, pads, dilation)
@@ -110,9 +112,10 @@ def depthwise_forward(x, w, stride, pads, dilation):
     return y
 
 
-def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
+def input_grad(gy, w, g):
     """gx (N, *S, C) given gy (N, *O, C*m): with stride 1 and m = 1 the depthwise conv of gy with the
     flipped kernel; else gy @ T^T per channel, each kernel row's part added back at its place."""
+    S, stride, pads, dilation, C = g.S, g.stride, g.pads, g.dilation, g.groups
     N, *O, Cout = gy.shape
     k = w.shape[:-2]
     K1, m = math.prod(k[:-1]), Cout // C
@@ -120,7 +123,7 @@ def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
         back = tuple((d * (kk - 1) - b, n + b - o)
                      for kk, d, (b, _), n, o in zip(k, dilation, pads, S, O, strict=True))
         wf = w[(slice(None, None, -1),) * len(k)]  # (*k, 1, C) reversed along k
-        return depthwise_forward(gy, wf, stride, back, dilation)  # (N, *S, C)
+        return forward(gy, wf, replace(g, pads=back))  # (N, *S, C)
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     ng = -(-Tin // (Tw * stride[-1]))  # tiles g, g + ng, ... never overlap in x
     q, s = _inside(pads, S, Sp)
@@ -177,9 +180,10 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
     return gw
 
 
-def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
+def weight_grad(x, gy, g, kept=None):
     """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): at stride 1 from shifted rows, else
     cols^T @ gy per channel read along the bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
+    k, stride, pads, dilation = g.k, g.stride, g.pads, g.dilation
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
     if all(s == 1 for s in stride):
@@ -200,20 +204,6 @@ def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
     run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
     return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
 
-
-def forward(x, w, g, kept=None):
-    """y (N, *O, C*m) of the depthwise conv of geometry g."""
-    return depthwise_forward(x, w, g.stride, g.pads, g.dilation)
-
-
-def input_grad(gy, w, g):
-    """gx (N, *S, C) of the depthwise conv of geometry g."""
-    return depthwise_input_grad(gy, w, g.S, g.stride, g.pads, g.dilation, g.groups)
-
-
-def weight_grad(x, gy, g, kept=None):
-    """gw (*k, 1, C*m) of the depthwise conv of geometry g."""
-    return depthwise_weight_grad(x, gy, g.k, g.stride, g.pads, g.dilation)
 
 
 register(Algorithm("depthwise", lambda g: g.cin == g.groups > 1, forward, input_grad, weight_grad))

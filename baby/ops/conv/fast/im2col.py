@@ -5,14 +5,15 @@ x (N, *S, Cin), w (*k, Cin/G, Cout), gy (N, *O, Cout). Each function follows the
 arrays (channels-first: per-image GEMMs, W @ cols, the results NCHW in memory; channels-last: cols @ W, one
 GEMM a chunk) and works on chunks of images shared between the threads (`memory.run_chunks`):
 - forward: cols gathered from the window view of each chunk (`im2col`), times the weight matrix;
-- col2im_input_grad: gcols = gy @ W^T, then every kernel tap's plane added at its place in gx (on
+- input_grad (col2im): gcols = gy @ W^T, then every kernel tap's plane added at its place in gx (on
   channels-first memory one contiguous run per tap, phase by phase of the stride);
-- gemm_weight_grad: gw = cols^T @ gy, summed over the chunks.
+- weight_grad (GEMMs): gw = cols^T @ gy, summed over the chunks.
 A channels-first x gives gw in PyTorch's weight layout (Cout, Cin/G, *k) in memory: the weight the op sees is
 a transposed view of that, so the gradient of a PyTorch-layout weight is a plain copy.
 """
 
 import math
+from dataclasses import replace
 
 from ....backend import xp
 from ....parallel import matmul
@@ -21,10 +22,11 @@ from ..registry import Algorithm, register
 from .memory import alloc, channels_first, gather, pad, run_chunks, tap_slices, windows
 
 
-def im2col(x, n0, n1, k, stride, pads, dilation, G):
+def im2col(x, n0, n1, g):
     """cols of images n0:n1 of x (N, *S, Cin), their windows padded, in one copy (`gather`):
     (n, G, Cin/G, *k, *O) for channels-first x, else (G, n, *O, *k, Cin/G)."""
-    win = windows(pad(x[n0:n1], pads), k, stride, dilation)  # (n, *O, *k, Cin) view
+    k, G = g.k, g.groups
+    win = windows(pad(x[n0:n1], g.pads), k, g.stride, g.dilation)  # (n, *O, *k, Cin) view
     n, *O = win.shape[:1 + len(k)]
     nd, Cg = len(k), x.shape[-1] // G
     if channels_first(x):
@@ -41,9 +43,9 @@ def im2col(x, n0, n1, k, stride, pads, dilation, G):
 
 def forward(x, w, g, kept=None):
     """y (N, *O, Cout): cols gathered chunk by chunk (`im2col`), one (grouped) GEMM each."""
-    stride, pads, dilation, G = g.stride, g.pads, g.dilation, g.groups
+    G = g.groups
     *k, Cg, Cout = w.shape
-    O = out_size(x.shape[1:-1], k, stride, pads, dilation)
+    O = out_size(x.shape[1:-1], k, g.stride, g.pads, g.dilation)
     N, P, K, Co = x.shape[0], math.prod(O), math.prod(k), Cout // G
     first = channels_first(x)
     y = alloc((N, *O, Cout), first, x.dtype)  # (N, *O, Cout)
@@ -55,7 +57,7 @@ def forward(x, w, g, kept=None):
 
     def run(n0, n1):
         n = n1 - n0
-        cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
+        cols = im2col(x, n0, n1, g)
         if first:
             matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
             return
@@ -72,12 +74,13 @@ def _add_taps(gx, gc, taps):
         gx[(slice(None), *xs)] += gc[(slice(None), *ys, *t)]
 
 
-def _col2im_flat(gy, w, S, stride, pads, dilation, G):
-    """col2im_input_grad on channels-first memory with every tap's add one contiguous run. The padded gx is
-    cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap adds
-    into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered tap-major)
-    line up with the flat phase planes shifted by the tap's offset (what spills past a row's end is zeros);
-    the phases are then interleaved into gx."""
+def _col2im_flat(gy, w, g):
+    """col2im (`input_grad`) on channels-first memory with every tap's add one contiguous run. The padded
+    gx is cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap
+    adds into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered
+    tap-major) line up with the flat phase planes shifted by the tap's offset (what spills past a row's end
+    is zeros); the phases are then interleaved into gx."""
+    S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
     nd, K, Co, Cin = len(k), math.prod(k), Cout // G, Cg * G
@@ -114,15 +117,16 @@ def _col2im_flat(gy, w, S, stride, pads, dilation, G):
     return gx
 
 
-def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
-    """gx (N, *S, Cin): gcols = gy @ W^T per group and image chunk, then an add per kernel tap: contiguous
-    runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+def input_grad(gy, w, g):
+    """gx (N, *S, Cin) by col2im: gcols = gy @ W^T per group and image chunk, then an add per kernel tap:
+    contiguous runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+    S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
     nd, K, P, Co = len(k), math.prod(k), math.prod(O), Cout // G
     first = channels_first(gy)
     if first and K * Cg >= Co:  # the taps' adds outweigh extending gy
-        return _col2im_flat(gy, w, S, stride, pads, dilation, G)
+        return _col2im_flat(gy, w, g)
     gx = alloc((N, *S, G * Cg), first, gy.dtype, zero=True)  # (N, *S, Cin)
     gxv = gx.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
     taps = [(t, r) for t in xp.ndindex(*k) if (r := tap_slices(t, S, O, stride, pads, dilation))]
@@ -147,11 +151,13 @@ def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
     return gx
 
 
-def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
-    """gw (*k, Cin/G, Cout) = cols^T @ gy per group (cols gathered as the forward's), summed over chunks."""
+def weight_grad(x, gy, g, kept=None):
+    """gw (*k, Cin/G, Cout) = cols^T @ gy per group (cols gathered as the forward's, the windows fitted
+    exactly over gy), summed over chunks."""
+    g = replace(g, pads=g.fit(gy.shape[1:-1]))
     N, *S, Cin = x.shape
-    Cout = gy.shape[-1]
-    O = out_size(S, k, stride, pads, dilation)
+    Cout, k, G = gy.shape[-1], g.k, g.groups
+    O = gy.shape[1:-1]
     nd, K, P, Cg, Co = len(k), math.prod(k), math.prod(O), Cin // G, Cout // G
     first = channels_first(x)
     if first:
@@ -159,7 +165,7 @@ def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
 
     def run(n0, n1):
         n = n1 - n0
-        cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
+        cols = im2col(x, n0, n1, g)
         if first:
             part = matmul(cols.reshape(n, G, Cg * K, P), gyv[n0:n1].transpose(0, 1, 3, 2))  # (n, G, Cg*K, Co)
             return part[0] if n == 1 else part.sum(axis=0)  # (G, Cin/G*K, Cout/G)
@@ -173,15 +179,6 @@ def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
         return gw.transpose(*range(2, 2 + nd), 1, 0)  # (*k, Cin/G, Cout) view
     return xp.moveaxis(gw.reshape(G, *k, Cg, Co), 0, -2).reshape(*k, Cg, Cout)  # (*k, Cin/G, Cout)
 
-
-def input_grad(gy, w, g):
-    """gx (N, *S, Cin) by col2im."""
-    return col2im_input_grad(gy, w, g.S, g.stride, g.pads, g.dilation, g.groups)
-
-
-def weight_grad(x, gy, g, kept=None):
-    """gw (*k, Cin/G, Cout) by GEMMs, the windows fitted exactly over gy."""
-    return gemm_weight_grad(x, gy, g.k, g.stride, g.fit(gy.shape[1:-1]), g.dilation, g.groups)
 
 
 register(Algorithm("im2col", lambda g: True, forward, input_grad, weight_grad))

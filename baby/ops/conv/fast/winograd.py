@@ -22,6 +22,7 @@ import functools
 from ....backend import xp
 from ....parallel import num_threads, parallel, shares, single_threaded_blas
 from ..book import im2col as book
+from ..geometry import is_int
 from ..registry import Algorithm, register
 from . import im2col, memory
 from .memory import scratch as _buffer
@@ -241,8 +242,8 @@ def _offsets(chunks, tw):
 
 def _pairs(padding):
     """`padding` (an int or one int per spatial dim) as (ph, pw)."""
-    p = (padding, padding) if isinstance(padding, int) else tuple(padding)
-    if len(p) != 2 or not all(isinstance(v, int) and v >= 0 for v in p):
+    p = (padding, padding) if is_int(padding) else tuple(padding)
+    if len(p) != 2 or not all(is_int(v) and v >= 0 for v in p):
         raise ValueError(f"padding must be a non-negative int or two of them, got {padding!r}")
     return p
 
