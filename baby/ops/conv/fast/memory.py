@@ -126,6 +126,36 @@ def run_chunks(fn, N, per_image, target=None, add=False):
     return sum(shares[1:], shares[0]) if add else [r for s in shares for r in s]
 
 
+def tile_chunks(N, th, tw, channels, tiles=None):
+    """Winograd: the (N, th) tile rows cut into chunks (n0, n1, i0, i1) of at most WINOGRAD_CHUNK_TILES and
+    WINOGRAD_CHUNK_BYTES and `tiles` / num_threads() tiles (`tiles`: all of them by default), so
+    that every worker gets one."""
+    tiles = tiles or N * th * tw
+    size = min(WINOGRAD_CHUNK_TILES, max(1, WINOGRAD_CHUNK_BYTES // (144 * channels)),
+               -(-tiles // num_threads()))
+    rows = max(1, size // tw)
+    if rows < th:
+        return [(n, n + 1, i, min(i + rows, th)) for n in range(N) for i in range(0, th, rows)]
+    nb = max(1, rows // th)
+    return [(n, min(n + nb, N), 0, th) for n in range(0, N, nb)]
+
+
+def channel_blocks(K, C, P):
+    """Winograd: [0, K) cut into blocks of about P channels (near-square GEMM outputs (P, block)), one per
+    worker at least, each (36, block, C) of the filter's transform within WINOGRAD_BLOCK_BYTES."""
+    size = max(1, min(-(-K // num_threads()), max(P, 16), WINOGRAD_BLOCK_BYTES // (144 * max(C, 1))))
+    return [(k, min(k + size, K)) for k in range(0, K, size)]
+
+
+def tile_offsets(chunks, tw):
+    """Winograd: (chunk, p0, p1) for each chunk: its tiles' range in the list of all the chunks' tiles."""
+    items, p = [], 0
+    for c in chunks:
+        items.append((c, p, p + (c[1] - c[0]) * (c[3] - c[2]) * tw))
+        p = items[-1][2]
+    return items
+
+
 def gather(dst, src):
     """dst[...] = src, the copy split by leading rows over the pool (in turn within a parallel call)."""
     parallel(lambda r: dst.__setitem__(r, src[r]), rows(len(dst)))

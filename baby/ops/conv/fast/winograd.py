@@ -20,11 +20,12 @@ next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
 import functools
 
 from ....backend import xp
-from ....parallel import num_threads, parallel, shares, single_threaded_blas
+from ....parallel import parallel, shares, single_threaded_blas
 from ..book import im2col as book
 from ..geometry import is_int
 from ..registry import Algorithm, register
 from . import im2col, memory
+from .memory import channel_blocks, tile_chunks, tile_offsets
 from .memory import scratch as _buffer
 
 as_strided = xp.lib.stride_tricks.as_strided
@@ -57,20 +58,6 @@ def _mm(a, b, out):
 def _parallel(fn, items):
     """fn(share) for one round-robin share of `items` per thread; the list of results."""
     return parallel(fn, shares(items))
-
-
-def _chunks(N, th, tw, channels, tiles=None):
-    """The (N, th) tile rows cut into chunks (n0, n1, i0, i1) of at most WINOGRAD_CHUNK_TILES and
-    WINOGRAD_CHUNK_BYTES (`memory`) and `tiles` / num_threads() tiles (`tiles`: all of them by default), so
-    that every worker gets one."""
-    tiles = tiles or N * th * tw
-    size = min(memory.WINOGRAD_CHUNK_TILES, max(1, memory.WINOGRAD_CHUNK_BYTES // (144 * channels)),
-               -(-tiles // num_threads()))
-    rows = max(1, size // tw)
-    if rows < th:
-        return [(n, n + 1, i, min(i + rows, th)) for n in range(N) for i in range(0, th, rows)]
-    nb = max(1, rows // th)
-    return [(n, min(n + nb, N), 0, th) for n in range(0, N, nb)]
 
 
 def _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=None):
@@ -195,10 +182,10 @@ def _conv(x, w, flip, ph, pw, dtype, tiles=None):
     Cg = C if r == 3 else 4 * C  # the GEMMs' inner size: channels of all pieces
     y = xp.empty((N, H, W, K), dtype)
     th, tw = -(-H // 4), -(-W // 4)
-    chunks = _chunks(N, th, tw, max(Cg, K))
+    chunks = tile_chunks(N, th, tw, max(Cg, K))
     if not chunks:
         return y
-    items = _offsets(chunks, tw)
+    items = tile_offsets(chunks, tw)
     if N * th * tw > max(Cg, K):
         U = _filter_tiles(w, flip, dtype)
 
@@ -219,25 +206,9 @@ def _conv(x, w, flip, ph, pw, dtype, tiles=None):
             wk = w[:, :, k0:k1] if flip else w[..., k0:k1]  # the block's output channels
             xp.matmul(V, _filter_tiles(wk, flip, dtype), out=M[..., k0:k1])  # (36, P, k1 - k0)
 
-    _parallel(gemms, _blocks(K, Cg, V.shape[1]))
+    _parallel(gemms, channel_blocks(K, Cg, V.shape[1]))
     _parallel(lambda share: [_output_tiles(M[:, p0:p1], y, c, tw) for c, p0, p1 in share], items)
     return y
-
-
-def _blocks(K, C, P):
-    """[0, K) cut into blocks of about P channels (near-square GEMM outputs (P, block)), one per worker at
-    least, each (36, block, C) of the filter's transform within WINOGRAD_BLOCK_BYTES."""
-    size = max(1, min(-(-K // num_threads()), max(P, 16), memory.WINOGRAD_BLOCK_BYTES // (144 * max(C, 1))))
-    return [(k, min(k + size, K)) for k in range(0, K, size)]
-
-
-def _offsets(chunks, tw):
-    """(chunk, p0, p1) for each chunk: its tiles' range in the list of all the chunks' tiles."""
-    items, p = [], 0
-    for c in chunks:
-        items.append((c, p, p + (c[1] - c[0]) * (c[3] - c[2]) * tw))
-        p = items[-1][2]
-    return items
 
 
 def _pairs(padding):
@@ -350,7 +321,7 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate, V):
     (K, C, r, r)."""
     K, C, r = gw.shape[:3]
     dtype, g = gw.dtype, 1 if r == 3 else 2
-    items, gk = _offsets(group, tw), _matrices(dtype)[3]
+    items, gk = tile_offsets(group, tw), _matrices(dtype)[3]
     Z, made = _buffer("zg", (36, items[-1][2], K), dtype), V is None
     V = _buffer("vg", (36, items[-1][2], g * g * C), dtype) if made else V
 
@@ -371,7 +342,7 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate, V):
                 _place(out.reshape(k1 - k0, g, g, C, 3, 3), gw[k0:k1], accumulate)
 
     _parallel(transform, items)
-    _parallel(gemms, _blocks(K, g * g * C, V.shape[1]))
+    _parallel(gemms, channel_blocks(K, g * g * C, V.shape[1]))
 
 
 @single_threaded_blas()
@@ -396,14 +367,14 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
     _check_tiles(tiles, tiles_shape(x.shape, r, padding), dtype)
     per_group = max(1, memory.WINOGRAD_GROUP_BYTES // (144 * (Cg + K)))  # tiles
     groups = max(1, -(-N * th * tw // per_group))
-    chunks = _chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
+    chunks = tile_chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
     gw = (xp.zeros if N == 0 else xp.empty)((K, C, r, r), dtype)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         n0, _, i0, _ = group[0]
         p0 = (n0 * th + i0) * tw  # the group's first tile among all (they run in order)
-        V = None if tiles is None else tiles[:, p0: p0 + _offsets(group, tw)[-1][2]]
+        V = None if tiles is None else tiles[:, p0: p0 + tile_offsets(group, tw)[-1][2]]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw, g > 0, V)
     return gw.transpose(2, 3, 1, 0)  # (r, r, Cin, Cout) view
 
