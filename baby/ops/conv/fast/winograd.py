@@ -15,6 +15,7 @@ the pool's threads (NumPy releases the GIL in matmul and copies) while OpenBLAS 
 Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
 transform (and the weight gradient's inverse one) is made block by block of output channels, in cache,
 next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
+The registered algorithm 'winograd' (the end of this file) runs these on a ConvGeometry.
 """
 
 import functools
