@@ -5,8 +5,9 @@ im2col, pointwise and depthwise follow x's memory layout: an NCHW array seen thr
 computed channels-first (its output NCHW in memory too); an NHWC array channels-last (Winograd reads any
 strides and writes NHWC). Work is cut into chunks (of images for im2col, of channels for depthwise, of tiles
 for Winograd) whose workspace stays in cache (the constants below); im2col's and depthwise's chunks, and the
-tiles Winograd keeps for its backward, stay within the workspace budget over all threads too; each thread of the pool takes its share of the chunks and runs their gathers and GEMMs on its own
-core, OpenBLAS kept single-threaded meanwhile.
+tiles Winograd keeps for its backward, stay within the workspace budget over all threads too; each thread of
+the pool takes its share of the chunks and runs their gathers and GEMMs on its own core, OpenBLAS kept
+single-threaded meanwhile.
 
 Forward workspaces for the backward: Winograd's transformed input tiles (2.25x the input for 3x3, 9x for 5x5)
 are kept by the forward for the weight gradient, when the weights need one and the tiles fit (`kept_buffer`:
