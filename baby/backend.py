@@ -1,10 +1,6 @@
-"""The array module in use: NumPy now, and the one place where CuPy would plug in."""
+"""The array module the ops compute with: NumPy. baby is NumPy-only; this is where a GPU array module
+(CuPy) would have to plug in, and not the only place it would have to reach (see README, "NumPy only")."""
 
 import numpy
 
 xp = numpy
-
-
-def get_array_module(*arrays):
-    """The array module that holds `arrays` (always NumPy until a GPU backend lands)."""
-    return xp

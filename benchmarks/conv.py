@@ -5,7 +5,8 @@ the two libraries, each timed run after 0.2 s of untimed runs of the same librar
 other library's idle threads spin meanwhile); the table shows medians. ratio = torch_time / baby_time
 (> 1: baby is faster).
 
-    python benchmarks/conv.py [--algo auto|im2col|winograd|pointwise|depthwise] [--repeat 7] [--layers 0,3]
+    python benchmarks/conv.py [--algo auto|winograd|pointwise|depthwise|im2col|book] [--repeat 7]
+                               [--layers 0,3]
 """
 
 import argparse
@@ -19,8 +20,8 @@ from common import keep_freed_memory, timed
 
 import baby
 from baby.nn import functional as F
-from baby.ops import algorithm
-from baby.ops.algorithm import ALGORITHMS
+from baby.ops.conv import registry
+from baby.ops.conv.fast import memory
 
 # (N, Cin, H=W, Cout, k, stride, padding, groups)
 SUITE = [
@@ -56,7 +57,7 @@ def torch_run(x, w, s, p, g, backward):
 def peak_mib(fn, *args):
     """Peak bytes allocated (tracemalloc) during one call, in MiB, the buffers a forward keeps for the
     backward included (their cache emptied first)."""
-    algorithm.empty_cache()
+    memory.empty_cache()
     tracemalloc.start()
     fn(*args)
     peak = tracemalloc.get_traced_memory()[1]
@@ -91,7 +92,7 @@ def geomean(r):
 def main(argv=None):
     """Print the table and the geometric means of the ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--algo", default="auto", choices=ALGORITHMS)
+    ap.add_argument("--algo", default="auto", choices=registry.names())
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--layers", default=None, help="comma-separated indices into the suite")
     ap.add_argument("--default-malloc", action="store_true",

@@ -9,6 +9,8 @@ reported. ratio = baby images/s / torch images/s (target >= 0.8).
 
 import argparse
 import statistics
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,25 +19,8 @@ from common import keep_freed_memory, timed
 import baby
 from baby import models, nn, optim
 
-
-def torch_resnet9(num_classes=10):
-    """ResNet9 in PyTorch, with the same module names as baby.models.ResNet9."""
-    def conv_bn(c_in, c_out):
-        return torch.nn.Sequential(torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                                   torch.nn.BatchNorm2d(c_out), torch.nn.ReLU())
-
-    class Residual(torch.nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.fn = torch.nn.Sequential(conv_bn(c, c), conv_bn(c, c))
-
-        def forward(self, x):
-            return x + self.fn(x)
-
-    return torch.nn.Sequential(
-        conv_bn(3, 64), conv_bn(64, 128), torch.nn.MaxPool2d(2), Residual(128), conv_bn(128, 256),
-        torch.nn.MaxPool2d(2), conv_bn(256, 512), torch.nn.MaxPool2d(2), Residual(512),
-        torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(512, num_classes))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import t_resnet9  # noqa: E402  (the PyTorch twin the tests check baby.models.ResNet9 against)
 
 
 def main(argv=None):
@@ -51,7 +36,7 @@ def main(argv=None):
     x = rng.random((args.batch_size, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, args.batch_size)
     baby.manual_seed(0)
-    ours, theirs = models.ResNet9(), torch_resnet9()
+    ours, theirs = models.ResNet9(), t_resnet9()
     opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
     topt = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
     loss_fn, tloss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()

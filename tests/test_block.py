@@ -1,5 +1,5 @@
-"""The issue's acceptance check: a PyTorch conv block's state dict loads into the same baby block and
-gives the same output and gradients, in train and in eval mode."""
+"""A PyTorch conv block's state dict loads into the same baby block and gives the same output and gradients,
+in train and in eval mode."""
 
 import numpy as np
 import pytest

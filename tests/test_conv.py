@@ -4,68 +4,28 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from helpers import check, finite_difference
+from helpers import (
+    CONV_CASES,
+    CONV_SWEEP,
+    TRANSPOSE_CASES,
+    TRANSPOSE_SWEEP,
+    check,
+    finite_difference,
+    nchw,
+    nhwc,
+    torch_conv,
+    torch_conv_transpose,
+)
 
 import baby
 from baby import ops
 from baby.nn import functional as F
-from baby.ops.conv_forward import windows
-from baby.ops.conv_reference import kernel_conv, simple_conv
+from baby.ops.conv.book.loops import kernel_conv, simple_conv
+from baby.ops.conv.fast.memory import windows
 
 RNG = np.random.default_rng(7)
 TOL = dict(atol=1e-4, rtol=1e-4)
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-
-
-def torch_conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """torch's conv{1,2,3}d; (before, after) padding pairs are applied with F.pad first."""
-    if isinstance(padding, (tuple, list)) and any(isinstance(p, (tuple, list)) for p in padding):
-        pairs = [p if isinstance(p, (tuple, list)) else (p, p) for p in padding]
-        x, padding = TF.pad(x, [v for pair in reversed(pairs) for v in pair]), 0
-    return getattr(TF, f"conv{w.ndim - 2}d")(x, w, b, stride, padding, dilation, groups)
-
-
-def conv_case(id, N, Cin, Cout, S, k, stride=1, padding=0, dilation=1, groups=1, bias=True):
-    """One row: shapes and arguments of an NCHW conv with PyTorch's weight layout."""
-    k = (k,) * len(S) if isinstance(k, int) else k
-    shapes = [(N, Cin, *S), (Cout, Cin // groups, *k)] + ([(Cout,)] if bias else [])
-    return pytest.param(shapes, dict(stride=stride, padding=padding, dilation=dilation, groups=groups), id=id)
-
-
-CONV_CASES = [
-    conv_case("1x1", 2, 3, 4, (5, 5), 1),
-    conv_case("3x3", 2, 3, 4, (6, 7), 3, padding=1),
-    conv_case("batch1-nobias", 1, 3, 2, (5, 5), 3, bias=False),
-    conv_case("2x3", 2, 2, 4, (6, 7), (2, 3)),
-    conv_case("5x1", 2, 2, 3, (7, 4), (5, 1), padding=(2, 0)),
-    conv_case("groups2", 2, 4, 6, (6, 6), 3, padding=1, groups=2),
-    conv_case("depthwise", 2, 4, 4, (6, 6), 3, padding=1, groups=4),
-    conv_case("depthwise-x2", 2, 3, 6, (6, 6), 3, padding=1, groups=3),
-    conv_case("stride2", 2, 3, 4, (7, 7), 3, stride=2, padding=1),
-    conv_case("stride2,1", 2, 3, 4, (8, 7), 3, stride=(2, 1), padding=1),
-    conv_case("stride3-remainder", 2, 3, 4, (8, 9), 3, stride=3),
-    conv_case("stride4>k-remainder", 1, 2, 3, (10, 7), 2, stride=4),
-    conv_case("k1-stride3", 1, 2, 3, (7, 8), 1, stride=3),
-    conv_case("pad>k", 1, 2, 3, (4, 4), 1, padding=2),
-    conv_case("pad>span-stride3-1x1-input", 1, 2, 3, (1, 1), 1, stride=3, padding=((2, 2), (2, 0)),
-              dilation=3),
-    conv_case("pad-per-dim", 2, 2, 3, (5, 6), 3, padding=(1, 2)),
-    conv_case("pad-pairs", 2, 2, 3, (5, 6), 3, padding=((1, 0), (2, 1))),
-    conv_case("pad-pairs-stride", 2, 2, 3, (7, 6), (3, 2), stride=(2, 3), padding=((0, 2), (3, 0))),
-    conv_case("same-odd", 2, 2, 3, (5, 6), 3, padding="same"),
-    conv_case("same-even", 2, 2, 3, (5, 6), (2, 4), padding="same"),
-    conv_case("same-dilated", 2, 2, 3, (7, 6), (2, 3), padding="same", dilation=(3, 2)),
-    conv_case("valid", 2, 2, 3, (5, 6), 3, padding="valid"),
-    conv_case("dilation2", 2, 2, 3, (8, 8), 3, padding=1, dilation=2),
-    conv_case("dilation2,1", 2, 2, 3, (8, 8), 3, padding=1, dilation=(2, 1)),
-    conv_case("all-at-once", 2, 4, 6, (11, 9), (3, 2), stride=(2, 3), padding=((2, 0), (1, 3)),
-              dilation=(2, 3), groups=2),
-    conv_case("1d", 2, 3, 4, (9,), 3, padding=1),
-    conv_case("1d-stride-groups", 2, 4, 6, (12,), 4, stride=3, padding=((0, 2),), dilation=2, groups=2),
-    conv_case("3d", 2, 2, 3, (4, 5, 6), 3, padding=1),
-    conv_case("3d-mixed", 1, 4, 4, (5, 6, 7), (2, 3, 1), stride=(2, 1, 3), padding=(1, 0, 2),
-              dilation=(2, 1, 1), groups=2),
-]
 
 
 @pytest.mark.parametrize("shapes, kw", CONV_CASES)
@@ -74,47 +34,11 @@ def test_conv_functional(shapes, kw):
     check(lambda *t: fn(*t, **kw), lambda *t: torch_conv(*t, **kw), shapes, **TOL)
 
 
-def transpose_case(id, N, Cin, Cout, S, k, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                   bias=True):
-    """One row: shapes and arguments of an NCHW transposed conv, weight (C_in, C_out/groups, *k)."""
-    k = (k,) * len(S) if isinstance(k, int) else k
-    shapes = [(N, Cin, *S), (Cin, Cout // groups, *k)] + ([(Cout,)] if bias else [])
-    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    return pytest.param(shapes, kw, id=id)
-
-
-TRANSPOSE_CASES = [
-    transpose_case("3x3", 2, 3, 4, (4, 5), 3),
-    transpose_case("1x1-stride2", 1, 3, 2, (4, 3), 1, stride=2, bias=False),
-    transpose_case("2x3-stride2-op1", 2, 4, 6, (4, 5), (2, 3), stride=2, padding=1, output_padding=1,
-                   groups=2),
-    transpose_case("mixed", 2, 4, 6, (3, 4), 3, stride=(2, 3), padding=(1, 0), output_padding=(1, 2),
-                   groups=2, dilation=(2, 1)),
-    transpose_case("op-below-dilation", 1, 2, 3, (5, 4), 3, output_padding=1, dilation=2),
-    transpose_case("1d-depthwise", 2, 4, 4, (5,), 3, stride=3, padding=1, output_padding=2, groups=4,
-                   dilation=2),
-    transpose_case("1d-pad>k", 1, 2, 3, (6,), 2, padding=1),
-    transpose_case("3d", 1, 2, 3, (3, 4, 3), 3, stride=2, padding=1, output_padding=1),
-    transpose_case("3d-groups", 1, 4, 2, (2, 3, 4), (2, 1, 3), stride=(1, 2, 2), output_padding=(0, 1, 0),
-                   groups=2, dilation=(2, 1, 1)),
-]
-
-
 @pytest.mark.parametrize("shapes, kw", TRANSPOSE_CASES)
 def test_conv_transpose_functional(shapes, kw):
     nd = len(shapes[0]) - 2
     ours, theirs = getattr(F, f"conv_transpose{nd}d"), getattr(TF, f"conv_transpose{nd}d")
     check(lambda *t: ours(*t, **kw), lambda *t: theirs(*t, **kw), shapes, **TOL)
-
-
-def nhwc(t):
-    """torch NCHW -> NHWC (a permute)."""
-    return t.permute(0, *range(2, t.ndim), 1)
-
-
-def nchw(t):
-    """torch NHWC -> NCHW (a permute)."""
-    return t.permute(0, t.ndim - 1, *range(1, t.ndim - 1))
 
 
 def torch_weight(w):
@@ -236,81 +160,6 @@ def test_conv_transpose_is_the_input_gradient_of_conv():
     op = tuple(n - m for n, m in zip(x.shape[1:3], S, strict=True))  # the remainder rows
     gx = ops.conv_transpose(gy, w, output_padding=op, **kw)
     np.testing.assert_allclose(gx.numpy(), x.grad.numpy(), **TOL)
-
-
-# ---- a seeded random sweep: every option at once, against PyTorch ----------------------------------------
-def _ints(rng, low, high, nd):
-    """An int (sometimes) or one int per dim in [low, high)."""
-    v = tuple(int(i) for i in rng.integers(low, high, nd))
-    return v[0] if len(set(v)) == 1 and rng.random() < 0.5 else v
-
-
-def _dims(v, nd):
-    return (v,) * nd if isinstance(v, int) else v
-
-
-def _padding(rng, nd, forms):
-    """A random padding of one of `forms` and its (before, after) pairs (None for the string forms)."""
-    form = forms[rng.integers(len(forms))]
-    if form == "pairs":
-        pairs = tuple(tuple(int(i) for i in rng.integers(0, 3, 2)) for _ in range(nd))
-        return pairs, pairs
-    if form in ("same", "valid"):
-        return form, None
-    p = _ints(rng, 0, 3, nd)
-    return p, tuple((i, i) for i in _dims(p, nd))
-
-
-def random_conv(rng):
-    """Shapes and arguments of a random valid conv (1-3 spatial dims, groups, stride, dilation, padding)."""
-    nd, G = int(rng.choice([1, 2, 2, 3])), int(rng.choice([1, 1, 2, 3]))
-    Cin, Cout = G * int(rng.integers(1, 4)), G * int(rng.integers(1, 4))
-    k, dilation = _ints(rng, 1, 4 if nd < 3 else 3, nd), _ints(rng, 1, 4 if nd < 3 else 3, nd)
-    padding, pairs = _padding(rng, nd, ["int", "pairs", "same", "valid"])
-    stride = 1 if padding == "same" else _ints(rng, 1, 4, nd)
-    span = [d * (kk - 1) + 1 for kk, d in zip(_dims(k, nd), _dims(dilation, nd), strict=True)]
-    pad = [0] * nd if pairs is None else [b + a for b, a in pairs]
-    extra = rng.integers(0, 6 if nd < 3 else 3, nd)  # input rows beyond the smallest valid size
-    S = tuple(max(1, e - p + int(m)) for e, p, m in zip(span, pad, extra, strict=True))
-    shapes = [(int(rng.integers(1, 3)), Cin, *S), (Cout, Cin // G, *_dims(k, nd))]
-    shapes += [(Cout,)] if rng.random() < 0.5 else []
-    return shapes, dict(stride=stride, padding=padding, dilation=dilation, groups=G)
-
-
-def random_transpose(rng):
-    """Shapes and arguments of a random valid transposed conv, with output_padding and padding pairs."""
-    while True:
-        nd, G = int(rng.choice([1, 2, 2, 3])), int(rng.choice([1, 1, 2, 3]))
-        Cin, Cout = G * int(rng.integers(1, 4)), G * int(rng.integers(1, 4))
-        k, dilation, stride = (_ints(rng, 1, 4 if nd < 3 else 3, nd) for _ in range(3))
-        padding, pairs = _padding(rng, nd, ["int", "pairs"])
-        sd = [max(s, d) for s, d in zip(_dims(stride, nd), _dims(dilation, nd), strict=True)]
-        output_padding = tuple(int(rng.integers(0, m)) for m in sd)
-        S = tuple(int(i) for i in rng.integers(1, 5 if nd < 3 else 3, nd))
-        O = [(n - 1) * s - b - a + d * (kk - 1) + op + 1 for n, s, (b, a), d, kk, op in
-             zip(S, _dims(stride, nd), pairs, _dims(dilation, nd), _dims(k, nd), output_padding, strict=True)]
-        if min(O) >= 1:
-            break
-    shapes = [(int(rng.integers(1, 3)), Cin, *S), (Cin, Cout // G, *_dims(k, nd))]
-    shapes += [(Cout,)] if rng.random() < 0.5 else []
-    return shapes, dict(stride=stride, padding=padding, output_padding=output_padding, groups=G,
-                        dilation=dilation)
-
-
-def torch_conv_transpose(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """torch's conv_transpose{1,2,3}d; (before, after) padding pairs by cropping the unpadded output."""
-    nd = w.ndim - 2
-    fn = getattr(TF, f"conv_transpose{nd}d")
-    if not (isinstance(padding, tuple) and isinstance(padding[0], tuple)):
-        return fn(x, w, b, stride, padding, output_padding, groups, dilation)
-    y = fn(x, w, b, stride, 0, output_padding, groups, dilation)
-    crop = (slice(p0, n - p1) for n, (p0, p1) in zip(y.shape[2:], padding, strict=True))
-    return y[(slice(None), slice(None), *crop)]
-
-
-SWEEP = np.random.default_rng(2024)
-CONV_SWEEP = [random_conv(SWEEP) for _ in range(250)]
-TRANSPOSE_SWEEP = [random_transpose(SWEEP) for _ in range(100)]
 
 
 @pytest.mark.parametrize("shapes, kw", CONV_SWEEP, ids=[f"conv{i}" for i in range(len(CONV_SWEEP))])

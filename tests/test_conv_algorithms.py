@@ -1,22 +1,22 @@
 """Every conv algorithm against PyTorch (forward and all gradients), the settings that steer them, and the
 bounded workspace of a large convolution."""
 
-import importlib
 import tracemalloc
 
 import numpy as np
 import pytest
 import torch.nn.functional as TF
-from helpers import check
-from test_conv import CONV_CASES, CONV_SWEEP, TRANSPOSE_CASES, torch_conv
+from helpers import CONV_CASES, CONV_SWEEP, TRANSPOSE_CASES, check, nchw, nhwc, torch_conv
 
 import baby
 from baby import parallel
 from baby.nn import functional as F
-from baby.ops import algorithm
+from baby.ops.conv import op, registry
+from baby.ops.conv.book import im2col as book
+from baby.ops.conv.fast import im2col, memory
+from baby.ops.conv.geometry import ConvGeometry, conv_args
 
-conv_module = importlib.import_module("baby.ops.conv")  # baby.ops.conv is the function
-ALGOS = algorithm.ALGORITHMS
+ALGOS = registry.names()
 TOL = dict(atol=1e-4, rtol=1e-4)
 WIDE = dict(atol=1e-3, rtol=1e-3)  # sums over 16 channels x 9 taps of uniform(-2, 2) products (Winograd too)
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even k
 @pytest.fixture(autouse=True)
 def _restore_settings():
     """Leave the algorithm, workspace budget and thread count as they were."""
-    budget, threads = algorithm.workspace_budget(), parallel.num_threads()
+    budget, threads = memory.workspace_budget(), parallel.num_threads()
     yield
-    algorithm.set_conv_algorithm(None)
-    algorithm.set_workspace_budget(budget)
+    registry.set_conv_algorithm(None)
+    memory.set_workspace_budget(budget)
     parallel.set_num_threads(threads)
 
 
-def conv_case(id, N, Cin, Cout, S, k, bias=False, **kw):
+def path_case(id, N, Cin, Cout, S, k, bias=False, **kw):
     """One row: shapes and arguments of an NCHW conv, sized to reach the paths the suite's layers take."""
     k = (k,) * len(S) if isinstance(k, int) else k
     shapes = [(N, Cin, *S), (Cout, Cin // kw.get("groups", 1), *k)] + ([(Cout,)] if bias else [])
@@ -40,36 +40,44 @@ def conv_case(id, N, Cin, Cout, S, k, bias=False, **kw):
 
 
 PATH_CASES = [  # shapes that take each algorithm's own paths (channel counts, strides, tiles, chunks)
-    conv_case("stem-few-channels", 3, 2, 20, (9, 8), 3, padding=1),
-    conv_case("stride2", 3, 5, 7, (9, 10), 3, stride=2, padding=1),
-    conv_case("5x5", 3, 4, 6, (8, 7), 5, padding=2, bias=True),
-    conv_case("winograd-16ch", 2, 16, 16, (9, 7), 3, padding=1),
-    conv_case("winograd-asym-pad", 2, 16, 16, (7, 8), 3, padding=((1, 0), (2, 1))),
-    conv_case("winograd-5x5", 3, 16, 17, (24, 21), 5, bias=True, padding=2),
-    conv_case("winograd-5x5-few-tiles", 1, 40, 36, (5, 6), 5, padding=2),
-    conv_case("winograd-5x5-asym-pad", 2, 16, 16, (8, 9), 5, padding=((2, 1), (0, 3))),
-    conv_case("1x1-stride2-pad", 2, 6, 5, (7, 8), 1, stride=2, padding=1),
-    conv_case("1x1-stride3", 2, 6, 5, (8, 7), 1, stride=3),
-    conv_case("depthwise-wide-tiles", 2, 3, 3, (5, 37), 3, padding=1, groups=3),
-    conv_case("depthwise-x2-stride2", 2, 3, 6, (9, 21), 3, stride=2, padding=1, groups=3),
-    conv_case("depthwise-dilated", 2, 4, 4, (9, 19), 3, padding=2, dilation=2, groups=4),
-    conv_case("depthwise-1d", 2, 3, 3, (40,), 5, stride=2, padding=1, groups=3),
-    conv_case("depthwise-3d", 1, 2, 4, (4, 5, 18), 3, stride=(1, 2, 1), padding=1, groups=2),
-    conv_case("groups-stride", 2, 6, 4, (8, 9), 3, stride=(2, 1), padding=1, groups=2),
-    conv_case("3d-stride", 2, 2, 3, (5, 6, 7), 3, stride=2, padding=1),
+    path_case("stem-few-channels", 3, 2, 20, (9, 8), 3, padding=1),
+    path_case("stride2", 3, 5, 7, (9, 10), 3, stride=2, padding=1),
+    path_case("5x5", 3, 4, 6, (8, 7), 5, padding=2, bias=True),
+    path_case("winograd-16ch", 2, 16, 16, (9, 7), 3, padding=1),
+    path_case("winograd-asym-pad", 2, 16, 16, (7, 8), 3, padding=((1, 0), (2, 1))),
+    path_case("winograd-5x5", 3, 16, 17, (24, 21), 5, bias=True, padding=2),
+    path_case("winograd-5x5-few-tiles", 1, 40, 36, (5, 6), 5, padding=2),
+    path_case("winograd-5x5-asym-pad", 2, 16, 16, (8, 9), 5, padding=((2, 1), (0, 3))),
+    path_case("1x1-stride2-pad", 2, 6, 5, (7, 8), 1, stride=2, padding=1),
+    path_case("1x1-stride3", 2, 6, 5, (8, 7), 1, stride=3),
+    path_case("depthwise-wide-tiles", 2, 3, 3, (5, 37), 3, padding=1, groups=3),
+    path_case("depthwise-x2-stride2", 2, 3, 6, (9, 21), 3, stride=2, padding=1, groups=3),
+    path_case("depthwise-dilated", 2, 4, 4, (9, 19), 3, padding=2, dilation=2, groups=4),
+    path_case("depthwise-1d", 2, 3, 3, (40,), 5, stride=2, padding=1, groups=3),
+    path_case("depthwise-3d", 1, 2, 4, (4, 5, 18), 3, stride=(1, 2, 1), padding=1, groups=2),
+    path_case("groups-stride", 2, 6, 4, (8, 9), 3, stride=(2, 1), padding=1, groups=2),
+    path_case("3d-stride", 2, 2, 3, (5, 6, 7), 3, stride=2, padding=1),
 ]
 SWEEP_SUBSET = [pytest.param(*c, id=f"sweep{i}") for i, c in enumerate(CONV_SWEEP) if i % 10 == 0]
 
 
+def geometry(k, cin, cout, groups=1, stride=None, dilation=None, S=None, pads=None):
+    """The ConvGeometry of a conv with kernel k, cin -> cout channels (unit stride and dilation, no padding
+    by default, input 8 per dim)."""
+    nd = len(k)
+    ones = (1,) * nd
+    return ConvGeometry(tuple(k), stride or ones, pads or ((0, 0),) * nd, dilation or ones, groups,
+                        S or (8,) * nd, cin, cout)
+
+
 def applies(algo, shapes, kw):
-    """Whether forcing `algo` changes what runs for this case: 'im2col' (the book's gradients) always; the
-    others where they fit the shape (elsewhere they fall back to what 'auto' runs, which test_conv covers)."""
-    (_, cin, *_), (cout, _, *k) = shapes[:2]
-    stride, _, dilation = conv_module.conv_args(k, kw.get("stride", 1), kw.get("padding", 0),
-                                                kw.get("dilation", 1))
+    """Whether forcing `algo` runs it for this case: where it fits the shape (elsewhere the call falls back
+    to 'im2col', which the other rows cover); 'im2col' and 'book' fit every shape."""
+    (_, cin, *S), (cout, _, *k) = shapes[:2]
+    stride, pads, dilation = conv_args(k, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1))
+    g = geometry(k, cin, cout, kw.get("groups", 1), stride, dilation, S, pads)
     with baby.ops.conv_algorithm(algo):
-        fits = algorithm.choose(k, cin, cout, kw.get("groups", 1), stride, dilation) == algo
-    return algo == "im2col" or fits
+        return registry.choose(g).name == algo
 
 
 def forced(cases, algos=ALGOS[1:]):
@@ -92,16 +100,6 @@ def test_conv_transpose_every_algorithm(algo, shapes, kw):
     ours, theirs = getattr(F, f"conv_transpose{nd}d"), getattr(TF, f"conv_transpose{nd}d")
     with baby.ops.conv_algorithm(algo):
         check(lambda *t: ours(*t, **kw), lambda *t: theirs(*t, **kw), shapes, **TOL)
-
-
-def nhwc(t):
-    """torch NCHW -> NHWC (a permute)."""
-    return t.permute(0, *range(2, t.ndim), 1)
-
-
-def nchw(t):
-    """torch NHWC -> NCHW (a permute)."""
-    return t.permute(0, t.ndim - 1, *range(1, t.ndim - 1))
 
 
 NHWC_CASES = [  # ops.conv's own layout: x (N, *S, C), w (*k, Cin/G, Cout)
@@ -140,7 +138,7 @@ CHUNK_CASES = [
 @pytest.mark.parametrize("algo, shapes, kw", forced(CHUNK_CASES, ALGOS))
 def test_small_workspace_chunks_and_threads(threads, algo, shapes, kw):
     """The smallest budget cuts the work into one-image chunks, shared between any number of threads."""
-    algorithm.set_workspace_budget(2**16)
+    memory.set_workspace_budget(2**16)
     parallel.set_num_threads(threads)
     with baby.ops.conv_algorithm(algo):
         check(lambda *t: F.conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), shapes, **WIDE)
@@ -176,17 +174,18 @@ def test_weight_gradient_in_pytorch_layout():
         O = (9 + 2 * (k // 2) - k) // stride + 1
         gy = np.ones((2, 6, O, O), np.float32).transpose(0, 2, 3, 1)  # (N, Ho, Wo, Cout) view
         pads = ((k // 2, k // 2),) * 2
-        gw = conv_module.weight_grad(xv, gy, (k, k), (stride,) * 2, pads, (1, 1), groups)
+        g = ConvGeometry.of((9, 9), (k, k, 6 // groups, 6), (stride,) * 2, pads, (1, 1), groups)
+        gw = registry.choose(g).weight_grad(xv, gy, g)
         assert gw.transpose(3, 2, 0, 1).flags.c_contiguous, (k, groups, stride)
 
 
-@pytest.mark.parametrize("algo", ["auto", "im2col"])
+@pytest.mark.parametrize("algo", ["auto", "im2col", "book"])
 def test_large_conv_workspace_is_bounded(algo):
     """Forward and backward of a 3x3 conv on (8, 64, 224, 224): unchunked, im2col would hold 9x the input."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 64, 224, 224), dtype=np.float32)
     w = (rng.standard_normal((64, 64, 3, 3), dtype=np.float32) / 24).astype(np.float32)
-    algorithm.set_workspace_budget(128 << 20)
+    memory.set_workspace_budget(128 << 20)
     xt, wt = baby.Tensor(x, requires_grad=True), baby.Tensor(w, requires_grad=True)
     tracemalloc.start()
     try:
@@ -199,52 +198,55 @@ def test_large_conv_workspace_is_bounded(algo):
     assert xt.grad.shape == x.shape and wt.grad.shape == w.shape
 
 
+def chosen(k, cin, cout, groups=1, stride=None):
+    """The name of the algorithm chosen now for a conv (unit dilation, input 8 per dim)."""
+    return registry.choose(geometry(k, cin, cout, groups, stride)).name
+
+
 def test_choose_rule_table():
-    ones = (1, 1)
-    choose, grads = algorithm.choose, algorithm.choose_grads
-    assert choose((3, 3), 64, 64, 1, ones, ones) == "winograd"
-    assert choose((3, 3), 3, 64, 1, ones, ones) == "im2col"
-    assert choose((3, 3), 64, 64, 1, (2, 2), ones) == "im2col"
-    assert choose((1, 1), 64, 128, 1, (2, 2), ones) == "pointwise"
-    assert choose([1, 1], 64, 128, 1, (2, 2), ones) == "pointwise"  # the kernel size as a list too
-    assert choose((3, 3), 128, 128, 128, ones, ones) == "depthwise"
-    assert choose((5, 5), 32, 64, 1, ones, ones) == "winograd"
-    assert choose((5, 5), 4, 64, 1, ones, ones) == "im2col"
-    assert choose((7, 7), 64, 64, 1, ones, ones) == "im2col"
-    assert grads((5, 5), 32, 64, 1, ones, ones) == ("winograd", "winograd")
-    assert grads((3, 3), 64, 64, 1, ones, ones) == ("winograd", "winograd")
-    assert grads((3, 3), 3, 64, 1, ones, ones) == ("col2im", "gemm")
-    assert grads((1, 1), 64, 128, 1, (2, 2), ones) == ("pointwise", "pointwise")
+    assert chosen((3, 3), 64, 64) == "winograd"
+    assert chosen((3, 3), 3, 64) == "im2col"
+    assert chosen((3, 3), 64, 64, stride=(2, 2)) == "im2col"
+    assert chosen((1, 1), 64, 128, stride=(2, 2)) == "pointwise"
+    assert chosen([1, 1], 64, 128, stride=(2, 2)) == "pointwise"  # the kernel size as a list too
+    assert chosen((3, 3), 128, 128, 128) == "depthwise"
+    assert chosen((5, 5), 32, 64) == "winograd"
+    assert chosen((5, 5), 4, 64) == "im2col"
+    assert chosen((7, 7), 64, 64) == "im2col"
+    algo = registry.choose(geometry((3, 3), 3, 64))  # im2col's gradients: col2im and GEMMs
+    assert (algo.input_grad, algo.weight_grad) == (im2col.input_grad, im2col.weight_grad)
     with baby.ops.conv_algorithm("im2col"):
-        assert choose((3, 3), 64, 64, 1, ones, ones) == "im2col"
-        assert grads((3, 3), 3, 64, 1, (2, 2), ones) == ("conv", "conv")
+        assert chosen((3, 3), 64, 64) == "im2col"
+    with baby.ops.conv_algorithm("book"):  # the book's gradients: convolutions
+        algo = registry.choose(geometry((3, 3), 3, 64, stride=(2, 2)))
+        assert (algo.name, algo.input_grad, algo.weight_grad) == ("book", book.input_grad, book.weight_grad)
     with baby.ops.conv_algorithm("winograd"):
-        assert choose((3, 3), 3, 5, 1, ones, ones) == "winograd"
-        assert choose((3, 3), 3, 5, 1, (2, 2), ones) == "im2col"  # falls back where it does not apply
+        assert chosen((3, 3), 3, 5) == "winograd"
+        assert chosen((3, 3), 3, 5, stride=(2, 2)) == "im2col"  # falls back where it does not apply
 
 
 def test_conv_algorithm_context_and_setter():
-    assert algorithm.requested() == "auto"
+    assert registry.requested() == "auto"
     with baby.ops.conv_algorithm("im2col"):
-        assert algorithm.requested() == "im2col"
+        assert registry.requested() == "im2col"
         with baby.ops.conv_algorithm("depthwise"):
-            assert algorithm.requested() == "depthwise"
-        assert algorithm.requested() == "im2col"
-    assert algorithm.requested() == "auto"
+            assert registry.requested() == "depthwise"
+        assert registry.requested() == "im2col"
+    assert registry.requested() == "auto"
     baby.ops.set_conv_algorithm("pointwise")
-    assert algorithm.requested() == "pointwise"
+    assert registry.requested() == "pointwise"
     baby.ops.set_conv_algorithm(None)
-    assert algorithm.requested() == "auto"
+    assert registry.requested() == "auto"
 
 
 def test_baby_conv_environment_is_read_at_call_time(monkeypatch):
     monkeypatch.setenv("BABY_CONV", "im2col")
-    assert algorithm.requested() == "im2col"
-    assert algorithm.choose((3, 3), 64, 64, 1, (1, 1), (1, 1)) == "im2col"
+    assert registry.requested() == "im2col"
+    assert chosen((3, 3), 64, 64) == "im2col"
     with baby.ops.conv_algorithm("winograd"):  # the setter wins over the environment
-        assert algorithm.requested() == "winograd"
+        assert registry.requested() == "winograd"
     monkeypatch.setenv("BABY_CONV", "winograd")
-    assert algorithm.requested() == "winograd"
+    assert registry.requested() == "winograd"
     monkeypatch.setenv("BABY_CONV", "fastest")
     with pytest.raises(ValueError, match="BABY_CONV"):
         F.conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 3, 3), np.float32))
@@ -265,7 +267,7 @@ def test_invalid_settings_raise(call):
 
 def test_settings_round_trip():
     baby.ops.set_workspace_budget(2**20)
-    assert algorithm.workspace_budget() == 2**20
+    assert memory.workspace_budget() == 2**20
     baby.ops.set_num_threads(1)
     assert parallel.num_threads() == 1
     check(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
@@ -273,14 +275,14 @@ def test_settings_round_trip():
 
 
 DEPTHWISE_STRIDE1_CASES = [  # the stride-1 weight gradient from shifted rows: kernels, multipliers, odd sizes
-    conv_case("k3-x1-odd", 2, 3, 3, (7, 9), 3, padding=1, groups=3),
-    conv_case("k5-x2", 2, 3, 6, (11, 6), 5, padding=2, groups=3),
-    conv_case("k3-wide-tiles", 2, 2, 4, (5, 37), 3, padding=1, groups=2),
-    conv_case("k3-valid", 3, 4, 4, (6, 5), 3, groups=4),
-    conv_case("k4-same-asym", 2, 3, 3, (7, 8), (2, 4), padding="same", groups=3),
-    conv_case("k3-dilated-x2", 2, 2, 4, (9, 10), 3, padding=(2, 1), dilation=(2, 1), groups=2),
-    conv_case("1d-k5", 3, 4, 4, (20,), 5, padding=2, groups=4),
-    conv_case("3d-k3-x2", 1, 2, 4, (4, 5, 6), 3, padding=1, dilation=(1, 2, 1), groups=2),
+    path_case("k3-x1-odd", 2, 3, 3, (7, 9), 3, padding=1, groups=3),
+    path_case("k5-x2", 2, 3, 6, (11, 6), 5, padding=2, groups=3),
+    path_case("k3-wide-tiles", 2, 2, 4, (5, 37), 3, padding=1, groups=2),
+    path_case("k3-valid", 3, 4, 4, (6, 5), 3, groups=4),
+    path_case("k4-same-asym", 2, 3, 3, (7, 8), (2, 4), padding="same", groups=3),
+    path_case("k3-dilated-x2", 2, 2, 4, (9, 10), 3, padding=(2, 1), dilation=(2, 1), groups=2),
+    path_case("1d-k5", 3, 4, 4, (20,), 5, padding=2, groups=4),
+    path_case("3d-k3-x2", 1, 2, 4, (4, 5, 6), 3, padding=1, dilation=(1, 2, 1), groups=2),
 ]
 
 
@@ -308,7 +310,7 @@ def test_depthwise_stride1_nhwc(x, w, kw):
 
 def conv_op(y):
     """The Conv op in the graph of y."""
-    while not isinstance(y._op, conv_module.Conv):
+    while not isinstance(y._op, op.Conv):
         y = y.inputs[0]
     return y._op
 
@@ -319,17 +321,17 @@ def test_forward_keeps_winograd_tiles_for_the_weight_gradient():
     x = rng.standard_normal((2, 16, 12, 12), dtype=np.float32)
     w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
     xt, wt = baby.Tensor(x, requires_grad=True), baby.Tensor(w, requires_grad=True)
-    base = algorithm.kept_bytes()
-    algorithm.empty_cache()
+    base = memory.kept_bytes()
+    memory.empty_cache()
     y = F.conv2d(xt, wt, padding=1)
     shape, address = conv_op(y).kept.shape, conv_op(y).kept.ctypes.data
-    assert shape == (36, 2 * 3 * 3, 16) and algorithm.kept_bytes() == base + 36 * 18 * 16 * 4
+    assert shape == (36, 2 * 3 * 3, 16) and memory.kept_bytes() == base + 36 * 18 * 16 * 4
     y.sum().backward()
-    assert algorithm.kept_bytes() == base
+    assert memory.kept_bytes() == base
     y = F.conv2d(xt, wt, padding=1)
     assert conv_op(y).kept.ctypes.data == address  # the cached memory again
     del y
-    assert algorithm.kept_bytes() == base  # a graph dropped without backward frees its tiles too
+    assert memory.kept_bytes() == base  # a graph dropped without backward frees its tiles too
     check(lambda *t: F.conv2d(*t, padding=1), lambda *t: TF.conv2d(*t, padding=1), [x.shape, w.shape], **WIDE)
 
 
@@ -337,14 +339,14 @@ def test_forward_keeps_winograd_tiles_for_the_weight_gradient():
 def test_tiles_are_kept_only_where_useful_and_fitting(case):
     x = baby.Tensor(np.ones((2, 16, 12, 12), np.float32), requires_grad=True)
     w = baby.Tensor(np.ones((16, 16, 3, 3), np.float32), requires_grad=case != "frozen_weight")
-    algorithm.set_workspace_budget(2**16 if case == "budget" else algorithm.workspace_budget())
+    memory.set_workspace_budget(2**16 if case == "budget" else memory.workspace_budget())
     padding = ((1, 0), (1, 1)) if case == "asymmetric" else 1
     with baby.ops.conv_algorithm("im2col" if case == "im2col" else "auto"):
         if case == "no_grad":
-            base = algorithm.kept_bytes()
+            base = memory.kept_bytes()
             with baby.no_grad():
                 y = baby.ops.conv(x.permute(0, 2, 3, 1), w.permute(2, 3, 1, 0), padding=padding)
-            assert algorithm.kept_bytes() == base
+            assert memory.kept_bytes() == base
             return
         y = baby.ops.conv(x.permute(0, 2, 3, 1), w.permute(2, 3, 1, 0), padding=padding)
     assert conv_op(y).kept is None

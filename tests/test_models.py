@@ -1,46 +1,17 @@
 """Reference models against PyTorch twins with the same state-dict keys: outputs, gradients, BN statistics."""
 
-import contextlib
-import io
-import re
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import t_conv_bn, t_resnet9
 from torch import nn as tnn
 
 import baby
 from baby import models
 
 RNG = np.random.default_rng(0)
-
-
-def t_conv_bn(c_in, c_out):
-    return tnn.Sequential(OrderedDict(conv=tnn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                                      bn=tnn.BatchNorm2d(c_out), relu=tnn.ReLU()))
-
-
-class TResidual(tnn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return x + self.fn(x)
-
-
-def t_resnet9(num_classes=10):
-    def residual(c):
-        return TResidual(tnn.Sequential(t_conv_bn(c, c), t_conv_bn(c, c)))
-
-    return tnn.Sequential(OrderedDict(
-        prep=t_conv_bn(3, 64),
-        layer1=tnn.Sequential(t_conv_bn(64, 128), tnn.MaxPool2d(2), residual(128)),
-        layer2=tnn.Sequential(t_conv_bn(128, 256), tnn.MaxPool2d(2)),
-        layer3=tnn.Sequential(t_conv_bn(256, 512), tnn.MaxPool2d(2), residual(512)),
-        pool=tnn.AdaptiveMaxPool2d(1), flatten=tnn.Flatten(), fc=tnn.Linear(512, num_classes)))
 
 
 def t_lenet5(in_channels=1, num_classes=10, flat=16 * 5 * 5):
@@ -145,16 +116,3 @@ def test_create_shapes_and_sizes(name, shape, classes, params):
 def test_bad_model_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-def test_convolution_doc_prints_what_it_says():
-    """Every python block of docs/convolution.md, run in order, prints exactly the text block after it."""
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "convolution.md").read_text()
-    pairs = re.findall(r"```python\n(.*?)```\n\n```text\n(.*?)```", doc, flags=re.S)
-    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 8
-    namespace = {}
-    for code, expected in pairs:
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            exec(compile(code, "docs/convolution.md", "exec"), namespace)
-        assert printed.getvalue() == expected, code

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baby.ops import winograd
-from baby.ops.winograd import winograd_conv, winograd_input_grad, winograd_weight_grad
+from baby.ops.conv.fast import memory, winograd
+from baby.ops.conv.fast.winograd import winograd_conv, winograd_input_grad, winograd_weight_grad
 
 RNG = np.random.default_rng(0)
 
@@ -114,9 +114,9 @@ def test_weight_layouts(layout, N, H, W, C, K, r):
 def test_chunking(monkeypatch, chunk, group_bytes, block_bytes, N, H, W, C, K, r):
     """Chunks of part of an image, of whole images, and everything at once agree; so do GEMM groups and
     blocks of output channels."""
-    monkeypatch.setattr(winograd, "CHUNK_TILES", chunk)
-    monkeypatch.setattr(winograd, "GROUP_BYTES", group_bytes)
-    monkeypatch.setattr(winograd, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(memory, "WINOGRAD_CHUNK_TILES", chunk)
+    monkeypatch.setattr(memory, "WINOGRAD_GROUP_BYTES", group_bytes)
+    monkeypatch.setattr(memory, "WINOGRAD_BLOCK_BYTES", block_bytes)
     x, w = data(N, H, W, C, K, r)
     y, gy, gx, gw = torch_conv(x, w, 1)
     assert rel_err(winograd_conv(x, w, padding=1), y) < 1e-5

@@ -6,10 +6,9 @@ loads as-is.
 """
 
 import math
-import numbers
 
 from .. import init, ops
-from ..ops.conv import conv_args, per_dim, transpose_out_size
+from ..ops.conv.geometry import conv_args, is_int, per_dim, transpose_out_size
 from . import functional as F
 from .module import Module, Parameter
 
@@ -50,7 +49,7 @@ class _ConvNd(Module):
         super().__init__()
         name, nd = type(self).__name__, self.nd
         counts = {"in_channels": in_channels, "out_channels": out_channels, "groups": groups}
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in counts.values()):
+        if not all(is_int(v) for v in counts.values()):
             raise TypeError(f"{name}: in_channels, out_channels and groups must be ints, got {counts}")
         if any(v < 1 for v in counts.values()):
             raise ValueError(f"{name}: in_channels, out_channels and groups must be >= 1, got {counts}")

@@ -7,8 +7,7 @@ add_scalar, ...) are aliases of the same functions.
 from ..parallel import set_num_threads
 from ..tensor import Function
 from . import methods
-from .algorithm import conv_algorithm, set_conv_algorithm, set_workspace_budget
-from .conv import conv, conv_transpose
+from .conv import conv, conv_algorithm, conv_transpose, set_conv_algorithm, set_workspace_budget
 from .elementwise import (
     Cast,
     abs,

@@ -7,19 +7,11 @@ memory of a transposed view included. Window o, tap j reads padded x at o * stri
 """
 
 import itertools
-import numbers
 
 from ..backend import xp
 from ..tensor import Function, Tensor, as_tensor
-from .conv import per_dim
-
-
-def _windows(x, O, k, stride, dilation):
-    """The windows of x (N, *S, C) as a strided view (N, *O, *k, C): no copy."""
-    sN, *sS, sC = x.strides
-    steps = tuple(t * s for t, s in zip(sS, stride, strict=True))  # one output step
-    taps = tuple(t * d for t, d in zip(sS, dilation, strict=True))  # one kernel tap
-    return xp.lib.stride_tricks.as_strided(x, (x.shape[0], *O, *k, x.shape[-1]), (sN, *steps, *taps, sC))
+from .conv.fast.memory import pad, windows
+from .conv.geometry import is_int, per_dim
 
 
 def _taps(w, k):
@@ -29,17 +21,9 @@ def _taps(w, k):
         yield j, w[lead + j]  # (N, *O, C)
 
 
-def _pad(x, pads, value):
-    """x (N, *S, C) padded with `value` by (before, after) per spatial dim."""
-    if not any(b or a for b, a in pads):
-        return x
-    return xp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)  # (N, *padded, C)
-
-
-def _crop(g, pads, shape):
-    """The gradient for x of `shape` (N, *S, C) out of the gradient g for its padded copy (a view)."""
-    inside = tuple(slice(b, b + n) for (b, _), n in zip(pads, shape[1:-1], strict=True))
-    return g[(slice(None), *inside)]  # (N, *S, C)
+def _crop(g, pads):
+    """The gradient for x out of the gradient g for its padded copy: g cropped by the pads (a view)."""
+    return pad(g, tuple((-b, -a) for b, a in pads))  # (N, *S, C)
 
 
 def _padded_zeros(shape, pads, dtype):
@@ -55,10 +39,10 @@ class MaxPool(Function):
         self.k, self.stride, self.pads, self.dilation, self.O = k, stride, pads, dilation, O
 
     def _view(self, x):
-        return _windows(x, self.O, self.k, self.stride, self.dilation)  # (N, *O, *k, C)
+        return windows(x, self.k, self.stride, self.dilation, self.O, True)  # (N, *O, *k, C) view
 
     def forward(self, x):
-        taps = _taps(self._view(_pad(x, self.pads, -xp.inf)), self.k)
+        taps = _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)
         y = next(taps)[1].copy(order="K")  # (N, *O, C)
         for _, t in taps:
             xp.maximum(y, t, out=y)
@@ -67,7 +51,7 @@ class MaxPool(Function):
     def first_max(self, x, y):
         """(j, mask (N, *O, C)) per tap j: the windows whose first max in row-major order sits at tap j."""
         found = xp.zeros(y.shape, dtype=bool)  # (N, *O, C): windows whose max an earlier tap holds
-        for j, t in _taps(self._view(_pad(x, self.pads, -xp.inf)), self.k):
+        for j, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k):
             m = t == y
             xp.greater(m, found, out=m)  # m and not found
             found |= m
@@ -98,7 +82,7 @@ class MaxPool(Function):
                 xp.copyto(t, gy, where=m)
             else:
                 t += xp.where(m, gy, 0)
-        return (_crop(gx, self.pads, x.shape),)
+        return (_crop(gx, self.pads),)
 
 
 class AvgPool(Function):
@@ -108,10 +92,10 @@ class AvgPool(Function):
         self.k, self.stride, self.pads, self.O, self.divisor = k, stride, pads, O, divisor
 
     def _view(self, x):
-        return _windows(x, self.O, self.k, self.stride, (1,) * len(self.k))  # (N, *O, *k, C)
+        return windows(x, self.k, self.stride, (1,) * len(self.k), self.O, True)  # (N, *O, *k, C) view
 
     def forward(self, x):
-        taps = _taps(self._view(_pad(x, self.pads, 0)), self.k)
+        taps = _taps(self._view(pad(x, self.pads)), self.k)
         y = next(taps)[1].copy(order="K")  # (N, *O, C)
         for _, t in taps:
             y += t
@@ -124,7 +108,7 @@ class AvgPool(Function):
         gx = _padded_zeros(shape, self.pads, gy.dtype)
         for _, t in _taps(self._view(gx), self.k):
             t += g
-        return (_crop(gx, self.pads, shape),)
+        return (_crop(gx, self.pads),)
 
 
 def _check(x, name):
@@ -187,7 +171,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     x = _check(x, name)
     k, stride, pads, _, O = _geometry(x.shape[1:-1], kernel_size, stride, padding, 1, ceil_mode, name)
     if divisor_override is not None:
-        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
+        if not is_int(divisor_override):
             raise TypeError(f"{name}: divisor_override must be an int, got {divisor_override!r}")
         if divisor_override == 0:
             raise ValueError(f"{name}: divisor_override must not be zero")

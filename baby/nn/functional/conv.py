@@ -5,7 +5,7 @@ conv{1,2,3}d take weight (C_out, C_in/groups, *k); conv_transpose{1,2,3}d take w
 """
 
 from ... import ops
-from ...ops.conv import check_channels, check_transpose_channels
+from ...ops.conv.geometry import check_channels, check_transpose_channels
 from ...tensor import as_tensor
 
 

@@ -4,10 +4,9 @@ Every function takes a batch (N, C, *S) or one unbatched sample (C, *S), as PyTo
 ops.pool the channels-last view (N, *S, C): a transpose, never a copy.
 """
 
-import numbers
-
 from ... import ops
 from ...backend import xp
+from ...ops.conv.geometry import is_int
 from ...ops.pool import avg_pool, max_pool
 from ...tensor import Tensor, as_tensor
 
@@ -77,7 +76,7 @@ def _output_size(name, S, output_size):
     if len(seq) != nd:
         raise ValueError(f"{name}: output_size={output_size!r} needs {nd} values (one per spatial dim)")
     O = tuple(n if o is None else o for n, o in zip(S, seq, strict=True))
-    if not all(isinstance(o, numbers.Integral) and not isinstance(o, bool) for o in O):
+    if not all(is_int(o) for o in O):
         raise TypeError(f"{name}: output_size must be an int or a tuple of {nd} ints or None, "
                         f"got {output_size!r}")
     if min(O) < 1:

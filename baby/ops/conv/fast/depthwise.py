@@ -1,29 +1,31 @@
 """Depthwise convolution (one input channel per group) as per-channel GEMMs with a banded kernel matrix.
 
-x (N, *S, C), w (*k, 1, C*m): output channel c*m + j reads input channel c. The last spatial dim is cut
-into tiles of at most TILE outputs. Per input channel, cols (M, K) holds every (image, output row, tile)'s
-input rows under the kernel (K = prod(k[:-1]) rows of a tile's Tin input columns), and T (m, K, Tw) is the
-kernel as a banded (Toeplitz) matrix, T[a, t*s + b*d, t] = w[a, b]: y = cols @ T is a batch of GEMMs, a few
-times the multiply-adds of the direct sum, at BLAS speed. The input gradient is gy @ T^T added back row by
-row; the weight gradient is cols^T @ gy read along T's bands (at stride 1 the padded planes, laid flat,
-stand in for cols: each kernel row reads them shifted by whole rows, a strided view, so nothing is gathered).
-Work runs on a few big chunks of channels, channel-major: the GEMMs are small, so each chunk's fixed costs
-outweigh keeping its workspace in cache (fewer, bigger chunks measured faster than cache-sized ones).
+x (N, *S, C), w (*k, 1, C*m): output channel c*m + j reads input channel c. The last spatial dim is cut into
+tiles of at most `memory.DEPTHWISE_TILE` outputs. Per input channel, cols (M, K) holds every (image, output
+row, tile)'s input rows under the kernel (K = prod(k[:-1]) rows of a tile's Tin input columns), and T (m, K,
+Tw) is the kernel as a banded (Toeplitz) matrix, T[a, t*s + b*d, t] = w[a, b]: y = cols @ T is a batch of
+GEMMs, a few times the multiply-adds of the direct sum, at BLAS speed. The input gradient is gy @ T^T added
+back row by row; the weight gradient is cols^T @ gy read along T's bands (at stride 1 the padded planes, laid
+flat, stand in for cols: each kernel row reads them shifted by whole rows, a strided view, so nothing is
+gathered). Work runs on a few big chunks of channels, channel-major: the GEMMs are small, so each chunk's
+fixed costs outweigh keeping its workspace in cache (fewer, bigger chunks measured faster than cache-sized
+ones).
 """
 
 import math
+from dataclasses import replace
 
-from ..backend import xp
-from ..parallel import matmul
-from .conv_forward import alloc, channels_first, out_size, run_chunks
-
-TILE = 16  # outputs per tile of the last spatial dim: T is (K, TILE), a few times denser than needed
-CHUNK = 16 << 20  # target workspace of a chunk of channels (bounded by the workspace budget)
+from ....backend import xp
+from ....parallel import matmul
+from ..geometry import out_size
+from ..registry import Algorithm, register
+from . import memory
+from .memory import alloc, channels_first, run_chunks
 
 
 def _plan(O, k, stride, dilation):
     """(nt tiles of Tw outputs, Tin input columns per tile, Sp: the padded input size the windows read)."""
-    nt = -(-O[-1] // TILE)
+    nt = -(-O[-1] // memory.DEPTHWISE_TILE)
     Tw = -(-O[-1] // nt)
     Tin = (Tw - 1) * stride[-1] + (k[-1] - 1) * dilation[-1] + 1
     Sp = [(o - 1) * s + (kk - 1) * d + 1 for o, kk, s, d in zip(O, k, stride, dilation, strict=True)]
@@ -88,8 +90,9 @@ def _gy_tiles(gy, c0, c1, C, nt, Tw):
     return g.reshape(c1 - c0, m, -1, Tw)
 
 
-def depthwise_forward(x, w, stride, pads, dilation):
+def forward(x, w, g, kept=None):
     """y (N, *O, C*m) = x (N, *S, C) convolved with w (*k, 1, C*m), one input channel per group."""
+    stride, pads, dilation = g.stride, g.pads, g.dilation
     N, *S, C = x.shape
     *k, _, Cout = w.shape
     O = out_size(S, k, stride, pads, dilation)
@@ -105,13 +108,14 @@ def depthwise_forward(x, w, stride, pads, dilation):
         out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
         yv[c0:c1] = out.reshape(c1 - c0, m, N, *O[:-1], nt * Tw)[..., :O[-1]]
 
-    run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, CHUNK)
+    run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
     return y
 
 
-def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
+def input_grad(gy, w, g):
     """gx (N, *S, C) given gy (N, *O, C*m): with stride 1 and m = 1 the depthwise conv of gy with the
     flipped kernel; else gy @ T^T per channel, each kernel row's part added back at its place."""
+    S, stride, pads, dilation, C = g.S, g.stride, g.pads, g.dilation, g.groups
     N, *O, Cout = gy.shape
     k = w.shape[:-2]
     K1, m = math.prod(k[:-1]), Cout // C
@@ -119,7 +123,7 @@ def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
         back = tuple((d * (kk - 1) - b, n + b - o)
                      for kk, d, (b, _), n, o in zip(k, dilation, pads, S, O, strict=True))
         wf = w[(slice(None, None, -1),) * len(k)]  # (*k, 1, C) reversed along k
-        return depthwise_forward(gy, wf, stride, back, dilation)  # (N, *S, C)
+        return forward(gy, wf, replace(g, pads=back))  # (N, *S, C)
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     ng = -(-Tin // (Tw * stride[-1]))  # tiles g, g + ng, ... never overlap in x
     q, s = _inside(pads, S, Sp)
@@ -140,7 +144,7 @@ def depthwise_input_grad(gy, w, S, stride, pads, dilation, C):
         gx[(slice(None), *s, slice(c0, c1))] = xp.moveaxis(gq[(slice(None), slice(None), *q)], 0, -1)
 
     M = N * math.prod(O[:-1]) * nt
-    run_chunks(run, C, (m * M * (Tw + K1 * Tin) + N * math.prod(Sp)) * gy.itemsize, CHUNK)
+    run_chunks(run, C, (m * M * (Tw + K1 * Tin) + N * math.prod(Sp)) * gy.itemsize, memory.DEPTHWISE_CHUNK)
     return gx
 
 
@@ -172,13 +176,14 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
         gw[c0:c1] = P.reshape(c1 - c0, m, K1, nt, Tin, Tw)[band].sum(axis=(-3, -1))  # (c, m, K1, kw)
 
     run_chunks(run, C, (K1 * m * nt * Tin * Tw + N * math.prod(Sp) + m * R * nt * Tw) * x.itemsize,
-               CHUNK)
+               memory.DEPTHWISE_CHUNK)
     return gw
 
 
-def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
+def weight_grad(x, gy, g, kept=None):
     """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): at stride 1 from shifted rows, else
     cols^T @ gy per channel read along the bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
+    k, stride, pads, dilation = g.k, g.stride, g.pads, g.dilation
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
     if all(s == 1 for s in stride):
@@ -196,5 +201,10 @@ def depthwise_weight_grad(x, gy, k, stride, pads, dilation):
         gT = matmul(cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2), gt)  # (c, m, K1*Tin, Tw)
         gw[c0:c1] = gT.reshape(c1 - c0, m, K1, Tin, Tw)[band].sum(axis=-1)  # (c, m, K1, kw)
 
-    run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, CHUNK)
+    run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
     return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
+
+
+
+register(Algorithm("depthwise", lambda g: g.cin == g.groups > 1, forward, input_grad, weight_grad))
+

@@ -15,13 +15,19 @@ the pool's threads (NumPy releases the GIL in matmul and copies) while OpenBLAS 
 Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
 transform (and the weight gradient's inverse one) is made block by block of output channels, in cache,
 next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
+The registered algorithm 'winograd' (the end of this file) runs these on a ConvGeometry.
 """
 
 import functools
-import threading
 
-from ..backend import xp
-from ..parallel import num_threads, parallel, shares, single_threaded_blas
+from ....backend import xp
+from ....parallel import parallel, shares, single_threaded_blas
+from ..book import im2col as book
+from ..geometry import is_int
+from ..registry import Algorithm, register
+from . import im2col, memory
+from .memory import channel_blocks, tile_chunks, tile_offsets
+from .memory import scratch as _buffer
 
 as_strided = xp.lib.stride_tricks.as_strided
 
@@ -32,13 +38,6 @@ G = xp.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
 AT = xp.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
               dtype=xp.float64)  # Lavin & Gray's matrices (points 0, 1, -1, 2, -2, inf), float64 masters
 SIZES = (3, 5)  # kernel sizes
-SPLIT = 8192  # most columns of one product with a transform matrix
-CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over costs ~50 us)
-CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
-GROUP_BYTES = 24 << 20  # weight gradient: transformed tiles gathered per GEMM (bounds the workspace)
-BLOCK_BYTES = 16 << 20  # most bytes of a block of the transformed filter (36 * channels * block * 4)
-
-_local = threading.local()
 
 
 @functools.cache
@@ -48,41 +47,18 @@ def _matrices(dtype):
     return tuple(xp.ascontiguousarray(m, dtype=dtype) for m in (BT, AT, AT.T, gk))
 
 
-def _buffer(name, shape, dtype):
-    """A per-thread scratch array of `shape`, reused across calls (grown when too small)."""
-    size = 1
-    for n in shape:
-        size *= n
-    buf = getattr(_local, name, None)
-    if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = xp.empty(max(size, 1), dtype)
-        setattr(_local, name, buf)
-    return buf[:size].reshape(shape)
-
-
 def _mm(a, b, out):
-    """out = a @ b for a small matrix `a` and b (..., k, n), SPLIT columns at a time (OpenBLAS multiplies by
-    a 6x6 matrix 2x slower per element once n passes ~16K: measured). Returns out."""
-    for j in range(0, b.shape[-1], SPLIT):
-        xp.matmul(a, b[..., j: j + SPLIT], out=out[..., j: j + SPLIT])
+    """out = a @ b for a small matrix `a` and b (..., k, n), WINOGRAD_SPLIT columns at a time (OpenBLAS
+    multiplies by a 6x6 matrix 2x slower per element once n passes ~16K: measured). Returns out."""
+    split = memory.WINOGRAD_SPLIT
+    for j in range(0, b.shape[-1], split):
+        xp.matmul(a, b[..., j: j + split], out=out[..., j: j + split])
     return out
 
 
 def _parallel(fn, items):
     """fn(share) for one round-robin share of `items` per thread; the list of results."""
     return parallel(fn, shares(items))
-
-
-def _chunks(N, th, tw, channels, tiles=None):
-    """The (N, th) tile rows cut into chunks (n0, n1, i0, i1) of at most CHUNK_TILES, CHUNK_BYTES and
-    `tiles` / num_threads() tiles (`tiles`: all of them by default), so that every worker gets one."""
-    tiles = tiles or N * th * tw
-    size = min(CHUNK_TILES, max(1, CHUNK_BYTES // (144 * channels)), -(-tiles // num_threads()))
-    rows = max(1, size // tw)
-    if rows < th:
-        return [(n, n + 1, i, min(i + rows, th)) for n in range(N) for i in range(0, th, rows)]
-    nb = max(1, rows // th)
-    return [(n, min(n + nb, N), 0, th) for n in range(0, N, nb)]
 
 
 def _input_tiles(x, ph, pw, chunk, tw, r, dtype, out=None):
@@ -207,10 +183,10 @@ def _conv(x, w, flip, ph, pw, dtype, tiles=None):
     Cg = C if r == 3 else 4 * C  # the GEMMs' inner size: channels of all pieces
     y = xp.empty((N, H, W, K), dtype)
     th, tw = -(-H // 4), -(-W // 4)
-    chunks = _chunks(N, th, tw, max(Cg, K))
+    chunks = tile_chunks(N, th, tw, max(Cg, K))
     if not chunks:
         return y
-    items = _offsets(chunks, tw)
+    items = tile_offsets(chunks, tw)
     if N * th * tw > max(Cg, K):
         U = _filter_tiles(w, flip, dtype)
 
@@ -231,31 +207,15 @@ def _conv(x, w, flip, ph, pw, dtype, tiles=None):
             wk = w[:, :, k0:k1] if flip else w[..., k0:k1]  # the block's output channels
             xp.matmul(V, _filter_tiles(wk, flip, dtype), out=M[..., k0:k1])  # (36, P, k1 - k0)
 
-    _parallel(gemms, _blocks(K, Cg, V.shape[1]))
+    _parallel(gemms, channel_blocks(K, Cg, V.shape[1]))
     _parallel(lambda share: [_output_tiles(M[:, p0:p1], y, c, tw) for c, p0, p1 in share], items)
     return y
 
 
-def _blocks(K, C, P):
-    """[0, K) cut into blocks of about P channels (near-square GEMM outputs (P, block)), one per worker at
-    least, each (36, block, C) of the filter's transform within BLOCK_BYTES."""
-    size = max(1, min(-(-K // num_threads()), max(P, 16), BLOCK_BYTES // (144 * max(C, 1))))
-    return [(k, min(k + size, K)) for k in range(0, K, size)]
-
-
-def _offsets(chunks, tw):
-    """(chunk, p0, p1) for each chunk: its tiles' range in the list of all the chunks' tiles."""
-    items, p = [], 0
-    for c in chunks:
-        items.append((c, p, p + (c[1] - c[0]) * (c[3] - c[2]) * tw))
-        p = items[-1][2]
-    return items
-
-
 def _pairs(padding):
     """`padding` (an int or one int per spatial dim) as (ph, pw)."""
-    p = (padding, padding) if isinstance(padding, int) else tuple(padding)
-    if len(p) != 2 or not all(isinstance(v, int) and v >= 0 for v in p):
+    p = (padding, padding) if is_int(padding) else tuple(padding)
+    if len(p) != 2 or not all(is_int(v) and v >= 0 for v in p):
         raise ValueError(f"padding must be a non-negative int or two of them, got {padding!r}")
     return p
 
@@ -362,7 +322,7 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate, V):
     (K, C, r, r)."""
     K, C, r = gw.shape[:3]
     dtype, g = gw.dtype, 1 if r == 3 else 2
-    items, gk = _offsets(group, tw), _matrices(dtype)[3]
+    items, gk = tile_offsets(group, tw), _matrices(dtype)[3]
     Z, made = _buffer("zg", (36, items[-1][2], K), dtype), V is None
     V = _buffer("vg", (36, items[-1][2], g * g * C), dtype) if made else V
 
@@ -383,7 +343,7 @@ def _weight_grad_group(x, gy, ph, pw, group, tw, gw, accumulate, V):
                 _place(out.reshape(k1 - k0, g, g, C, 3, 3), gw[k0:k1], accumulate)
 
     _parallel(transform, items)
-    _parallel(gemms, _blocks(K, g * g * C, V.shape[1]))
+    _parallel(gemms, channel_blocks(K, g * g * C, V.shape[1]))
 
 
 @single_threaded_blas()
@@ -393,7 +353,8 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
 
     gw[ky, kx] = sum over n, i, j of xpad[n, i + ky, j + kx] (x) gy[n, i, j]: per tile, G^T [(B^T d B) *
     (A g A^T)] G with g a 4x4 block of gy (for 5x5, per piece); the sum over tiles is 36 GEMMs (Cout, P) @
-    (P, Cin), done on groups of at most GROUP_BYTES of transformed tiles, block by block of output channels.
+    (P, Cin), done on groups of at most WINOGRAD_GROUP_BYTES of transformed tiles, block by block of output
+    channels.
     """
     ph, pw = _pairs(padding)
     r = x.shape[1] + 2 * ph - gy.shape[1] + 1 if x.ndim == gy.ndim == 4 else 0
@@ -405,15 +366,57 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
     C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
     Cg = C if r == 3 else 4 * C
     _check_tiles(tiles, tiles_shape(x.shape, r, padding), dtype)
-    per_group = max(1, GROUP_BYTES // (144 * (Cg + K)))  # tiles
+    per_group = max(1, memory.WINOGRAD_GROUP_BYTES // (144 * (Cg + K)))  # tiles
     groups = max(1, -(-N * th * tw // per_group))
-    chunks = _chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
+    chunks = tile_chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
     gw = (xp.zeros if N == 0 else xp.empty)((K, C, r, r), dtype)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         n0, _, i0, _ = group[0]
         p0 = (n0 * th + i0) * tw  # the group's first tile among all (they run in order)
-        V = None if tiles is None else tiles[:, p0: p0 + _offsets(group, tw)[-1][2]]
+        V = None if tiles is None else tiles[:, p0: p0 + tile_offsets(group, tw)[-1][2]]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw, g > 0, V)
     return gw.transpose(2, 3, 1, 0)  # (r, r, Cin, Cout) view
+
+
+def _fits(g):
+    return g.k in ((3, 3), (5, 5)) and g.stride == g.dilation == (1, 1) and g.groups == 1
+
+
+def keep(x, w, g):
+    """A kept buffer for the forward's transformed tiles (symmetric padding only), or None."""
+    if not g.symmetric:
+        return None
+    return memory.kept_buffer(tiles_shape(x.shape, g.k[0], [b for b, _ in g.pads]), xp.result_type(x, w))
+
+
+def forward(x, w, g, kept=None):
+    """y (N, *O, Cout); asymmetric padding is applied first, as a padded copy."""
+    if g.symmetric:
+        return winograd_conv(x, w, [b for b, _ in g.pads], kept)
+    return winograd_conv(memory.pad(x, g.pads), w)
+
+
+def input_grad(gy, w, g):
+    """gx: the flipped, swapped kernel's Winograd conv; with asymmetric padding the book's formulation."""
+    if g.symmetric:
+        return winograd_input_grad(gy, w, [b for b, _ in g.pads])
+    return book.input_grad(gy, w, g)
+
+
+def weight_grad(x, gy, g, kept=None):
+    """gw (r, r, Cin, Cout) in Winograd form (36 GEMMs, reading the forward's kept tiles if any); with
+    asymmetric padding by im2col's GEMMs."""
+    if g.symmetric:
+        return winograd_weight_grad(x, gy, [b for b, _ in g.pads], kept)
+    return im2col.weight_grad(x, gy, g)
+
+
+def grad_layout(gy, x):
+    """Winograd reads any strides and runs fastest channels-last: gy stays as it is when contiguous NCHW."""
+    return xp.moveaxis(gy, -1, 1).flags.c_contiguous
+
+
+register(Algorithm("winograd", _fits, forward, input_grad, weight_grad, keep, grad_layout))
+

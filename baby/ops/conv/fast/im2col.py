@@ -1,22 +1,71 @@
-"""The gradients of a convolution on arrays, by GEMMs on the gradient itself instead of the book's convs.
+"""im2col, fast: the windows gathered into columns chunk by chunk, one (grouped) GEMM per chunk; the input
+gradient by col2im and the weight gradient by GEMMs on the gradient itself (not the book's convolutions).
 
-x (N, *S, Cin), w (*k, Cin/G, Cout), gy (N, *O, Cout). Like the forward, each follows the memory layout of
-its arrays (channels-first: per-image GEMMs, the results NCHW in memory; channels-last: one GEMM a chunk)
-and works on chunks of images shared between the threads (`run_chunks`):
-- col2im_input_grad: gcols = gy @ W^T, then every kernel tap's plane added at its place in gx (on
+x (N, *S, Cin), w (*k, Cin/G, Cout), gy (N, *O, Cout). Each function follows the memory layout of its
+arrays (channels-first: per-image GEMMs, W @ cols, the results NCHW in memory; channels-last: cols @ W, one
+GEMM a chunk) and works on chunks of images shared between the threads (`memory.run_chunks`):
+- forward: cols gathered from the window view of each chunk (`im2col`), times the weight matrix;
+- input_grad (col2im): gcols = gy @ W^T, then every kernel tap's plane added at its place in gx (on
   channels-first memory one contiguous run per tap, phase by phase of the stride);
-- gemm_weight_grad: gw = cols^T @ gy, summed over the chunks;
-- pointwise_input_grad / pointwise_weight_grad: 1x1 kernels, matmuls over the channels at the strided
-  positions, no im2col.
+- weight_grad (GEMMs): gw = cols^T @ gy, summed over the chunks.
 A channels-first x gives gw in PyTorch's weight layout (Cout, Cin/G, *k) in memory: the weight the op sees is
 a transposed view of that, so the gradient of a PyTorch-layout weight is a plain copy.
 """
 
 import math
+from dataclasses import replace
 
-from ..backend import xp
-from ..parallel import matmul
-from .conv_forward import alloc, channels_first, im2col, out_size, run_chunks, tap_slices
+from ....backend import xp
+from ....parallel import matmul
+from ..geometry import out_size
+from ..registry import Algorithm, register
+from .memory import alloc, channels_first, gather, pad, run_chunks, tap_slices, windows
+
+
+def im2col(x, n0, n1, g):
+    """cols of images n0:n1 of x (N, *S, Cin), their windows padded, in one copy (`gather`):
+    (n, G, Cin/G, *k, *O) for channels-first x, else (G, n, *O, *k, Cin/G)."""
+    k, G = g.k, g.groups
+    win = windows(pad(x[n0:n1], g.pads), k, g.stride, g.dilation)  # (n, *O, *k, Cin) view
+    n, *O = win.shape[:1 + len(k)]
+    nd, Cg = len(k), x.shape[-1] // G
+    if channels_first(x):
+        cv = xp.moveaxis(win, -1, 1).reshape(n, G, Cg, *O, *k)  # (n, G, Cin/G, *O, *k) view
+        cv = cv.transpose(0, 1, 2, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd))  # (n, G, Cin/G, *k, *O)
+        cols = xp.empty(cv.shape, x.dtype)
+        gather(cols, cv)
+        return cols
+    cv = xp.moveaxis(win.reshape(n, *O, *k, G, Cg), -2, 0)  # (G, n, *O, *k, Cin/G) view
+    cols = xp.empty(cv.shape, x.dtype)
+    gather(xp.moveaxis(cols, 1, 0), xp.moveaxis(cv, 1, 0))  # split by image
+    return cols
+
+
+def forward(x, w, g, kept=None):
+    """y (N, *O, Cout): cols gathered chunk by chunk (`im2col`), one (grouped) GEMM each."""
+    G = g.groups
+    *k, Cg, Cout = w.shape
+    O = out_size(x.shape[1:-1], k, g.stride, g.pads, g.dilation)
+    N, P, K, Co = x.shape[0], math.prod(O), math.prod(k), Cout // G
+    first = channels_first(x)
+    y = alloc((N, *O, Cout), first, x.dtype)  # (N, *O, Cout)
+    if first:
+        wm = w.reshape(K, Cg, G, Co).transpose(2, 3, 1, 0).reshape(G, Co, Cg * K)  # (G, Cout/G, Cin/G*K)
+        yv = xp.moveaxis(y, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
+    else:
+        wm = xp.moveaxis(w.reshape(*k, Cg, G, Co), -2, 0).reshape(G, K * Cg, Co)  # (G, K*Cin/G, Cout/G)
+
+    def run(n0, n1):
+        n = n1 - n0
+        cols = im2col(x, n0, n1, g)
+        if first:
+            matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
+            return
+        out = matmul(cols.reshape(G, n * P, K * Cg), wm)  # (G, n*P, Cout/G)
+        y[n0:n1] = xp.moveaxis(out, 0, 1).reshape(n, *O, Cout)  # (n, *O, Cout)
+
+    run_chunks(run, N, P * K * x.shape[-1] * x.itemsize)
+    return y
 
 
 def _add_taps(gx, gc, taps):
@@ -25,12 +74,13 @@ def _add_taps(gx, gc, taps):
         gx[(slice(None), *xs)] += gc[(slice(None), *ys, *t)]
 
 
-def _col2im_flat(gy, w, S, stride, pads, dilation, G):
-    """col2im_input_grad on channels-first memory with every tap's add one contiguous run. The padded gx is
-    cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap adds
-    into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered tap-major)
-    line up with the flat phase planes shifted by the tap's offset (what spills past a row's end is zeros);
-    the phases are then interleaved into gx."""
+def _col2im_flat(gy, w, g):
+    """col2im (`input_grad`) on channels-first memory with every tap's add one contiguous run. The padded
+    gx is cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap
+    adds into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered
+    tap-major) line up with the flat phase planes shifted by the tap's offset (what spills past a row's end
+    is zeros); the phases are then interleaved into gx."""
+    S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
     nd, K, Co, Cin = len(k), math.prod(k), Cout // G, Cg * G
@@ -67,15 +117,16 @@ def _col2im_flat(gy, w, S, stride, pads, dilation, G):
     return gx
 
 
-def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
-    """gx (N, *S, Cin): gcols = gy @ W^T per group and image chunk, then an add per kernel tap: contiguous
-    runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+def input_grad(gy, w, g):
+    """gx (N, *S, Cin) by col2im: gcols = gy @ W^T per group and image chunk, then an add per kernel tap:
+    contiguous runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+    S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
     nd, K, P, Co = len(k), math.prod(k), math.prod(O), Cout // G
     first = channels_first(gy)
     if first and K * Cg >= Co:  # the taps' adds outweigh extending gy
-        return _col2im_flat(gy, w, S, stride, pads, dilation, G)
+        return _col2im_flat(gy, w, g)
     gx = alloc((N, *S, G * Cg), first, gy.dtype, zero=True)  # (N, *S, Cin)
     gxv = gx.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
     taps = [(t, r) for t in xp.ndindex(*k) if (r := tap_slices(t, S, O, stride, pads, dilation))]
@@ -100,11 +151,13 @@ def col2im_input_grad(gy, w, S, stride, pads, dilation, G):
     return gx
 
 
-def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
-    """gw (*k, Cin/G, Cout) = cols^T @ gy per group (cols gathered as the forward's), summed over chunks."""
+def weight_grad(x, gy, g, kept=None):
+    """gw (*k, Cin/G, Cout) = cols^T @ gy per group (cols gathered as the forward's, the windows fitted
+    exactly over gy), summed over chunks."""
+    g = replace(g, pads=g.fit(gy.shape[1:-1]))
     N, *S, Cin = x.shape
-    Cout = gy.shape[-1]
-    O = out_size(S, k, stride, pads, dilation)
+    Cout, k, G = gy.shape[-1], g.k, g.groups
+    O = gy.shape[1:-1]
     nd, K, P, Cg, Co = len(k), math.prod(k), math.prod(O), Cin // G, Cout // G
     first = channels_first(x)
     if first:
@@ -112,7 +165,7 @@ def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
 
     def run(n0, n1):
         n = n1 - n0
-        cols = im2col(x, n0, n1, k, stride, pads, dilation, G)
+        cols = im2col(x, n0, n1, g)
         if first:
             part = matmul(cols.reshape(n, G, Cg * K, P), gyv[n0:n1].transpose(0, 1, 3, 2))  # (n, G, Cg*K, Co)
             return part[0] if n == 1 else part.sum(axis=0)  # (G, Cin/G*K, Cout/G)
@@ -127,39 +180,5 @@ def gemm_weight_grad(x, gy, k, stride, pads, dilation, G):
     return xp.moveaxis(gw.reshape(G, *k, Cg, Co), 0, -2).reshape(*k, Cg, Cout)  # (*k, Cin/G, Cout)
 
 
-def pointwise_input_grad(gy, w, S, stride, pads):
-    """gx (N, *S, Cin) of a 1x1 conv: gy @ W^T placed at the strided positions (zeros elsewhere)."""
-    N, *O, Cout = gy.shape
-    Cin, nd, P = w.shape[-2], len(S), math.prod(O)
-    wm = w.reshape(Cin, Cout)  # (Cin, Cout)
-    first = channels_first(gy)
-    if first:
-        gs = alloc((N, *O, Cin), True, gy.dtype)  # (N, *O, Cin), NCHW memory
-        matmul(wm, xp.moveaxis(gy, -1, 1).reshape(N, Cout, P),
-               out=xp.moveaxis(gs, -1, 1).reshape(N, Cin, P))  # (N, Cin, P)
-    else:
-        gs = matmul(gy.reshape(N * P, Cout), wm.T).reshape(N, *O, Cin)  # (N, *O, Cin)
-    r = tap_slices((0,) * nd, S, O, stride, pads, (1,) * nd)
-    if r and tuple(O) == tuple(S) and all(s.start == 0 and s.step == 1 for s in r[0]):
-        return gs
-    gx = alloc((N, *S, Cin), first, gy.dtype, zero=True)  # (N, *S, Cin)
-    if r:
-        gx[(slice(None), *r[0])] = gs[(slice(None), *r[1])]
-    return gx
 
-
-def pointwise_weight_grad(x, gy, stride, pads):
-    """gw (1.., Cin, Cout) of a 1x1 conv: x at the strided positions, transposed, times gy."""
-    N, *S, Cin = x.shape
-    Cout, nd = gy.shape[-1], len(S)
-    r = tap_slices((0,) * nd, S, gy.shape[1:-1], stride, pads, (1,) * nd)
-    if r is None:
-        return xp.zeros((*(1,) * nd, Cin, Cout), x.dtype)
-    xs, gs = x[(slice(None), *r[0])], gy[(slice(None), *r[1])]  # (N, *O', Cin), (N, *O', Cout)
-    P = math.prod(xs.shape[1:-1])
-    if channels_first(x):
-        xm = xp.moveaxis(xs, -1, 1).reshape(N, Cin, P)  # (N, Cin, P') (a copy when strided)
-        gm = xp.moveaxis(gs, -1, 1).reshape(N, Cout, P)  # (N, Cout, P')
-        gw = matmul(gm, xm.transpose(0, 2, 1)).sum(axis=0)  # (Cout, Cin): PyTorch's layout
-        return gw.T.reshape(*(1,) * nd, Cin, Cout)  # (1.., Cin, Cout) view
-    return matmul(xs.reshape(N * P, Cin).T, gs.reshape(N * P, Cout)).reshape(*(1,) * nd, Cin, Cout)
+register(Algorithm("im2col", lambda g: True, forward, input_grad, weight_grad))

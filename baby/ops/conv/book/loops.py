@@ -1,13 +1,14 @@
-"""The book's teaching convolutions, on NHWC arrays: slow, kept as an independent oracle for ops.conv.
+"""The book's first two convolutions, on NHWC arrays: the seven loops, then kernel-centric (one shifted
+slice of the image per kernel weight). Slow; the tests keep them as an independent oracle for ops.conv.
 
 Both take x (N, *S, Cin) and w (*k, Cin/groups, Cout) and the same stride/padding/dilation/groups as
-ops.conv; they share only the argument resolution with it, not the im2col code.
+ops.conv; they share only the argument resolution with it (`geometry.conv_args`), not its code.
 """
 
 from itertools import product
 
-from ..backend import xp
-from .conv import conv_args, out_size
+from ....backend import xp
+from ..geometry import conv_args, out_size
 
 
 def _prepare(x, w, stride, padding, dilation):

@@ -1,0 +1,110 @@
+"""The conv algorithms by name, and which one runs: the forced name, else the 'auto' rule table.
+
+An algorithm is a record: its name, `fits(g)` (the geometries it can compute) and three functions on
+arrays, `forward(x, w, g, kept)`, `input_grad(gy, w, g)` and `weight_grad(x, gy, g, kept)`; optionally
+`keep(x, w, g)`, a workspace the forward fills and the weight gradient reads, and `grad_layout(gy, x)`,
+the memory layout (channels-first or not) it wants gy in. Each room registers its own (`register`); the op
+asks `choose(g)`.
+
+The choice is made per call. `set_conv_algorithm` (or the `conv_algorithm` context manager) wins; otherwise
+the environment variable BABY_CONV, read at each call; otherwise 'auto', whose rule table (`AUTO`) is
+justified by `benchmarks/conv.py`:
+- 3x3 or 5x5, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3) (a 5x5
+                                 kernel as four 3x3 pieces), its input gradient a Winograd conv too;
+- 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
+- one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
+                                 matrix (a batch of small GEMMs), no loop over groups;
+- everything else             -> 'im2col': a strided window view and one (grouped) matmul per chunk of
+                                 images; the input gradient by col2im, the weight gradient by GEMMs.
+A forced algorithm runs wherever it fits; elsewhere the call falls back to 'im2col'. 'book' is never chosen
+by 'auto': it is the book's formulation (one window view, one matmul; the gradients as convolutions).
+"""
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .fast.memory import channels_first
+
+
+def _unkept(x, w, g):
+    return None
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A conv algorithm: what it fits, and its forward and two gradients on arrays."""
+
+    name: str
+    fits: Callable  # (geometry) -> bool
+    forward: Callable  # (x, w, geometry, kept) -> y
+    input_grad: Callable  # (gy, w, geometry) -> gx
+    weight_grad: Callable  # (x, gy, geometry, kept) -> gw
+    keep: Callable = _unkept  # (x, w, geometry) -> the buffer the forward keeps for weight_grad, or None
+    grad_layout: Callable = lambda gy, x: channels_first(x)  # (gy, x) -> whether gy should be channels-first
+
+
+ALGORITHMS = {}  # name -> Algorithm, in the order they registered
+AUTO = (  # 'auto': the first algorithm that fits and passes its extra test
+    ("winograd", lambda g: min(g.cin, g.cout) >= 16),
+    ("pointwise", lambda g: True),
+    ("depthwise", lambda g: True),
+    ("im2col", lambda g: True),
+)
+FALLBACK = "im2col"  # what a forced algorithm falls back to where it does not fit
+_forced = None
+
+
+def register(algo):
+    """Add (or replace) an algorithm under its name; returns it."""
+    ALGORITHMS[algo.name] = algo
+    return algo
+
+
+def names():
+    """The names `set_conv_algorithm` accepts: 'auto', the rule table's algorithms, then the others."""
+    ruled = [n for n, _ in AUTO if n in ALGORITHMS]
+    return ("auto", *ruled, *(n for n in ALGORITHMS if n not in ruled))
+
+
+def _check(name, source="conv algorithm"):
+    if name not in names():
+        raise ValueError(f"{source} must be one of {names()}, got {name!r}")
+    return name
+
+
+def set_conv_algorithm(name):
+    """Force a conv algorithm ('auto', 'im2col', 'winograd', 'book', ...); None hands the choice back."""
+    global _forced
+    _forced = None if name is None else _check(name)
+
+
+@contextlib.contextmanager
+def conv_algorithm(name):
+    """Force a conv algorithm inside a `with` block."""
+    global _forced
+    prev, _forced = _forced, _check(name)
+    try:
+        yield
+    finally:
+        _forced = prev
+
+
+def requested():
+    """The algorithm asked for now: set_conv_algorithm, else $BABY_CONV, else 'auto'."""
+    return _forced if _forced is not None else _check(os.environ.get("BABY_CONV", "auto"), "BABY_CONV")
+
+
+def choose(g):
+    """The algorithm that runs the conv of geometry `g` now."""
+    name = requested()
+    if name != "auto":
+        algo = ALGORITHMS[name]
+        return algo if algo.fits(g) else ALGORITHMS[FALLBACK]
+    return next(ALGORITHMS[n] for n, extra in AUTO if ALGORITHMS[n].fits(g) and extra(g))
+
+
+def forward(x, w, g, kept=None):
+    """y = conv(x, w) of geometry `g` on arrays, by the algorithm `choose` picks."""
+    return choose(g).forward(x, w, g, kept)
