@@ -42,7 +42,7 @@ def _twins(ours, theirs):
             state[k] = RNG.uniform(-0.5, 0.5, v.shape).astype(np.float32)
     ours.load_state_dict(state)
     assert list(state) == list(theirs.state_dict()), "state-dict keys differ from the torch twin's"
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
     theirs.double()
     for t in [*ours.parameters(), *ours.buffers()]:
         if t.dtype.kind == "f":

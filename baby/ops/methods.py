@@ -17,10 +17,11 @@ def _swap(fn):
     return lambda a, b: fn(b, a)
 
 
-def to(self, *args, **kwargs):
-    """This tensor in another dtype or on a device: to(dtype), to(device), to(tensor), to(device, dtype)."""
+def to_args(*args, **kwargs):
+    """The dtype (or None) and copy flag of to(dtype), to(device), to(tensor), to(device, dtype, copy=)."""
     dtype, device, copy = kwargs.pop("dtype", None), kwargs.pop("device", None), kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -31,7 +32,12 @@ def to(self, *args, **kwargs):
         else:
             dtype = a
     as_device(device)
-    d = dtypes.as_dtype(dtype)
+    return dtypes.as_dtype(dtype), copy
+
+
+def to(self, *args, **kwargs):
+    """This tensor in another dtype or on a device: to(dtype), to(device), to(tensor), to(device, dtype)."""
+    d, copy = to_args(*args, **kwargs)
     out = self if d is None or d == self.dtype else E.Cast(d)(self)
     return S.clone(out) if copy and out is self else out
 
