@@ -206,7 +206,8 @@ def test_layer_matches_torch(module, tmodule, shapes):
 def test_residual():
     m = nn.Residual(nn.Sequential(nn.Linear(4, 4), nn.Tanh()))
     tlin = torch.nn.Linear(4, 4)
-    tlin.load_state_dict({k.removeprefix("fn.0."): torch.from_numpy(v.numpy()) for k, v in m.state_dict().items()})
+    sd = m.state_dict()
+    tlin.load_state_dict({k.removeprefix("fn.0."): torch.from_numpy(v.numpy()) for k, v in sd.items()})
     check(lambda x: m(x), lambda x: x + torch.tanh(tlin(x)), [(3, 4)])
 
 
