@@ -2,25 +2,48 @@
 # ruff: noqa: F401
 
 from .. import init
-from . import functional
+from . import functional, utils
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
     GELU,
+    ConstantPad1d,
+    ConstantPad2d,
     Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    Embedding,
     Flatten,
     Identity,
     Linear,
     LogSoftmax,
+    ReflectionPad1d,
+    ReflectionPad2d,
     ReLU,
+    ReplicationPad1d,
+    ReplicationPad2d,
     Residual,
-    Sequential,
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
+    Upsample,
+    ZeroPad1d,
+    ZeroPad2d,
 )
 from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from .norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+)
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

@@ -23,7 +23,9 @@ from .conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
-from .norm import batch_norm
+from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
+from .embedding import embedding
+from .norm import batch_norm, group_norm, instance_norm
 from .pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -36,3 +38,4 @@ from .pool import (
     max_pool2d,
     max_pool3d,
 )
+from .sampling import interpolate, pad, upsample
