@@ -5,6 +5,7 @@ Assigning a Parameter or a Module to an attribute registers it; `register_buffer
 the module's memory (as PyTorch): parameters and persistent buffers, module by module in registration order,
 so a PyTorch state dict's keys match. `load_state_dict` copies values in place, keeping each parameter's and
 buffer's dtype. Forward hooks and pre-hooks run around `forward`, as PyTorch's.
+`save(path)` / `load(path)` (the book's names) write and read the state dict through baby.io.
 """
 
 from collections import namedtuple
@@ -355,6 +356,18 @@ class Module:
         for k, v in values.items():
             own[k]._data[...] = v
         return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path):
+        """Write state_dict() to exactly `path` in baby's safe format (safetensors; the book's name)."""
+        from ..io import save  # baby.io imports this module
+
+        save(self.state_dict(), path)
+
+    def load(self, path, strict=True):
+        """Load weights from `path` (written by `save`, safetensors or torch.save) via load_state_dict."""
+        from ..io import load
+
+        return self.load_state_dict(load(path), strict=strict)
 
     # ---- printing ----------------------------------------------------------------------------------
     def extra_repr(self):

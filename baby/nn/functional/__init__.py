@@ -15,6 +15,7 @@ from .basic import (
     softmax,
     tanh,
 )
+from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
 from .conv import (
     conv1d,
     conv2d,
@@ -23,7 +24,6 @@ from .conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
-from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
 from .embedding import embedding
 from .norm import batch_norm, group_norm, instance_norm
 from .pool import (
