@@ -81,8 +81,6 @@ class _InstanceNorm(Module):
                              f"input, got shape {x.shape}")
         batched = x.ndim == self.dims + 2
         x = x if batched else x.unsqueeze(0)
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked._data += 1
         use_input_stats = self.training or not self.track_running_stats
         y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
                             self.momentum, self.eps)
