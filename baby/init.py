@@ -114,7 +114,7 @@ def kaiming_normal(fan_in, fan_out, shape=None, nonlinearity="relu", a=0, mode="
 def calculate_fan_in_and_fan_out(t):
     """(fan_in, fan_out) of a weight laid out as PyTorch's (out, in, *kernel)."""
     if t.ndim < 2:
-        raise ValueError(f"fan in/out need a tensor with at least 2 dims, got shape {t.shape}")
+        raise ValueError(f"fan in/out need a tensor with at least 2 dims, got shape {tuple(t.shape)}")
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive
 
@@ -189,7 +189,7 @@ def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0):
 def orthogonal_(t, gain=1.0):
     """Fill `t` (rows, *cols) with a (semi-)orthogonal matrix from the QR of a normal one, times `gain`."""
     if t.ndim < 2:
-        raise ValueError(f"orthogonal_ needs a tensor with at least 2 dims, got shape {t.shape}")
+        raise ValueError(f"orthogonal_ needs a tensor with at least 2 dims, got shape {tuple(t.shape)}")
     rows, cols = t.shape[0], math.prod(t.shape[1:])
     a = normal((rows, cols), dtype=xp.float64)._data
     a = a.T if rows < cols else a  # (max, min)
@@ -202,7 +202,7 @@ def orthogonal_(t, gain=1.0):
 def eye_(t):
     """Fill the 2-d `t` with the identity."""
     if t.ndim != 2:
-        raise ValueError(f"eye_ needs a 2-d tensor, got shape {t.shape}")
+        raise ValueError(f"eye_ needs a 2-d tensor, got shape {tuple(t.shape)}")
     return _fill(t, xp.eye(*t.shape))
 
 
@@ -210,7 +210,7 @@ def dirac_(t, groups=1):
     """Fill the conv weight `t` (out, in, *k) so the conv passes its input through (per group)."""
     if not 3 <= t.ndim <= 5 or t.shape[0] % groups:
         raise ValueError(f"dirac_ needs a 3-5-d weight whose out channels divide by groups={groups}, "
-                         f"got shape {t.shape}")
+                         f"got shape {tuple(t.shape)}")
     out = xp.zeros(t.shape)
     per, centre = t.shape[0] // groups, tuple(k // 2 for k in t.shape[2:])
     for g in range(groups):

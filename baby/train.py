@@ -277,8 +277,9 @@ def _check_model(ckpt, model):
                               f"{unexpected[:3]}")
     for k, v in own.items():
         if ckpt.model[k].shape != v.shape:
-            raise CheckpointError(f"{ckpt.path}: {k!r} has shape {ckpt.model[k].shape} in the checkpoint, "
-                                  f"but {v.shape} in the {type(model).__name__} model")
+            raise CheckpointError(f"{ckpt.path}: {k!r} has shape {tuple(ckpt.model[k].shape)} in the "
+                                  f"checkpoint, "
+                                  f"but {tuple(v.shape)} in the {type(model).__name__} model")
 
 
 def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):

@@ -352,7 +352,8 @@ class Module:
         for k, v in values.items():
             if v.shape != own[k].shape:
                 raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}: size "
-                                     f"mismatch for {k!r}: got {v.shape}, expected {tuple(own[k].shape)}")
+                                     f"mismatch for {k!r}: got {tuple(v.shape)}, expected "
+                                     f"{tuple(own[k].shape)}")
         for k, v in values.items():
             own[k]._data[...] = v
         return IncompatibleKeys(missing, unexpected)

@@ -78,7 +78,7 @@ class _InstanceNorm(Module):
     def forward(self, x):
         if x.ndim not in (self.dims + 1, self.dims + 2):
             raise ValueError(f"{type(self).__name__} expected a {self.dims + 1}-D or {self.dims + 2}-D "
-                             f"input, got shape {x.shape}")
+                             f"input, got shape {tuple(x.shape)}")
         batched = x.ndim == self.dims + 2
         x = x if batched else x.unsqueeze(0)
         use_input_stats = self.training or not self.track_running_stats
@@ -131,9 +131,11 @@ class _BatchNorm(Module):
     def forward(self, x):
         if x.ndim not in self.ndims:
             dims = " or ".join(f"{n}-D" for n in self.ndims)
-            raise ValueError(f"{type(self).__name__} expected a {dims} input {self.layout}, got {x.shape}")
+            raise ValueError(f"{type(self).__name__} expected a {dims} input {self.layout}, got "
+                             f"{tuple(x.shape)}")
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}) got input of shape {x.shape}: "
+            raise ValueError(f"{type(self).__name__}({self.num_features}) got input of shape "
+                             f"{tuple(x.shape)}: "
                              f"expected {self.num_features} channels at dim 1")
         momentum = self.momentum
         if self.training and self.track_running_stats:

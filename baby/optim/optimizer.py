@@ -165,7 +165,7 @@ class Optimizer:
             for k, v in new_state[p].items():
                 if k not in self._scalars and v.shape != p.shape:
                     raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {i} has shape "
-                                     f"{v.shape}, expected the parameter's shape {p.shape}")
+                                     f"{tuple(v.shape)}, expected the parameter's shape {tuple(p.shape)}")
         self.param_groups, self.state = new_groups, new_state
 
     def _params(self):

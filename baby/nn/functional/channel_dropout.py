@@ -11,7 +11,8 @@ from .basic import dropout
 def _channels(x, p, training, n, name):
     """Zero each channel of x (N, C, *d) with n spatial dims (or (C, *d)) with probability p."""
     if x.ndim not in (n + 1, n + 2):
-        raise ValueError(f"{name}: expected a ({n + 1}-D or {n + 2}-D) input (N, C, *d), got shape {x.shape}")
+        raise ValueError(f"{name}: expected a ({n + 1}-D or {n + 2}-D) input (N, C, *d), got shape "
+                         f"{tuple(x.shape)}")
     if not training or p == 0:
         dropout(x, p, training)  # checks p
         return x

@@ -41,7 +41,7 @@ def pad(input, pad, mode="constant", value=None):
         d = lead + k
         if mode == "reflect" and (b >= x.shape[d] or a >= x.shape[d]):
             raise ValueError(f"pad: reflect padding ({b}, {a}) must be smaller than dim {d} of size "
-                             f"{x.shape[d]} (input shape {input.shape})")
+                             f"{x.shape[d]} (input shape {tuple(input.shape)})")
         x = x[(slice(None),) * d + (Tensor(_index(mode, x.shape[d], b, a), dtype=xp.int64),)]
     return x
 
@@ -59,7 +59,7 @@ def _size(x, size, scale_factor, name):
         out = tuple(math.floor(s * k) for s, k in zip(x.shape[2:], f, strict=True))
         scales = [1 / k for k in f]
     if len(out) != n:
-        raise ValueError(f"{name}: size {out} does not match the {n} spatial dims of input {x.shape}")
+        raise ValueError(f"{name}: size {out} does not match the {n} spatial dims of input {tuple(x.shape)}")
     return out, scales
 
 
@@ -84,7 +84,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     x = input
     linear = {"linear": 1, "bilinear": 2, "trilinear": 3}
     if mode != "nearest" and linear.get(mode) != x.ndim - 2:
-        raise ValueError(f"interpolate: mode {mode!r} does not fit input of shape {x.shape} (nearest, or "
+        raise ValueError(f"interpolate: mode {mode!r} does not fit input of shape {tuple(x.shape)} "
+                         f"(nearest, or "
                          "linear / bilinear / trilinear for 1 / 2 / 3 spatial dims)")
     if mode == "nearest" and align_corners is not None:
         raise ValueError("interpolate: align_corners only applies to the linear modes")

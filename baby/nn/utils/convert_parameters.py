@@ -11,7 +11,7 @@ def parameters_to_vector(parameters):
 def vector_to_parameters(vec, parameters):
     """Copy consecutive slices of the 1-d `vec` into the parameters, in place."""
     if vec.ndim != 1:
-        raise TypeError(f"vector_to_parameters: expected a 1-d vector, got shape {vec.shape}")
+        raise TypeError(f"vector_to_parameters: expected a 1-d vector, got shape {tuple(vec.shape)}")
     start = 0
     for p in parameters:
         n = p.numel()
