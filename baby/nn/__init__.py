@@ -43,6 +43,7 @@ from .norm import (
     InstanceNorm2d,
     InstanceNorm3d,
     LayerNorm,
+    LayerNorm1d,
 )
 from .pool import (
     AdaptiveAvgPool1d,

@@ -109,6 +109,13 @@ class InstanceNorm3d(_InstanceNorm):
     dims = 3
 
 
+class LayerNorm1d(LayerNorm):
+    """The book's name: LayerNorm over the last dim of size `dim`."""
+
+    def __init__(self, dim, eps=1e-5, device=None, dtype=None):
+        super().__init__(dim, eps, device=device, dtype=dtype)
+
+
 class _BatchNorm(Module):
     """Per-channel normalization with batch statistics in training and running statistics in eval."""
 
