@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .train import evaluate, train_epoch
 from .tensor import Tensor
+from .train import evaluate, train_epoch
 
 
 class _Batches:
@@ -32,7 +32,7 @@ def _tensor(v):
 
 
 class Trainer:
-    """Train `model` with `optimizer` on `loss_fn` over `train_loader`, checking on `val_loader` each epoch."""
+    """Train `model` with `optimizer` on `loss_fn` over `train_loader`; check `val_loader` each epoch."""
 
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
