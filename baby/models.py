@@ -118,8 +118,8 @@ class MobileNet(nn.Sequential):
 
     def __init__(self, in_channels=3, num_classes=10, image_size=32):
         _hw("MobileNet", image_size, 4)
-        blocks = {f"block{i + 1}": separable(a, b, s)
-                  for i, (a, b, s) in enumerate(zip(self.WIDTHS, self.WIDTHS[1:], self.STRIDES, strict=False))}
+        pairs = zip(self.WIDTHS, self.WIDTHS[1:], self.STRIDES, strict=False)  # (c_in, c_out, stride)
+        blocks = {f"block{i + 1}": separable(a, b, s) for i, (a, b, s) in enumerate(pairs)}
         super().__init__({
             "stem": conv_bn(_size("MobileNet", "in_channels", in_channels), 32),
             **blocks,                                                   # (N, 256, H/4, W/4)
