@@ -90,6 +90,13 @@ class Exhausted:
     """A worker's reply once its copy of an iterable dataset has run out."""
 
 
+class _Shown(str):
+    """A message that a KeyError shows as written (it shows its argument's repr)."""
+
+    def __repr__(self):
+        return str(self)
+
+
 class WorkerError:
     """An exception raised in a worker, carried to the main process as its type, where, and traceback."""
 
@@ -104,6 +111,8 @@ class WorkerError:
     def reraise(self):
         """Raise the worker's exception type here, the message naming the worker, the samples, the cause."""
         msg = f"Caught {self.type.__name__} {self.where}.\nOriginal {self.text}"
+        if issubclass(self.type, KeyError):
+            msg = _Shown(msg)
         try:
             exc = self.type(msg)
         except Exception:
@@ -255,7 +264,7 @@ class MultiProcessIter:
         self.epoch, self.indices = pool.epoch, iter(loader._index_sampler)
         n = len(pool.conns)
         self.active, self.turn = [True] * n, itertools.cycle(range(n))
-        for _ in range(loader.prefetch_factor * n):
+        for _ in range(max(loader.prefetch_factor, 1) * n):
             self._send()
 
     def __iter__(self):
