@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, dtypes, init, models, nn, ops, optim, trainer
+from . import autograd, data, dtypes, init, models, nn, ops, optim, trainer, utils
 from .creation import (
     arange,
     empty,
@@ -152,7 +152,7 @@ from .ops import (
 )
 from .ops.elementwise import add
 from .ops.inplace import torch_function
-from .random import get_rng_state, manual_seed, seed, set_rng_state
+from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, as_tensor
 
 bool_ = bool

@@ -35,3 +35,50 @@ def seed():
     s = int(np.random.SeedSequence().entropy % (1 << 63))
     manual_seed(s)
     return s
+
+
+class Generator:
+    """torch.Generator: a seedable source of draws for samplers, random_split and DataLoader shuffling.
+
+    Like torch's, a new Generator starts from one fixed seed (`initial_seed()` is 67280421310721), so its
+    draws are reproducible until `seed()` is called; the draws themselves are NumPy's, not PyTorch's.
+    """
+
+    default_seed = 67280421310721
+
+    def __init__(self, device="cpu"):
+        self.device = device
+        self.manual_seed(self.default_seed)
+
+    def manual_seed(self, seed):
+        """Restart the stream from `seed`; returns self, as torch's does."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"Generator.manual_seed: seed must be an int, got {type(seed).__name__}")
+        self._seed, self._rng = int(seed), np.random.default_rng(int(seed) % (1 << 64))
+        return self
+
+    def seed(self):
+        """Reseed from the operating system's entropy; returns the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy % (1 << 63)))
+        return self._seed
+
+    def initial_seed(self):
+        """The seed the stream last started from."""
+        return self._seed
+
+    def get_state(self):
+        """The state as a JSON string (storable without pickle)."""
+        return json.dumps(self._rng.bit_generator.state)
+
+    def set_state(self, state):
+        """Restore a state returned by `get_state`."""
+        self._rng.bit_generator.state = json.loads(state)
+
+
+def numpy_generator(generator=None):
+    """The NumPy generator behind a baby.Generator, or the library's own one when `generator` is None."""
+    if generator is None:
+        return _rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a baby.Generator or None, got {type(generator).__name__}")
+    return generator._rng

@@ -1,14 +1,35 @@
-"""Data: datasets, the DataLoader and the bundled digits set."""
+"""Data: datasets, samplers, collation, the DataLoader (with worker processes) and the bundled datasets."""
 
 from . import transforms
 from .cifar import CIFAR10
-from .dataset import Dataset, TensorDataset
+from .collate import collate, default_collate, default_convert
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from .digits import Digits
 from .download import DatasetError, MissingData
-from .loader import DataLoader, collate
+from .loader import DataLoader
 from .mnist import MNIST, FashionMNIST, ImageDataset
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
+from .worker import WorkerInfo, get_worker_info
 
 __all__ = [
-    "CIFAR10", "DataLoader", "Dataset", "DatasetError", "Digits", "FashionMNIST", "ImageDataset", "MNIST",
-    "MissingData", "TensorDataset", "collate", "transforms",
+    "BatchSampler", "CIFAR10", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DatasetError",
+    "Digits", "FashionMNIST", "ImageDataset", "IterableDataset", "MNIST", "MissingData", "RandomSampler",
+    "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+    "WorkerInfo", "collate", "default_collate", "default_convert", "get_worker_info", "random_split",
+    "transforms",
 ]
