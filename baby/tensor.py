@@ -1,4 +1,5 @@
-"""Tensor: an array, its gradient and the op that made it; the op base class; grad modes; iterative backward.
+"""Tensor: an array, its gradient and the op that made it, and Function, the op base class; the iterative
+backward that walks their graph is baby/autograd/engine.py.
 
 Every tensor carries a version counter (shared with the views of its memory). An in-place write bumps it;
 each recorded op notes the versions of its inputs and output, and backward refuses to use a tensor that
@@ -11,7 +12,6 @@ import math
 from . import dtypes, grad_mode
 from .backend import xp
 from .device import CPU, as_device
-from .parallel import split
 
 
 class Size(tuple):
@@ -318,147 +318,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
         `retain_graph`."""
+        from .autograd.engine import run_backward  # the engine needs Tensor, so it imports this module
+
         run_backward([self], [gradient], retain_graph, inputs=inputs)
-
-
-def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=True):
-    """Backpropagate from `roots` (each seeded with its gradient, or ones for a scalar); accumulate into
-    leaves' `.grad` (only those in `inputs` when given), or, with accumulate=False, return the gradients
-    at `inputs` as {id: array} without touching any `.grad`."""
-    grads = {}
-    for i, (t, g) in enumerate(zip(roots, gradients, strict=True)):
-        if not t.requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if t.numel() != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
-                                   f"{tuple(t.shape)}")
-            g = xp.ones_like(t._data)
-        else:
-            g = _to_array(g, t.dtype, infer=False)
-            if g.shape != t._data.shape:
-                raise RuntimeError(f"mismatch in shape: gradient has shape {tuple(g.shape)} and output has "
-                                   f"shape "
-                                   f"{tuple(t._data.shape)}")
-        grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    with grad_mode.no_grad():
-        return _propagate(_topo_order(roots), grads, retain_graph, wanted, accumulate)
-
-
-def _propagate(order, grads, retain_graph, wanted, accumulate):
-    """Walk `order` (outputs before inputs) turning each node's gradient into its inputs' gradients."""
-    found = {}
-    for node in order:
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        for hook in node._hooks or ():
-            r = hook(_wrap(g))
-            g = g if r is None else _to_array(r, node.dtype, infer=False)
-        if wanted is not None and id(node) in wanted:
-            if accumulate:
-                _accumulate(node, g)
-            else:
-                found[id(node)] = g
-        elif node._op is None or node._retains_grad:
-            if wanted is None:
-                _accumulate(node, g)
-        if node._op is None:
-            continue
-        for x, gx in zip(node._inputs, _grads_of(node, g), strict=True):
-            if gx is None or not x.requires_grad:
-                continue
-            if gx.shape != x._data.shape:
-                raise RuntimeError(f"{node._op.name()} returned a gradient of shape {tuple(gx.shape)} for "
-                                   f"an input "
-                                   f"of shape {tuple(x._data.shape)}")
-            prev = grads.get(id(x))
-            grads[id(x)] = gx if prev is None else prev + gx
-        if not retain_graph:
-            node._op, node._inputs = _FreedGraph(node._op.name()), ()
-    return found
-
-
-def _grads_of(node, g):
-    """The op's gradients for each input of `node`, after checking nothing it needs changed in place."""
-    op = node._op
-    if isinstance(op, _FreedGraph):
-        raise RuntimeError("trying to backward through the graph a second time (its intermediate values "
-                           "were freed by the first backward); pass retain_graph=True to the first call")
-    if node._vc[0] != op.versions[-1] or any(t._vc[0] != v
-                                             for t, v in zip(node._inputs, op.versions, strict=False)):
-        _version_error(node)
-    if op.array_grads:
-        return op.backward(g, node)
-    out = op.backward(_wrap(g), node)
-    out = out if isinstance(out, (tuple, list)) else (out,)
-    return tuple(None if o is None else xp.asarray(o._data if isinstance(o, Tensor) else o, dtype=x.dtype)
-                 for o, x in zip(out, node._inputs, strict=True))
-
-
-def _version_error(node):
-    """Name the tensor that changed in place since `node`'s op recorded it."""
-    op = node._op
-    for t, v in zip(node._inputs + (node,), op.versions, strict=True):
-        if t._vc[0] != v:
-            role = "output" if t is node else "input"
-            raise RuntimeError(
-                f"a tensor needed for gradient computation was modified by an in-place operation: the {role} "
-                f"of {op.name()} (shape {tuple(t.shape)}) is at version {t._vc[0]}; expected version {v}. "
-                "Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor before changing it")
-
-
-def _accumulate(node, g):
-    """Add `g` to `node.grad`: in place, or a fresh array laid out like the node's data the first time."""
-    if node._grad is None:
-        node._grad = _wrap(_own_copy(g, node._data))
-    elif node._grad._data.flags.writeable:
-        xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
-    else:
-        node._grad._data = node._grad._data + g
-
-
-def _own_copy(g, like):
-    """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously); big
-    copies (often transposing: NHWC-computed gradients of NCHW inputs) split over the thread pool."""
-    out = xp.empty_like(like)
-    if out.ndim:
-        split(lambda r: out.__setitem__(r, g[r]), out)
-    else:
-        out[...] = g
-    return out
-
-
-class _FreedGraph(Function):
-    """Stands in for an op whose graph was freed by an earlier backward() (it keeps the op's name)."""
-
-    def __init__(self, name):
-        self.op_name = name
-
-    def name(self):
-        return self.op_name
-
-    def forward(self, *arrays):
-        raise RuntimeError("a freed graph node computes nothing")
-
-    def backward(self, gy, node):
-        raise RuntimeError("a freed graph node has no gradient")
-
-
-
-def _topo_order(roots):
-    """Nodes reachable from `roots`, each before the inputs it was computed from (iterative DFS)."""
-    order, visited, stack = [], set(), [(r, False) for r in reversed(roots)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
-        elif id(node) not in visited:
-            visited.add(id(node))
-            stack.append((node, True))
-            stack.extend((x, False) for x in node._inputs if x.requires_grad and id(x) not in visited)
-    return order[::-1]
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -1,6 +1,7 @@
 """grad() and backward() over several outputs, as torch.autograd has them."""
 
-from ..tensor import Tensor, _wrap, run_backward
+from ..tensor import Tensor, _wrap
+from .engine import run_backward
 
 
 def _seq(x):

@@ -36,6 +36,7 @@ from .elementwise import (
     where,
 )
 from .index import argsort, gather, index_select, masked_fill, nonzero, scatter_add, sort, topk
+from .join import cat, chunk, concat, concatenate, hstack, split, stack, vstack
 from .math import (
     allclose,
     ceil,
@@ -91,30 +92,22 @@ from .reduce import (
 )
 from .shape import (
     broadcast_to,
-    cat,
-    chunk,
     clone,
-    concat,
-    concatenate,
     dilate,
     expand,
     flatten,
     flip,
     getitem,
-    hstack,
     pad,
     permute,
     repeat,
     reshape,
-    split,
     squeeze,
-    stack,
     t,
     transpose,
     undilate,
     unflatten,
     unsqueeze,
-    vstack,
 )
 
 clip = clamp

@@ -7,6 +7,7 @@ from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import index as I
 from . import inplace as P
+from . import join as J
 from . import math as M
 from . import reduce as R
 from . import shape as S
@@ -173,7 +174,7 @@ METHODS = {
     "swapaxes": S.transpose, "swapdims": S.transpose, "broadcast_to": S.broadcast_to, "expand": S.expand,
     "flip": S.flip, "pad": S.pad, "dilate": S.dilate, "undilate": S.undilate, "unsqueeze": S.unsqueeze,
     "squeeze": S.squeeze, "flatten": S.flatten, "unflatten": S.unflatten, "repeat": S.repeat, "t": S.t,
-    "split": S.split, "chunk": S.chunk, "clone": S.clone, "contiguous": S.contiguous,
+    "split": J.split, "chunk": J.chunk, "clone": S.clone, "contiguous": S.contiguous,
     "view_as": lambda a, b: S.reshape(a, b.shape), "reshape_as": lambda a, b: S.reshape(a, b.shape),
     "expand_as": lambda a, b: S.expand(a, b.shape),
     "gather": I.gather, "scatter_add": I.scatter_add, "index_select": I.index_select,
