@@ -3,20 +3,15 @@
 
 from .. import init
 from . import functional
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
-    GELU,
     Dropout,
     Flatten,
     Identity,
     Linear,
-    LogSoftmax,
-    ReLU,
     Residual,
     Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
 )
 from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
