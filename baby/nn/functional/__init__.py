@@ -1,20 +1,30 @@
 """PyTorch-layout functions (NCHW inputs, PyTorch argument names); one import line per module."""
 # ruff: noqa: F401
 
-from .basic import (
-    cross_entropy,
-    dropout,
-    flatten,
+from .activation import (
+    celu,
+    elu,
     gelu,
-    layer_norm,
-    linear,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
     log_softmax,
-    mse_loss,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softplus,
+    softsign,
     tanh,
+    tanhshrink,
 )
+from .basic import dropout, flatten, layer_norm, linear
 from .conv import (
     conv1d,
     conv2d,
@@ -22,6 +32,19 @@ from .conv import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
+)
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    normalize,
+    one_hot,
+    smooth_l1_loss,
 )
 from .norm import batch_norm
 from .pool import (
