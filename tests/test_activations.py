@@ -185,3 +185,16 @@ def test_hardtanh_deprecated_keywords():
     assert (m.min_val, m.max_val) == (-2.0, 2.0)
     with pytest.raises(ValueError, match="min_val"):
         nn.Hardtanh(1.0, -1.0)
+
+
+def test_dropout_inplace_writes_into_its_input():
+    baby.manual_seed(0)
+    x = baby.tensor(RNG.uniform(1, 2, (50, 40)), requires_grad=True)
+    a = x * 1
+    y = F.dropout(a, 0.25, inplace=True)
+    assert y is a
+    kept = y.numpy() != 0
+    np.testing.assert_allclose(y.numpy()[kept], x.numpy()[kept] / 0.75)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), kept / 0.75)
+    assert F.dropout(a, 0.5, training=False, inplace=True) is a
