@@ -15,6 +15,7 @@ import baby
 from baby import nn
 from baby.nn import functional as F
 
+pytestmark = pytest.mark.usefixtures("helpers_rng_untouched")  # the suite's random streams stay as they were
 RNG = np.random.default_rng(11)
 TOL = {np.float32: dict(atol=1e-5, rtol=1e-4), np.float64: dict(atol=1e-10, rtol=1e-7)}
 DTYPES = [np.float32, np.float64]
@@ -209,6 +210,21 @@ def test_regression_modules(m, tm):
     check(m, tm, [RNG.uniform(-3, 3, (4, 5)), RNG.uniform(-3, 3, (4, 5))], **TOL[np.float64])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_margin_loss(reduction, dtype):
+    """Targets of +-1 (no gradient in PyTorch); margins up to 20 (beyond, float32 PyTorch overflows to inf
+    where baby stays finite)."""
+    x = np.array([[-20, -10, -1, 0, 1, 10, 20], [0.5, -0.5, 2, -2, 3, -3, 0]], dtype)
+    y = np.sign(RNG.standard_normal(x.shape)).astype(dtype)
+    check(lambda a: F.soft_margin_loss(a, baby.tensor(y), reduction=reduction),
+          lambda a: TF.soft_margin_loss(a, torch.tensor(y), reduction=reduction), [x], **TOL[dtype])
+    assert repr(nn.SoftMarginLoss()) == repr(torch.nn.SoftMarginLoss())
+    check(lambda a: nn.SoftMarginLoss(reduction=reduction)(a, baby.tensor(y)),
+          lambda a: torch.nn.SoftMarginLoss(reduction=reduction)(a, torch.tensor(y)), [x], **TOL[dtype])
+    assert np.isfinite(F.soft_margin_loss(baby.tensor([-100.0]), baby.tensor([1.0])).item())
+
+
 # ---- kl_div -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
@@ -268,15 +284,17 @@ def test_normalize(p, dim, dtype):
 
 
 # ---- errors and arguments ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.binary_cross_entropy,
-                                F.binary_cross_entropy_with_logits, F.kl_div])
+LOSSES = [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.soft_margin_loss, F.binary_cross_entropy,
+          F.binary_cross_entropy_with_logits, F.kl_div]
+
+
+@pytest.mark.parametrize("fn", LOSSES)
 def test_shape_mismatch_names_both_shapes(fn):
     with pytest.raises(ValueError, match=r"input \(3, 4\) and target \(4,\)"):
         fn(baby.full((3, 4), 0.5), baby.full((4,), 0.5), reduction="sum")
 
 
-@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.binary_cross_entropy,
-                                F.binary_cross_entropy_with_logits, F.kl_div])
+@pytest.mark.parametrize("fn", LOSSES)
 def test_bad_reduction(fn):
     with pytest.raises(ValueError, match="reduction must be one of .* got 'avg'"):
         fn(baby.full((3,), 0.5), baby.full((3,), 0.5), reduction="avg")

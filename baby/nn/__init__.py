@@ -46,6 +46,7 @@ from .loss import (
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
     SoftmaxLoss,
 )
 from .module import Module, Parameter

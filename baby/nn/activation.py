@@ -53,10 +53,13 @@ class Hardsigmoid(_Inplace):
         return ""
 
 
-class Hardswish(Hardsigmoid):
+class Hardswish(_Inplace):
     """x * hardsigmoid(x)."""
 
     fn = F.hardswish
+
+    def extra_repr(self):
+        return ""
 
 
 class Hardtanh(Module):
@@ -213,7 +216,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return F.softmax(x, self.dim, _stacklevel=5)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -223,7 +226,7 @@ class LogSoftmax(Softmax):
     """Log-softmax along `dim`."""
 
     def forward(self, x):
-        return F.log_softmax(x, self.dim, _stacklevel=5)
+        return F.log_softmax(x, self.dim)
 
 
 class Softmax2d(Module):

@@ -116,6 +116,13 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-target * input)) for targets of +-1."""
+
+    def forward(self, input, target):
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
 class KLDivLoss(_Loss):
     """KL divergence of log-probabilities `input` from `target`; reduction='batchmean' is the true KL."""
 

@@ -45,6 +45,7 @@ from .loss import (
     normalize,
     one_hot,
     smooth_l1_loss,
+    soft_margin_loss,
 )
 from .norm import batch_norm
 from .pool import (

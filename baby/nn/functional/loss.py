@@ -1,5 +1,5 @@
 """Losses with PyTorch's signatures, values and gradients: cross_entropy (one fused op), nll_loss, the binary
-cross-entropies, mse / l1 / smooth_l1 / huber, kl_div; and one_hot, normalize.
+cross-entropies, mse / l1 / smooth_l1 / huber, soft_margin, kl_div; and one_hot, normalize.
 
 binary_cross_entropy is a primitive because PyTorch's gradient (x - t) / max(x (1 - x), 1e-12) differs from
 the composed one at x near 0 and 1; everything else is composed from baby's ops.
@@ -12,7 +12,7 @@ from ... import ops
 from ...backend import xp
 from ...ops import elementwise as E
 from ...tensor import Function, Tensor, _wrap, as_tensor
-from .activation import logsigmoid
+from .activation import logsigmoid, softplus
 
 
 def legacy_reduction(size_average, reduce, reduction):
@@ -48,15 +48,16 @@ def _const(t, dtype):
     return None if t is None else _wrap(xp.asarray(t._data if isinstance(t, Tensor) else t, dtype=dtype))
 
 
-def _weighted(name, loss, x, weight, reduction):
-    """loss * weight reduced as PyTorch's weighted mse / l1: 'mean' divides by the sum of the weights."""
+def _weighted(name, loss, x, weight, reduction, mean_by_weight=True):
+    """loss * weight (input's shape), reduced; as PyTorch, 'mean' divides by the sum of the weights (mse,
+    l1) or by the count (huber)."""
     if weight is None:
         return _reduce(loss, reduction)
     weight = as_tensor(weight)
     if weight.shape != x.shape:
         raise ValueError(f"{name}: weight {weight.shape} and input {x.shape} must have the same size")
     loss = loss * weight
-    return loss.sum() / weight.sum() if reduction == "mean" else _reduce(loss, reduction)
+    return loss.sum() / weight.sum() if reduction == "mean" and mean_by_weight else _reduce(loss, reduction)
 
 
 # ---- class targets: cross_entropy and nll_loss ----------------------------------------------------------
@@ -267,12 +268,15 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     d = x - target
     a = E.abs(d)
     loss = E.where(a._data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
-    if weight is not None:
-        weight = as_tensor(weight)
-        if weight.shape != x.shape:
-            raise ValueError(f"huber_loss: weight {weight.shape} and input {x.shape} must have the same size")
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return _weighted("huber_loss", loss, x, weight, reduction, mean_by_weight=False)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)) for targets of +-1, computed stably."""
+    x, target = as_tensor(input), as_tensor(target)
+    reduction = check_reduction(legacy_reduction(size_average, reduce, reduction))
+    _same_shape("soft_margin_loss", x, target)
+    return _reduce(softplus(-_const(target, x.dtype) * x), reduction)  # no target gradient, as PyTorch
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
