@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, dtypes, init, models, nn, ops, optim
+from . import autograd, data, dtypes, init, models, nn, ops, optim, trainer
 from .creation import (
     arange,
     empty,
@@ -47,6 +47,7 @@ from .dtypes import (
     uint8,
 )
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .io import load, save
 from .ops import (
     abs,
     all,

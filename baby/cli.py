@@ -272,6 +272,8 @@ def _train(config, ckpt, out, data_dir, clear, start):
         scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"], last_epoch=first - 1)
     except ValueError as e:
         raise CheckpointError(f"{ckpt.path}: optimizer state without a schedule ({e})") from None
+    if ckpt is not None and ckpt.config["epochs"] != config["epochs"]:
+        scheduler.step(first)  # anneal over the new total: the closed form at epoch `first`
     if clear:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)

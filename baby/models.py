@@ -1,4 +1,5 @@
-"""Reference models: MLP, SmallCNN (8x8 digits), LeNet5 (28x28) and ResNet9 (CIFAR-10), and `create`."""
+"""Reference models: MLP, SmallCNN (8x8 digits), LeNet5 (28x28), MobileNet and ResNet9 (CIFAR-10), and
+`create`."""
 
 import numbers
 from itertools import pairwise
@@ -98,6 +99,33 @@ class ResNet9(nn.Sequential):
             "pool": nn.AdaptiveMaxPool2d(1),                                             # (N, 512, 1, 1)
             "flatten": nn.Flatten(),                                                     # (N, 512)
             "fc": nn.Linear(512, _size("ResNet9", "num_classes", num_classes)),
+        })
+
+
+def separable(c_in, c_out, stride):
+    """A depthwise-separable block: depthwise 3x3 conv + BN + ReLU, then pointwise 1x1 conv + BN + ReLU."""
+    return nn.Sequential({
+        "dw": nn.Conv2d(c_in, c_in, 3, stride=stride, padding=1, groups=c_in, bias=False),
+        "bn1": nn.BatchNorm2d(c_in), "relu1": nn.ReLU(),
+        "pw": nn.Conv2d(c_in, c_out, 1, bias=False), "bn2": nn.BatchNorm2d(c_out), "relu2": nn.ReLU()})
+
+
+class MobileNet(nn.Sequential):
+    """A CIFAR-sized depthwise-separable network: stem conv_bn(32), five separable blocks to 64, 128, 128,
+    256, 256 channels with strides 1, 2, 1, 2, 1, global average pool, Linear to classes."""
+
+    WIDTHS, STRIDES = (32, 64, 128, 128, 256, 256), (1, 2, 1, 2, 1)
+
+    def __init__(self, in_channels=3, num_classes=10, image_size=32):
+        _hw("MobileNet", image_size, 4)
+        pairs = zip(self.WIDTHS, self.WIDTHS[1:], self.STRIDES, strict=False)  # (c_in, c_out, stride)
+        blocks = {f"block{i + 1}": separable(a, b, s) for i, (a, b, s) in enumerate(pairs)}
+        super().__init__({
+            "stem": conv_bn(_size("MobileNet", "in_channels", in_channels), 32),
+            **blocks,                                                   # (N, 256, H/4, W/4)
+            "pool": nn.AdaptiveAvgPool2d(1),                            # (N, 256, 1, 1)
+            "flatten": nn.Flatten(),                                    # (N, 256)
+            "fc": nn.Linear(256, _size("MobileNet", "num_classes", num_classes)),
         })
 
 

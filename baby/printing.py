@@ -13,7 +13,7 @@ def tensor_repr(t, name="tensor"):
     body = body.replace(", ..., ", ",  ..., ")  # PyTorch's spacing around the summary
     extra = []
     if a.size == 0 and a.ndim > 1:
-        extra.append(f"size={a.shape}")
+        extra.append(f"size={tuple(a.shape)}")
     if a.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
         extra.append(f"dtype=baby.{a.dtype}")
     if t._op is not None:

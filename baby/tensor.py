@@ -28,9 +28,6 @@ class Size(tuple):
     def __repr__(self):
         return f"baby.Size({list(self)})"
 
-    def __format__(self, spec):
-        return format(tuple.__repr__(self), spec)  # f-strings (and so error messages) show (2, 3)
-
 
 _FLOAT = object()  # Tensor(data): the default float type, as torch.Tensor; dtype=None keeps an array's type
 
@@ -340,8 +337,9 @@ def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=Tr
         else:
             g = _to_array(g, t.dtype, infer=False)
             if g.shape != t._data.shape:
-                raise RuntimeError(f"mismatch in shape: gradient has shape {g.shape} and output has shape "
-                                   f"{t._data.shape}")
+                raise RuntimeError(f"mismatch in shape: gradient has shape {tuple(g.shape)} and output has "
+                                   f"shape "
+                                   f"{tuple(t._data.shape)}")
         grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
     wanted = None if inputs is None else {id(t) for t in inputs}
     with grad_mode.no_grad():
@@ -372,8 +370,9 @@ def _propagate(order, grads, retain_graph, wanted, accumulate):
             if gx is None or not x.requires_grad:
                 continue
             if gx.shape != x._data.shape:
-                raise RuntimeError(f"{node._op.name()} returned a gradient of shape {gx.shape} for an input "
-                                   f"of shape {x._data.shape}")
+                raise RuntimeError(f"{node._op.name()} returned a gradient of shape {tuple(gx.shape)} for "
+                                   f"an input "
+                                   f"of shape {tuple(x._data.shape)}")
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
         if not retain_graph:

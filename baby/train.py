@@ -14,14 +14,11 @@ Every random draw of epoch e+1 (shuffling, augmentation, dropout) comes from the
 of epoch e, so a resumed run repeats an uninterrupted one exactly.
 """
 
-import contextlib
 import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from collections import namedtuple
@@ -32,6 +29,7 @@ from tqdm import tqdm
 
 from . import random
 from .grad_mode import no_grad
+from .io import write_atomic
 
 FORMAT = "baby-checkpoint-1"
 COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -170,7 +168,7 @@ def write_metrics(path, history):
     rows.writerow(COLUMNS)
     for r in history:
         rows.writerow([r["epoch"], *(_cell(r.get(k), 6) for k in COLUMNS[1:-1]), _cell(r.get("seconds"), 3)])
-    _replace(path, lambda f: f.write(text.getvalue().encode()))
+    write_atomic(path, lambda f: f.write(text.getvalue().encode()))
 
 
 def _cell(value, digits):
@@ -197,31 +195,8 @@ def plot_curves(path, history, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _replace(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100))
     return True
-
-
-def _replace(path, write):
-    """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _text(obj):
@@ -247,7 +222,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config
     generator = getattr(loader, "_generator", None)
     if generator is not None:
         arrays["loader_rng"] = _text(generator.bit_generator.state)
-    _replace(path, lambda f: np.savez(f, **arrays))
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def _check_zip(path):
@@ -302,8 +277,9 @@ def _check_model(ckpt, model):
                               f"{unexpected[:3]}")
     for k, v in own.items():
         if ckpt.model[k].shape != v.shape:
-            raise CheckpointError(f"{ckpt.path}: {k!r} has shape {ckpt.model[k].shape} in the checkpoint, "
-                                  f"but {v.shape} in the {type(model).__name__} model")
+            raise CheckpointError(f"{ckpt.path}: {k!r} has shape {tuple(ckpt.model[k].shape)} in the "
+                                  f"checkpoint, "
+                                  f"but {tuple(v.shape)} in the {type(model).__name__} model")
 
 
 def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):

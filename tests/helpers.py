@@ -271,3 +271,32 @@ def t_resnet9(num_classes=10):
         layer2=tnn.Sequential(t_conv_bn(128, 256), tnn.MaxPool2d(2)),
         layer3=tnn.Sequential(t_conv_bn(256, 512), tnn.MaxPool2d(2), residual(512)),
         pool=tnn.AdaptiveMaxPool2d(1), flatten=tnn.Flatten(), fc=tnn.Linear(512, num_classes)))
+
+
+def t_lenet5(in_channels=1, num_classes=10, flat=16 * 5 * 5):
+    return tnn.Sequential(OrderedDict(
+        conv1=tnn.Conv2d(in_channels, 6, 5, padding=2), relu1=tnn.ReLU(), pool1=tnn.MaxPool2d(2),
+        conv2=tnn.Conv2d(6, 16, 5), relu2=tnn.ReLU(), pool2=tnn.MaxPool2d(2), flatten=tnn.Flatten(),
+        fc1=tnn.Linear(flat, 120), relu3=tnn.ReLU(), fc2=tnn.Linear(120, 84), relu4=tnn.ReLU(),
+        fc3=tnn.Linear(84, num_classes)))
+
+
+def t_small_cnn(in_channels=1, num_classes=10, flat=64 * 4 * 4):
+    return tnn.Sequential(OrderedDict(
+        conv1=t_conv_bn(in_channels, 32), conv2=t_conv_bn(32, 64), pool=tnn.MaxPool2d(2),
+        flatten=tnn.Flatten(), fc=tnn.Linear(flat, num_classes)))
+
+
+def t_separable(c_in, c_out, stride):
+    return tnn.Sequential(OrderedDict(
+        dw=tnn.Conv2d(c_in, c_in, 3, stride=stride, padding=1, groups=c_in, bias=False),
+        bn1=tnn.BatchNorm2d(c_in), relu1=tnn.ReLU(), pw=tnn.Conv2d(c_in, c_out, 1, bias=False),
+        bn2=tnn.BatchNorm2d(c_out), relu2=tnn.ReLU()))
+
+
+def t_mobilenet(num_classes=10):
+    widths, strides = (32, 64, 128, 128, 256, 256), (1, 2, 1, 2, 1)
+    pairs = zip(widths, widths[1:], strides, strict=False)  # (c_in, c_out, stride) per block
+    blocks = {f"block{i + 1}": t_separable(a, b, s) for i, (a, b, s) in enumerate(pairs)}
+    return tnn.Sequential(OrderedDict(stem=t_conv_bn(3, 32), **blocks, pool=tnn.AdaptiveAvgPool2d(1),
+                                      flatten=tnn.Flatten(), fc=tnn.Linear(256, num_classes)))

@@ -1,31 +1,15 @@
 """Reference models against PyTorch twins with the same state-dict keys: outputs, gradients, BN statistics."""
 
-from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
-from helpers import t_conv_bn, t_resnet9
-from torch import nn as tnn
+from helpers import t_lenet5, t_mobilenet, t_resnet9, t_small_cnn
 
 import baby
 from baby import models
 
 RNG = np.random.default_rng(0)
-
-
-def t_lenet5(in_channels=1, num_classes=10, flat=16 * 5 * 5):
-    return tnn.Sequential(OrderedDict(
-        conv1=tnn.Conv2d(in_channels, 6, 5, padding=2), relu1=tnn.ReLU(), pool1=tnn.MaxPool2d(2),
-        conv2=tnn.Conv2d(6, 16, 5), relu2=tnn.ReLU(), pool2=tnn.MaxPool2d(2), flatten=tnn.Flatten(),
-        fc1=tnn.Linear(flat, 120), relu3=tnn.ReLU(), fc2=tnn.Linear(120, 84), relu4=tnn.ReLU(),
-        fc3=tnn.Linear(84, num_classes)))
-
-
-def t_small_cnn(in_channels=1, num_classes=10, flat=64 * 4 * 4):
-    return tnn.Sequential(OrderedDict(
-        conv1=t_conv_bn(in_channels, 32), conv2=t_conv_bn(32, 64), pool=tnn.MaxPool2d(2),
-        flatten=tnn.Flatten(), fc=tnn.Linear(flat, num_classes)))
 
 
 def _twins(ours, theirs):
@@ -36,13 +20,14 @@ def _twins(ours, theirs):
     """
     state = ours.state_dict()
     for k, v in state.items():
-        if k.endswith(("bn.weight", "running_var")):
+        bn = k.split(".")[-2].startswith("bn") if "." in k else False
+        if (bn and k.endswith(".weight")) or k.endswith("running_var"):
             state[k] = RNG.uniform(0.5, 1.5, v.shape).astype(np.float32)
-        elif k.endswith(("bn.bias", "running_mean")):
+        elif (bn and k.endswith(".bias")) or k.endswith("running_mean"):
             state[k] = RNG.uniform(-0.5, 0.5, v.shape).astype(np.float32)
     ours.load_state_dict(state)
     assert list(state) == list(theirs.state_dict()), "state-dict keys differ from the torch twin's"
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
     theirs.double()
     for t in [*ours.parameters(), *ours.buffers()]:
         if t.dtype.kind == "f":
@@ -81,7 +66,8 @@ def _compare(ours, theirs, shape, train, tol=1e-9):
     (lambda: models.LeNet5(3, 7, image_size=32), lambda: t_lenet5(3, 7, 16 * 6 * 6), (2, 3, 32, 32)),
     (lambda: models.SmallCNN(), lambda: t_small_cnn(), (4, 1, 8, 8)),
     (lambda: models.ResNet9(), lambda: t_resnet9(), (2, 3, 32, 32)),
-], ids=["lenet5", "lenet5-rgb32", "smallcnn", "resnet9"])
+    (lambda: models.MobileNet(), lambda: t_mobilenet(), (2, 3, 32, 32)),
+], ids=["lenet5", "lenet5-rgb32", "smallcnn", "resnet9", "mobilenet"])
 def test_model_matches_torch(make, twin, shape, train):
     baby.manual_seed(0)
     ours, theirs = make(), twin()

@@ -51,7 +51,7 @@ def read_batch(path):
     d = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in d.items()}
     x, y = d.get("data"), d.get("labels")
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
-        got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, np.ndarray) else type(x).__name__
         raise DatasetError(f"{path}: 'data' must be a uint8 array (n, 3072), got {got}")
     if not isinstance(y, list) or len(y) != len(x):
         n = len(y) if isinstance(y, list) else type(y).__name__

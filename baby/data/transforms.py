@@ -60,7 +60,7 @@ class Normalize:
         if len(self.mean) not in (1, C) or len(self.std) not in (1, C):
             raise ValueError(
                 f"Normalize has {len(self.mean)} means and {len(self.std)} stds for an input of shape "
-                f"{x.shape} ({C} channels); expected 1 or {C} of each"
+                f"{tuple(x.shape)} ({C} channels); expected 1 or {C} of each"
             )
         return ((x - self.mean) / self.std).astype(x.dtype, copy=False)
 
@@ -91,7 +91,8 @@ class RandomCrop:
         h, w = self.size
         if h > H or w > W:
             raise ValueError(
-                f"RandomCrop size {self.size} exceeds the padded image {(H, W)} (input shape {x.shape})"
+                f"RandomCrop size {self.size} exceeds the padded image {(H, W)} (input shape "
+                f"{tuple(x.shape)})"
             )
         g = generator() if self.rng is None else self.rng
         top, left = g.integers(0, H - h + 1, size=N), g.integers(0, W - w + 1, size=N)

@@ -2,7 +2,7 @@
 # ruff: noqa: F401
 
 from .. import init
-from . import functional
+from . import functional, utils
 from .activation import (
     CELU,
     ELU,
@@ -27,14 +27,28 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
+    ConstantPad1d,
+    ConstantPad2d,
     Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    Embedding,
     Flatten,
     Identity,
     Linear,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
     Residual,
-    Sequential,
+    Unflatten,
+    Upsample,
+    ZeroPad1d,
+    ZeroPad2d,
 )
 from .loss import (
     BCELoss,
@@ -50,7 +64,17 @@ from .loss import (
     SoftmaxLoss,
 )
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from .norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LayerNorm1d,
+)
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

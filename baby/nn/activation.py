@@ -234,5 +234,6 @@ class Softmax2d(Module):
 
     def forward(self, x):
         if x.ndim not in (3, 4):
-            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D of shape {x.shape}")
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D of shape "
+                             f"{tuple(x.shape)}")
         return F.softmax(x, -3)

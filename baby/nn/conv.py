@@ -126,7 +126,7 @@ class _ConvTranspose(_ConvNd):
         fits = [lo <= n < lo + s for n, lo, s in zip(size, low, self.stride, strict=False)]
         if len(size) != nd or not all(fits):
             raise ValueError(f"{type(self).__name__}: output_size {tuple(output_size)} is not reachable from "
-                             f"input {x.shape}: each of the last {self.nd} sizes must lie in [{low}, "
+                             f"input {tuple(x.shape)}: each of the last {self.nd} sizes must lie in [{low}, "
                              f"{low} + stride {self.stride})")
         return tuple(n - lo for n, lo in zip(size, low, strict=True))
 

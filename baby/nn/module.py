@@ -1,18 +1,48 @@
 """Module (a tree of layers holding Parameters and buffers) and Parameter, with PyTorch semantics.
 
 Assigning a Parameter or a Module to an attribute registers it; `register_buffer` adds non-trained state
-(e.g. BatchNorm running statistics). `state_dict()` returns a dict of dotted name -> NumPy array (a copy):
-parameters and persistent buffers, module by module in registration order, so a PyTorch state dict's keys
-match. `load_state_dict` copies values in place, keeping each parameter's and buffer's dtype.
+(e.g. BatchNorm running statistics). `state_dict()` returns a dict of dotted name -> detached Tensor sharing
+the module's memory (as PyTorch): parameters and persistent buffers, module by module in registration order,
+so a PyTorch state dict's keys match. `load_state_dict` copies values in place, keeping each parameter's and
+buffer's dtype. Forward hooks and pre-hooks run around `forward`, as PyTorch's.
+`save(path)` / `load(path)` (the book's names) write and read the state dict through baby.io.
 """
 
 from collections import namedtuple
 
 from .. import dtypes
 from ..backend import xp
+from ..ops.methods import to_args
 from ..tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(RuntimeError, KeyError, ValueError):
+    """load_state_dict found missing, unexpected or mis-shaped entries (a RuntimeError, as PyTorch raises)."""
+
+    def __str__(self):
+        return RuntimeError.__str__(self)
+
+
+class RemovableHandle:
+    """What register_*_hook returns: `remove()` takes the hook out again."""
+
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        """Unregister the hook."""
+        self.hooks.pop(self.key, None)
+
+
+class ParameterIterator(list):
+    """Parameters as a list that is also its own iterator: PyTorch code calls next() on it, the book len()."""
+
+    def __next__(self):
+        if "_it" not in self.__dict__:
+            self._it = iter(list(self))
+        return next(self._it)
 
 
 class Parameter(Tensor):
@@ -56,6 +86,8 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
         self.training = True
 
     # ---- registration ----------------------------------------------------------------------------
@@ -123,7 +155,87 @@ class Module:
 
     # ---- running -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks.values()):
+            r = hook(self, args)
+            args = args if r is None else r if isinstance(r, tuple) else (r,)
+        y = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            r = hook(self, args, y)
+            y = y if r is None else r
+        return y
+
+    def register_forward_hook(self, hook):
+        """Call hook(module, inputs, output) after each forward; a returned value replaces the output."""
+        return self._add_hook(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook):
+        """Call hook(module, inputs) before each forward; a returned value (or tuple) replaces the inputs."""
+        return self._add_hook(self._forward_pre_hooks, hook)
+
+    @staticmethod
+    def _add_hook(hooks, hook):
+        key = max(hooks, default=-1) + 1
+        hooks[key] = hook
+        return RemovableHandle(hooks, key)
+
+    def __getattr__(self, name):
+        for registry in ("_parameters", "_buffers", "_modules"):
+            d = self.__dict__.get(registry)
+            if d is not None and name in d:
+                return d[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def get_submodule(self, target):
+        """The descendant module at dotted path `target` ('' is self)."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (path {target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        """The parameter at dotted path `target`."""
+        path, _, name = target.rpartition(".")
+        m = self.get_submodule(path)
+        if name not in m._parameters:
+            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (path {target!r})")
+        return m._parameters[name]
+
+    # ---- dtype and device ----------------------------------------------------------------------------
+    def to(self, *args, **kwargs):
+        """Move to a device (the CPU) and/or cast floating-point parameters and buffers to a dtype, in place
+        (the same Parameter objects, so an optimizer made before still holds them); returns self."""
+        dtype, _ = to_args(*args, **kwargs)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
+        if dtype is not None:
+            for t in list(self.parameters()) + list(self.buffers()):
+                if t.dtype.kind == "f":
+                    t._data = t._data.astype(dtype)
+                    if t.grad is not None:
+                        t.grad._data = t.grad._data.astype(dtype)
+        return self
+
+    def cpu(self):
+        """Already on the CPU: returns self."""
+        return self
+
+    def float(self):
+        """Cast floating-point parameters and buffers to float32; returns self."""
+        return self.to(dtypes.float32)
+
+    def double(self):
+        """Cast floating-point parameters and buffers to float64; returns self."""
+        return self.to(dtypes.float64)
+
+    def half(self):
+        """Cast floating-point parameters and buffers to float16; returns self."""
+        return self.to(dtypes.float16)
+
+    def type(self, dst_type):
+        """Cast parameters and buffers to `dst_type`; returns self."""
+        return self.to(dst_type)
 
     def train(self, mode=True):
         """Set training mode (recursively); returns self."""
@@ -135,16 +247,19 @@ class Module:
         """Set evaluation mode (recursively); returns self."""
         return self.train(False)
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, requires_grad=True):
         """Set requires_grad on every parameter (False freezes them); returns self."""
         for p in self.parameters():
-            p.requires_grad = bool(flag)
+            p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self):
-        """Drop every parameter's gradient."""
+    def zero_grad(self, set_to_none=True):
+        """Drop every parameter's gradient (or zero it in place with set_to_none=False)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad._data[...] = 0
 
     def apply(self, fn):
         """Call `fn` on every submodule (children first) and on self; returns self."""
@@ -192,8 +307,8 @@ class Module:
         return self._named("_parameters", prefix, recurse)
 
     def parameters(self, recurse=True):
-        """Every Parameter once, in registration order."""
-        return (p for _, p in self.named_parameters(recurse=recurse))
+        """Every Parameter once, in registration order (iterable, and a list with len() for the book)."""
+        return ParameterIterator(p for _, p in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix="", recurse=True):
         """(dotted name, buffer Tensor), each buffer once."""
@@ -213,30 +328,47 @@ class Module:
             out.update(m._state_tensors(f"{prefix}{k}."))
         return out
 
-    def state_dict(self):
-        """dotted name -> NumPy array copy, for every parameter and persistent buffer."""
-        return {k: t._data.copy() for k, t in self._state_tensors().items()}
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """dotted name -> detached Tensor sharing memory (the Parameter itself with keep_vars), for every
+        parameter and persistent buffer."""
+        out = {} if destination is None else destination
+        out.update((k, t if keep_vars else t.detach()) for k, t in self._state_tensors(prefix).items())
+        return out
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays/Tensors (ours, NumPy or torch) into parameters and buffers, keeping our dtypes.
 
-        strict=True raises KeyError on missing or unexpected keys; a shape mismatch is always a ValueError.
+        strict=True raises on missing or unexpected keys; a shape mismatch always raises (StateDictError, a
+        RuntimeError as PyTorch's).
         Nothing is copied unless every check passes. Returns (missing_keys, unexpected_keys).
         """
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys "
+                                 f"{missing}, unexpected keys {unexpected}")
         values = {k: _as_array(v) for k, v in state_dict.items() if k in own}
         for k, v in values.items():
             if v.shape != own[k].shape:
-                raise ValueError(f"load_state_dict for {type(self).__name__}: {k!r} has shape {v.shape}, "
-                                 f"expected {own[k].shape}")
+                raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}: size "
+                                     f"mismatch for {k!r}: got {tuple(v.shape)}, expected "
+                                     f"{tuple(own[k].shape)}")
         for k, v in values.items():
             own[k]._data[...] = v
         return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path):
+        """Write state_dict() to exactly `path` in baby's safe format (safetensors; the book's name)."""
+        from ..io import save  # baby.io imports this module
+
+        save(self.state_dict(), path)
+
+    def load(self, path, strict=True):
+        """Load weights from `path` (written by `save`, safetensors or torch.save) via load_state_dict."""
+        from ..io import load
+
+        return self.load_state_dict(load(path), strict=strict)
 
     # ---- printing ----------------------------------------------------------------------------------
     def extra_repr(self):

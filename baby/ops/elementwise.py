@@ -388,7 +388,8 @@ def where(cond, a=None, b=None):
     try:
         xp.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"where: cond {cond.shape}, a {a.shape} and b {b.shape} do not broadcast") from None
+        raise ValueError(f"where: cond {tuple(cond.shape)}, a {tuple(a.shape)} and b {tuple(b.shape)} do "
+                         f"not broadcast") from None
     return Where(cond.astype(bool, copy=False))(a, b)
 
 

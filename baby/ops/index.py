@@ -104,7 +104,8 @@ def index_select(a, dim, index):
     d = one_axis(dim, a.shape, "dim")
     i = index._data if isinstance(index, Tensor) else xp.asarray(index)
     if i.ndim > 1 or i.dtype.kind not in "iu":
-        raise TypeError(f"index_select: index must be a 1-d integer tensor, got {i.dtype} of shape {i.shape}")
+        raise TypeError(f"index_select: index must be a 1-d integer tensor, got {i.dtype} of shape "
+                        f"{tuple(i.shape)}")
     return getitem(a, (slice(None),) * d + (_wrap(i),))
 
 

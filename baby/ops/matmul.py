@@ -30,14 +30,16 @@ def matmul(a, b):
     d = dtypes.result_type(a, b)
     a, b = _operand(a, d), _operand(b, d)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
+        raise ValueError(f"matmul needs at least 1-D operands, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
     k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
     try:
         ok = k_a == k_b and xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) is not None
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not match: inner dims {k_a} and {k_b} "
+        raise ValueError(f"matmul shapes {tuple(a.shape)} and {tuple(b.shape)} do not match: inner dims "
+                         f"{k_a} and {k_b} "
                          "must be equal and batch dims must broadcast")
     return MatMul()(a, b)
 

@@ -17,10 +17,11 @@ def _swap(fn):
     return lambda a, b: fn(b, a)
 
 
-def to(self, *args, **kwargs):
-    """This tensor in another dtype or on a device: to(dtype), to(device), to(tensor), to(device, dtype)."""
+def to_args(*args, **kwargs):
+    """The dtype (or None) and copy flag of to(dtype), to(device), to(tensor), to(device, dtype, copy=)."""
     dtype, device, copy = kwargs.pop("dtype", None), kwargs.pop("device", None), kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -31,7 +32,12 @@ def to(self, *args, **kwargs):
         else:
             dtype = a
     as_device(device)
-    d = dtypes.as_dtype(dtype)
+    return dtypes.as_dtype(dtype), copy
+
+
+def to(self, *args, **kwargs):
+    """This tensor in another dtype or on a device: to(dtype), to(device), to(tensor), to(device, dtype)."""
+    d, copy = to_args(*args, **kwargs)
     out = self if d is None or d == self.dtype else E.Cast(d)(self)
     return S.clone(out) if copy and out is self else out
 
@@ -113,7 +119,27 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     return getattr(ufunc, method)(*arrays, **kwargs)
 
 
+def _arrays(v):
+    """`v` with every Tensor inside (lists, tuples, dicts) replaced by its array."""
+    if isinstance(v, Tensor):
+        return v._data
+    if isinstance(v, (list, tuple)):
+        return type(v)(_arrays(x) for x in v)
+    return {k: _arrays(x) for k, x in v.items()} if isinstance(v, dict) else v
+
+
+def array_function(self, func, types, args, kwargs):
+    """NumPy functions (np.std, np.concatenate, np.testing ...) read the arrays and return arrays."""
+    return func(*_arrays(args), **_arrays(kwargs))
+
+
+def copy(self):
+    """A detached copy (the book's `.data.copy()`; PyTorch spells it clone().detach())."""
+    return S.clone(self).detach()
+
+
 METHODS = {
+    "__array_function__": array_function, "copy": copy,
     "__array_ufunc__": array_ufunc,
     "__add__": E.add, "__radd__": _swap(E.add), "__sub__": E.sub, "__rsub__": _swap(E.sub),
     "__mul__": E.mul, "__rmul__": _swap(E.mul), "__truediv__": E.div, "__rtruediv__": _swap(E.div),

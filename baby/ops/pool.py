@@ -115,7 +115,8 @@ def _check(x, name):
     """x as a float Tensor (N, *S, C) with 1-3 spatial dims."""
     x = as_tensor(x)
     if not 3 <= x.ndim <= 5:
-        raise ValueError(f"{name}: input must be (N, *spatial, C) with 1-3 spatial dims, got shape {x.shape}")
+        raise ValueError(f"{name}: input must be (N, *spatial, C) with 1-3 spatial dims, got shape "
+                         f"{tuple(x.shape)}")
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: input must be a float tensor, got dtype {x.dtype}")
     return x

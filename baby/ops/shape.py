@@ -231,7 +231,8 @@ def reshape(a, *shape):
     if shape.count(-1) == 1 and known and a.numel() % known == 0:
         shape = tuple(a.numel() // known if n == -1 else n for n in shape)
     if any(n < 0 for n in shape) or math.prod(shape) != a.numel():
-        raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.numel()} elements) into {shape}")
+        raise ValueError(f"cannot reshape a tensor of shape {tuple(a.shape)} ({a.numel()} elements) into "
+                         f"{shape}")
     return Reshape(shape)(a)
 
 
@@ -239,7 +240,8 @@ def permute(a, *axes):
     """Reorder the axes (a view)."""
     axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
     if len(axes) != a.ndim:
-        raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape {a.shape}")
+        raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape "
+                         f"{tuple(a.shape)}")
     normalize_axes(axes, a.ndim, "permute axes", a.shape)  # ints, in range, no repeats
     return Permute(tuple(operator.index(i) % a.ndim for i in axes))(a)
 
@@ -264,7 +266,7 @@ def broadcast_to(a, shape):
         if xp.broadcast_shapes(a.shape, shape) != shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"cannot broadcast a tensor of shape {a.shape} to {shape}") from None
+        raise ValueError(f"cannot broadcast a tensor of shape {tuple(a.shape)} to {shape}") from None
     return BroadcastTo(shape)(a)
 
 
@@ -285,7 +287,7 @@ def getitem(a, index):
     try:
         return GetItem(index)(a)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is invalid for a tensor of shape {a.shape}: {e}") from None
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
 
 
 def pad(a, pad, value=0):
@@ -293,7 +295,7 @@ def pad(a, pad, value=0):
     pad = tuple((int(b), int(e)) for b, e in pad)
     if len(pad) > a.ndim or any(b < 0 or e < 0 for b, e in pad):
         raise ValueError(f"pad {pad} needs at most {a.ndim} non-negative (before, after) pairs "
-                         f"for a tensor of shape {a.shape}")
+                         f"for a tensor of shape {tuple(a.shape)}")
     return Pad(((0, 0),) * (a.ndim - len(pad)) + pad, value)(a)
 
 
@@ -376,7 +378,8 @@ def flatten(a, start_dim=0, end_dim=-1):
         return Reshape((1,))(a)
     s, e = one_axis(start_dim, a.shape, "start_dim"), one_axis(end_dim, a.shape, "end_dim")
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
+                         f"{tuple(a.shape)}")
     return Reshape(a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])(a)
 
 

@@ -25,6 +25,7 @@ from .activation import (
     tanhshrink,
 )
 from .basic import dropout, flatten, layer_norm, linear
+from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
 from .conv import (
     conv1d,
     conv2d,
@@ -33,6 +34,7 @@ from .conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
+from .embedding import embedding
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -47,7 +49,7 @@ from .loss import (
     smooth_l1_loss,
     soft_margin_loss,
 )
-from .norm import batch_norm
+from .norm import batch_norm, group_norm, instance_norm
 from .pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -60,3 +62,4 @@ from .pool import (
     max_pool2d,
     max_pool3d,
 )
+from .sampling import interpolate, pad, upsample

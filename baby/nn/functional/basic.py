@@ -16,7 +16,7 @@ from ...tensor import Function, Tensor
 def linear(x, weight, bias=None):
     """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,)."""
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input {x.shape} and weight {weight.shape} do not match: "
+        raise ValueError(f"linear: input {tuple(x.shape)} and weight {tuple(weight.shape)} do not match: "
                          "expected input (..., in) and weight (out, in)")
     if x.ndim <= 2:
         y = x @ weight.T  # (N, in) @ (in, out)
@@ -46,7 +46,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     s = normalize_axes(start_dim, max(x.ndim, 1), "start_dim")[0]
     e = normalize_axes(end_dim, max(x.ndim, 1), "end_dim")[0]
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
+                         f"{tuple(x.shape)}")
     return x.reshape(*x.shape[:s], -1, *x.shape[e + 1:])  # (..., prod(shape[s:e+1]), ...)
 
 
@@ -78,10 +79,12 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing `normalized_shape` dims, then scale by weight and shift by bias."""
     shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     if len(shape) == 0 or x.shape[-len(shape):] != shape:
-        raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
+        raise ValueError(f"layer_norm: input of shape {tuple(x.shape)} does not end with normalized_shape "
+                         f"{shape}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
-            raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected normalized_shape {shape}")
+            raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected normalized_shape "
+                             f"{shape}")
     w = weight if weight is not None else Tensor(xp.ones(shape, dtype=x.dtype), dtype=x.dtype)
     b = bias if bias is not None else Tensor(xp.zeros(shape, dtype=x.dtype), dtype=x.dtype)
     return LayerNorm(len(shape), eps)(x, w, b)

@@ -15,7 +15,7 @@ def _inputs(name, nd, x, weight):
     if x.ndim not in (nd + 1, nd + 2) or weight.ndim != nd + 2:
         dims = {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
         raise ValueError(f"{name}: expected input (N, C, {dims}) or (C, {dims}) and a weight with {nd + 2} "
-                         f"dims; got input {x.shape}, weight {weight.shape}")
+                         f"dims; got input {tuple(x.shape)}, weight {tuple(weight.shape)}")
     return x, weight, x.ndim == nd + 1
 
 
@@ -25,7 +25,8 @@ def _check_bias(name, bias, cout):
         return None
     bias = as_tensor(bias)
     if bias.shape != (cout,):
-        raise ValueError(f"{name}: bias must have shape ({cout},), one per output channel, got {bias.shape}")
+        raise ValueError(f"{name}: bias must have shape ({cout},), one per output channel, got "
+                         f"{tuple(bias.shape)}")
     return bias
 
 

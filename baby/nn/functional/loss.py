@@ -40,7 +40,8 @@ def _reduce(loss, reduction):
 
 def _same_shape(name, x, target):
     if x.shape != target.shape:
-        raise ValueError(f"{name}: input {x.shape} and target {target.shape} must have the same shape")
+        raise ValueError(f"{name}: input {tuple(x.shape)} and target {tuple(target.shape)} must have the "
+                         "same shape")
 
 
 def _const(t, dtype):
@@ -55,7 +56,8 @@ def _weighted(name, loss, x, weight, reduction, mean_by_weight=True):
         return _reduce(loss, reduction)
     weight = as_tensor(weight)
     if weight.shape != x.shape:
-        raise ValueError(f"{name}: weight {weight.shape} and input {x.shape} must have the same size")
+        raise ValueError(f"{name}: weight {tuple(weight.shape)} and input {tuple(x.shape)} must have the "
+                         "same size")
     loss = loss * weight
     return loss.sum() / weight.sum() if reduction == "mean" and mean_by_weight else _reduce(loss, reduction)
 
@@ -104,7 +106,7 @@ def _class_target(name, x, t, weight, ignore_index):
         raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype} "
                         "(make it with dtype=baby.int64)")
     if x.ndim < 2 or t.shape != x.shape[:1] + x.shape[2:]:
-        raise ValueError(f"{name}: input {x.shape} and target {t.shape} do not match: expected input "
+        raise ValueError(f"{name}: input {tuple(x.shape)} and target {t.shape} do not match: expected input "
                          "(N, C) with target (N,), or (N, C, d1, ...) with target (N, d1, ...)")
     C, keep = x.shape[1], t != ignore_index
     bad = keep & ((t < 0) | (t >= C))
@@ -115,7 +117,7 @@ def _class_target(name, x, t, weight, ignore_index):
     if weight is not None:
         w = (weight._data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype, copy=False)
         if w.shape != (C,):
-            raise ValueError(f"{name}: weight has shape {w.shape}, expected ({C},) for {x.shape}")
+            raise ValueError(f"{name}: weight has shape {w.shape}, expected ({C},) for {tuple(x.shape)}")
     return xp.where(keep, t, 0), keep.astype(x.dtype), w
 
 

@@ -80,7 +80,7 @@ def _check(name, t, C):
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalize x (N, C, *d) per channel; training updates running_mean/var (C,) in place, as PyTorch."""
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: input must be (N, C, *d), got shape {x.shape}")
+        raise ValueError(f"batch_norm: input must be (N, C, *d), got shape {tuple(x.shape)}")
     C = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
@@ -91,7 +91,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         raise ValueError("batch_norm: training=False needs running_mean and running_var")
     M = x.numel() // max(C, 1)
     if training and M <= 1:
-        raise ValueError(f"batch_norm: training needs more than 1 value per channel, got input {x.shape}")
+        raise ValueError(f"batch_norm: training needs more than 1 value per channel, got input "
+                         f"{tuple(x.shape)}")
     w = weight if weight is not None else Tensor(xp.ones(C, dtype=x.dtype), dtype=x.dtype)
     b = bias if bias is not None else Tensor(xp.zeros(C, dtype=x.dtype), dtype=x.dtype)
     stats = (None, None) if training else (running_mean._data, running_var._data)
@@ -103,3 +104,45 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         running_var._data *= 1 - momentum
         running_var._data += (momentum * M / (M - 1)) * op.var
     return y
+
+
+def _affine(y, weight, bias):
+    """y (N, C, *d) * weight + bias, both (C,) or None."""
+    shape = (1, y.shape[1]) + (1,) * (y.ndim - 2)  # per-channel values broadcast against y
+    y = y if weight is None else y * weight.reshape(*shape)
+    return y if bias is None else y + bias.reshape(*shape)
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalize x (N, C, *d) over each group of C / num_groups channels (and all of *d), then affine."""
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} must divide the channels of input (N, C, *d), "
+                         f"got shape {tuple(x.shape)}")
+    N, C = x.shape[:2]
+    for name, t in (("weight", weight), ("bias", bias)):
+        _check(name, t, C)
+    y = batch_norm(x.reshape(1, N * num_groups, -1), None, None, training=True, eps=eps)  # (1, N G, C/G *d)
+    return _affine(y.reshape(*x.shape), weight, bias)
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalize each channel of each sample of x (N, C, *d) over *d; running statistics (C,) are updated
+    with the mean over samples, as PyTorch; use_input_stats=False normalizes with them instead."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: input must be (N, C, *d) with spatial dims, got shape "
+                         f"{tuple(x.shape)}")
+    N, C = x.shape[:2]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check(name, t, C)
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    y = batch_norm(x.reshape(1, N * C, *x.shape[2:]), None, None, training=True, eps=eps)  # (1, N C, *d)
+    if running_mean is not None:
+        a = x._data.reshape(N, C, -1)  # (N, C, M)
+        running_mean._data *= 1 - momentum
+        running_mean._data += momentum * a.mean(axis=(0, 2))
+        running_var._data *= 1 - momentum
+        running_var._data += momentum * a.var(axis=2, ddof=1).mean(axis=0)
+    return _affine(y.reshape(*x.shape), weight, bias)

@@ -18,7 +18,7 @@ def _batch(name, nd, x):
     x = as_tensor(x)
     if x.ndim not in (nd + 1, nd + 2):
         dims = _DIMS[nd]
-        raise ValueError(f"{name}: expected input (N, C, {dims}) or (C, {dims}), got shape {x.shape}")
+        raise ValueError(f"{name}: expected input (N, C, {dims}) or (C, {dims}), got shape {tuple(x.shape)}")
     return (x.reshape(1, *x.shape), True) if x.ndim == nd + 1 else (x, False)  # (N, C, *S)
 
 

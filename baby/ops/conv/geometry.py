@@ -71,6 +71,7 @@ def check_groups(groups, name):
 
 def check_channels(cin, w_cin, cout, groups, name, x_shape, w_shape):
     """Raise unless `cin` input channels fit a conv weight of `w_cin` per group and `cout` outputs."""
+    x_shape, w_shape = tuple(x_shape), tuple(w_shape)
     check_groups(groups, name)
     if cin % groups or cout % groups:
         raise ValueError(f"{name}: groups={groups} must divide both the input channels ({cin}) and the "
@@ -82,6 +83,7 @@ def check_channels(cin, w_cin, cout, groups, name, x_shape, w_shape):
 
 def check_transpose_channels(cin, w_cin, groups, name, x_shape, w_shape):
     """Raise unless `cin` input channels equal the transposed-conv weight's `w_cin`, divisible by groups."""
+    x_shape, w_shape = tuple(x_shape), tuple(w_shape)
     check_groups(groups, name)
     if cin != w_cin:
         raise ValueError(f"{name}: input has {cin} channels but the weight expects {w_cin}; "
@@ -95,7 +97,8 @@ def check_arrays(x, w, name):
     """Raise unless x is (N, *S, C) with 1-3 spatial dims and w has as many dims, in the same float dtype."""
     if not 3 <= x.ndim <= 5 or w.ndim != x.ndim:
         raise ValueError(f"{name}: input must be (N, *spatial, C) with 1-3 spatial dims and the weight "
-                         f"(*k, C_in, C_out) with as many dims; got input {x.shape}, weight {w.shape}")
+                         f"(*k, C_in, C_out) with as many dims; got input {tuple(x.shape)}, "
+                         f"weight {tuple(w.shape)}")
     if x.dtype != w.dtype or x.dtype.kind != "f":
         raise TypeError(f"{name}: input and weight must share a float dtype, got {x.dtype} and {w.dtype}")
 

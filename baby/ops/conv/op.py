@@ -88,8 +88,9 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1):
     if any(o < 1 for o in g.O):
         span = tuple(d * (kk - 1) + 1 for d, kk in zip(dilation, k, strict=True))
         raise ValueError(f"conv: the kernel {tuple(k)} with dilation {dilation} spans {span}, larger than "
-                         f"the input's spatial size {a.shape[1:-1]} padded by {pads}; input shape {a.shape}, "
-                         f"weight shape {b.shape}")
+                         f"the input's spatial size {tuple(a.shape[1:-1])} padded by {pads}; input shape "
+                         f"{tuple(a.shape)}, "
+                         f"weight shape {tuple(b.shape)}")
     return Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)(a, b)
 
 
@@ -114,6 +115,8 @@ def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilati
                          f"{stride} or the dilation {dilation} in every dim")
     O = transpose_out_size(a.shape[1:-1], k, stride, pads, dilation, output_padding)
     if any(o < 1 for o in O):
-        raise ValueError(f"conv_transpose: the output size {O} is not positive (input shape {a.shape}, "
-                         f"weight shape {b.shape}, stride {stride}, padding {pads}, dilation {dilation})")
+        raise ValueError(f"conv_transpose: the output size {O} is not positive (input shape "
+                         f"{tuple(a.shape)}, "
+                         f"weight shape {tuple(b.shape)}, stride {stride}, padding {pads}, dilation "
+                         f"{dilation})")
     return ConvTranspose(stride, pads, dilation, groups, output_padding)(a, b)

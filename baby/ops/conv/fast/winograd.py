@@ -226,7 +226,7 @@ def _check(x, w, xname, channel):
             or w.shape[channel] != x.shape[3]):
         names = "Cin" if channel == 2 else "Cout"
         raise ValueError(f"{xname} must be (N, H, W, {names}) and w (r, r, Cin, Cout) with r in {SIZES} and "
-                         f"the same {names}, got {xname} {x.shape} and w {w.shape}")
+                         f"the same {names}, got {xname} {tuple(x.shape)} and w {tuple(w.shape)}")
 
 
 def tiles_shape(x_shape, r, padding):
@@ -250,7 +250,7 @@ def winograd_conv(x, w, padding=0, tiles=None):
     ph, pw = _pairs(padding)
     r = w.shape[0]
     if x.shape[1] + 2 * ph < r or x.shape[2] + 2 * pw < r:
-        raise ValueError(f"x {x.shape} with padding {padding} is smaller than the {r}x{r} kernel")
+        raise ValueError(f"x {tuple(x.shape)} with padding {padding} is smaller than the {r}x{r} kernel")
     dtype = xp.result_type(x, w)
     _check_tiles(tiles, tiles_shape(x.shape, r, padding), dtype)
     return _conv(x, w, False, ph, pw, dtype, tiles)
@@ -260,7 +260,7 @@ def _check_tiles(tiles, shape, dtype):
     """ValueError unless `tiles` is None or a C-contiguous array of `shape` and `dtype`."""
     if tiles is not None and (tiles.shape != shape or tiles.dtype != dtype or not tiles.flags.c_contiguous):
         raise ValueError(f"tiles must be a contiguous {dtype} array of shape {shape}, got "
-                         f"{tiles.dtype} {tiles.shape}")
+                         f"{tiles.dtype} {tuple(tiles.shape)}")
 
 
 @single_threaded_blas()
@@ -274,7 +274,7 @@ def winograd_input_grad(gy, w, padding=0):
     ph, pw = _pairs(padding)
     r = w.shape[0]
     if gy.shape[1] + r - 1 - 2 * ph < 1 or gy.shape[2] + r - 1 - 2 * pw < 1:
-        raise ValueError(f"gy {gy.shape} with padding {padding} matches no input size")
+        raise ValueError(f"gy {tuple(gy.shape)} with padding {padding} matches no input size")
     return _conv(gy, w, True, r - 1 - ph, r - 1 - pw, xp.result_type(gy, w))
 
 
@@ -361,7 +361,8 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
     if (x.ndim != 4 or gy.ndim != 4 or r not in SIZES or gy.shape[0] != x.shape[0]
             or x.shape[2] + 2 * pw - gy.shape[2] + 1 != r):
         raise ValueError(f"x must be (N, H, W, Cin) and gy (N, H + 2ph - r + 1, W + 2pw - r + 1, Cout) with "
-                         f"r in {SIZES} for padding {(ph, pw)}, got x {x.shape} and gy {gy.shape}")
+                         f"r in {SIZES} for padding {(ph, pw)}, got x {tuple(x.shape)} and gy "
+                         f"{tuple(gy.shape)}")
     N, H, W, K = gy.shape
     C, dtype, th, tw = x.shape[3], xp.result_type(x, gy), -(-H // 4), -(-W // 4)
     Cg = C if r == 3 else 4 * C

@@ -1,0 +1,48 @@
+"""SGD with momentum (dampening, Nesterov) and L2 weight decay, as torch.optim.SGD."""
+
+import math
+
+from ..backend import xp
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (dampening, Nesterov) and L2 weight decay.
+
+    State: "momentum_buffer" (with momentum).
+    """
+
+    _ranges = {"lr": (0, math.inf), "momentum": (0, math.inf), "dampening": (0, 1),
+               "weight_decay": (0, math.inf)}
+    _flags = ("nesterov", "maximize")
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check(self, group):
+        super()._check(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov momentum requires momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def _scratch(self, p):
+        """A reusable array shaped like `p` for the update's one temporary (not part of the state)."""
+        scratch = self.__dict__.setdefault("_scratch_arrays", {})
+        if id(p) not in scratch:
+            scratch[id(p)] = xp.empty_like(p._data)
+        return scratch[id(p)]
+
+    def _update(self, p, g, state, group):
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        d = g + wd * p._data if wd else g
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = d.astype(p.dtype, copy=True)
+            else:
+                buf *= mu
+                buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
+            d = d + mu * buf if group["nesterov"] else buf
+        p._data -= xp.multiply(d, lr, out=self._scratch(p))
