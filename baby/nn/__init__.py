@@ -3,10 +3,33 @@
 
 from .. import init
 from . import functional, utils
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmax2d,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
-    GELU,
     ConstantPad1d,
     ConstantPad2d,
     Dropout,
@@ -17,22 +40,29 @@ from .layers import (
     Flatten,
     Identity,
     Linear,
-    LogSoftmax,
     ReflectionPad1d,
     ReflectionPad2d,
-    ReLU,
     ReplicationPad1d,
     ReplicationPad2d,
     Residual,
-    Sigmoid,
-    Softmax,
-    Tanh,
     Unflatten,
     Upsample,
     ZeroPad1d,
     ZeroPad2d,
 )
-from .loss import CrossEntropyLoss, MSELoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+    SoftMarginLoss,
+    SoftmaxLoss,
+)
 from .module import Module, Parameter
 from .norm import (
     BatchNorm1d,

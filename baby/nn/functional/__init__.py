@@ -1,20 +1,30 @@
 """PyTorch-layout functions (NCHW inputs, PyTorch argument names); one import line per module."""
 # ruff: noqa: F401
 
-from .basic import (
-    cross_entropy,
-    dropout,
-    flatten,
+from .activation import (
+    celu,
+    elu,
     gelu,
-    layer_norm,
-    linear,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
     log_softmax,
-    mse_loss,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softplus,
+    softsign,
     tanh,
+    tanhshrink,
 )
+from .basic import dropout, flatten, layer_norm, linear
 from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
 from .conv import (
     conv1d,
@@ -25,6 +35,20 @@ from .conv import (
     conv_transpose3d,
 )
 from .embedding import embedding
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    normalize,
+    one_hot,
+    smooth_l1_loss,
+    soft_margin_loss,
+)
 from .norm import batch_norm, group_norm, instance_norm
 from .pool import (
     adaptive_avg_pool1d,
