@@ -34,9 +34,12 @@ RECIPES = {  # (model, dataset; None: any other): optimizer, lr, weight decay, b
     ("lenet", None): dict(optimizer="adam", lr=2e-3, weight_decay=0.0, batch_size=64, epochs=5),
     ("resnet9", "digits"): dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=64, epochs=3),
     ("resnet9", None): dict(optimizer="sgd", lr=0.1, weight_decay=5e-4, batch_size=128, epochs=10),
+    ("mobilenet", "digits"): dict(optimizer="adam", lr=2e-3, weight_decay=0.0, batch_size=64, epochs=3),
+    ("mobilenet", None): dict(optimizer="sgd", lr=0.05, weight_decay=5e-4, batch_size=64, epochs=10),
 }
 TESTED = {  # (model, dataset): the test accuracy tests/test_cli_runs.py checks its recipe reaches
     ("mlp", "digits"): 0.95, ("cnn", "digits"): 0.97, ("resnet9", "digits"): 0.97,
+    ("mobilenet", "digits"): 0.97,
 }
 OPTIMIZERS = {  # name: (default lr, default weight decay) when the recipe uses another optimizer
     "sgd": (0.05, 5e-4), "adam": (1e-3, 0.0), "adamw": (1e-3, 1e-2),

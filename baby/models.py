@@ -129,8 +129,8 @@ class MobileNet(nn.Sequential):
         })
 
 
-MODELS = {"mlp": MLP, "cnn": SmallCNN, "lenet": LeNet5, "resnet9": ResNet9}
-MIN_SIZE = {"mlp": 1, "cnn": 2, "lenet": 12, "resnet9": 8}
+MODELS = {"mlp": MLP, "cnn": SmallCNN, "lenet": LeNet5, "resnet9": ResNet9, "mobilenet": MobileNet}
+MIN_SIZE = {"mlp": 1, "cnn": 2, "lenet": 12, "resnet9": 8, "mobilenet": 4}
 
 
 def create(name, input_shape, num_classes):

@@ -45,8 +45,8 @@ def test_a_model_that_does_not_fit_names_pairs_that_work(tmp_path, capsys):
     status, out, err = run(capsys, "train", "--model", "lenet", "--out", "run")
     assert (status, out) == (2, [])
     assert err == ["baby train: error: --model lenet does not fit --dataset digits (lenet needs images of at "
-                   "least 12x12): use --model mlp or cnn or resnet9, or --dataset mnist or fashion-mnist or "
-                   "cifar10"]
+                   "least 12x12): use --model mlp or cnn or resnet9 or mobilenet, or --dataset mnist or "
+                   "fashion-mnist or cifar10"]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -243,8 +243,8 @@ def test_eval_takes_a_checkpoint_from_fit(tmp_path, capsys):
     train.save_checkpoint(tmp_path / "own.npz", nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
     status, out, err = run(capsys, "eval", "--checkpoint", "own.npz")
     assert (status, out) == (2, []) and err == [
-        "baby eval: error: own.npz: its weights are none of baby's models (mlp, cnn, lenet, resnet9) for "
-        "--dataset digits (inputs [1, 8, 8], 10 classes)"]
+        "baby eval: error: own.npz: its weights are none of baby's models (mlp, cnn, lenet, resnet9, "
+        "mobilenet) for --dataset digits (inputs [1, 8, 8], 10 classes)"]
 
 
 # ---- 11: --version and a readable --help ----
@@ -258,5 +258,6 @@ def test_help_for_lr_and_weight_decay_and_the_recipes(capsys):
     text = "\n".join(run(capsys, "train", "--help")[1])
     assert "--lr LR               learning rate of the first epoch, annealed to 0 by a" in text
     assert "--weight-decay WD     weight decay: an L2 term for sgd and adam, decoupled" in text
-    assert "  resnet9  digits   adam       0.001  0       64     3       0.97+ on digits" in text
+    assert "  resnet9    digits   adam       0.001  0       64     3       0.97+ on digits" in text
+    assert "  mobilenet  digits   adam       0.002  0       64     3       0.97+ on digits" in text
     assert "--force" in text and "refused" in text
