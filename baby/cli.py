@@ -201,8 +201,7 @@ def _check_out(out, force, own):
     if not base.is_dir():
         raise UsageError(f"--out {out}: {base} is a file, not a directory")
     try:
-        with tempfile.TemporaryFile(dir=base):
-            pass
+        tempfile.TemporaryFile(dir=base).close()  # the write probe: create and delete a file there
     except OSError as e:
         raise UsageError(f"--out {out}: cannot write in {base} ({e.strerror})") from None
     held = [] if own or force else [n for n in RUN_FILES if (out / n).exists()]

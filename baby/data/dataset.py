@@ -20,7 +20,7 @@ class Dataset:
     """
 
     def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+        raise TypeError(f"{type(self).__name__} must define __getitem__")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
@@ -30,7 +30,7 @@ class IterableDataset(Dataset):
     """Base class for stream datasets: subclasses define `__iter__()`; each DataLoader worker reads a copy."""
 
     def __iter__(self):
-        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+        raise TypeError(f"{type(self).__name__} must define __iter__")
 
     def __add__(self, other):
         return ChainDataset([self, other])

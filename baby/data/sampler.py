@@ -22,7 +22,7 @@ class Sampler:
         """Accept (and ignore) `data_source`, as torch's base class does for subclasses that pass it."""
 
     def __iter__(self):
-        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+        raise TypeError(f"{type(self).__name__} must define __iter__")
 
 
 class SequentialSampler(Sampler):

@@ -8,6 +8,7 @@ exception, which the main process raises again naming the worker and the samples
 as an end of file on its pipe.
 """
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -207,10 +208,8 @@ def _context(method):
 def _shutdown(procs, conns):
     """Ask every worker to stop, close the pipes, and reap them (terminating any that hang)."""
     for c in conns:
-        try:
+        with contextlib.suppress(OSError):  # a worker that died has closed its end already
             c.send(None)
-        except OSError:
-            pass
         c.close()
     for p in procs:
         p.join(timeout=0.5)

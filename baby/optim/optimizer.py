@@ -133,7 +133,7 @@ class Optimizer:
 
     def _update(self, p, g, state, group):
         """Update `p._data` in place from the gradient array `g` (the subclass's algorithm)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its update")
+        raise TypeError(f"{type(self).__name__} does not define its update")
 
     def state_dict(self):
         """Hyperparameters and per-parameter state keyed by parameter index (arrays are copies)."""

@@ -60,7 +60,7 @@ class LRScheduler:
 
     def get_lr(self):
         """The lrs for the epoch `last_epoch` has just become (one per group); each schedule defines it."""
-        raise NotImplementedError(f"{type(self).__name__} does not define get_lr")
+        raise TypeError(f"{type(self).__name__} does not define get_lr")
 
     def step(self, epoch=None):
         """Advance one epoch (or jump to `epoch`, by the closed form where there is one) and set the lrs."""
