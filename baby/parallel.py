@@ -75,15 +75,32 @@ def split(fn, a):
     return parallel(fn, rows(len(a), a.nbytes)) if a.ndim else [fn(slice(None))]
 
 
-_blas = ThreadpoolController().select(user_api="blas")  # the BLAS NumPy loaded (OpenBLAS), via threadpoolctl
+_blas = ThreadpoolController().select(user_api="blas").lib_controllers  # the BLAS NumPy loaded (OpenBLAS)
+_held = []  # the thread counts to restore, while a single_threaded_blas block is open in any thread
+_depth = 0
+_depth_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
     """BLAS computes on the calling thread only (each of our threads runs its own GEMMs on its core); the
-    thread count is set back on exit. (threadpoolctl: ~6 us a call, some 30 calls per ResNet9 step.)"""
-    with _blas.limit(limits=1):
+    thread count is set back when the outermost block exits. Nested blocks (a matmul inside a chunked conv,
+    one per pool thread) cost a counter; the outermost one two threadpoolctl calls (~1 us each)."""
+    global _depth
+    with _depth_lock:
+        if _depth == 0:
+            _held[:] = [c.num_threads for c in _blas]
+            for c in _blas:
+                c.set_num_threads(1)
+        _depth += 1
+    try:
         yield
+    finally:
+        with _depth_lock:
+            _depth -= 1
+            if _depth == 0:
+                for c, n in zip(_blas, _held, strict=True):
+                    c.set_num_threads(n)
 
 
 def matmul(a, b, out=None):

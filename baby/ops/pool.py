@@ -10,7 +10,7 @@ import itertools
 
 from ..backend import xp
 from ..tensor import Function, Tensor, as_tensor
-from .conv.fast.memory import pad, windows
+from .conv.fast.memory import alloc, channels_first, pad, windows
 from .conv.geometry import is_int, per_dim
 
 
@@ -26,10 +26,10 @@ def _crop(g, pads):
     return pad(g, tuple((-b, -a) for b, a in pads))  # (N, *S, C)
 
 
-def _padded_zeros(shape, pads, dtype):
-    """Zeros shaped like x (N, *S, C) after padding."""
-    S = tuple(n + b + a for n, (b, a) in zip(shape[1:-1], pads, strict=True))
-    return xp.zeros((shape[0], *S, shape[-1]), dtype=dtype)  # (N, *padded, C)
+def _padded_zeros(x, pads, dtype):
+    """Zeros shaped like x (N, *S, C) after padding, in x's memory layout."""
+    S = tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads, strict=True))
+    return alloc((x.shape[0], *S, x.shape[-1]), channels_first(x), dtype, zero=True)  # (N, *padded, C)
 
 
 class MaxPool(Function):
@@ -50,7 +50,7 @@ class MaxPool(Function):
 
     def first_max(self, x, y):
         """(j, mask (N, *O, C)) per tap j: the windows whose first max in row-major order sits at tap j."""
-        found = xp.zeros(y.shape, dtype=bool)  # (N, *O, C): windows whose max an earlier tap holds
+        found = xp.zeros_like(y, dtype=bool)  # (N, *O, C), y's layout: an earlier tap holds the max
         for j, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k):
             m = t == y
             xp.greater(m, found, out=m)  # m and not found
@@ -60,7 +60,7 @@ class MaxPool(Function):
     def indices(self, x, y):
         """PyTorch's indices of the maxima: flat positions in each (n, c) plane of x, shaped like y."""
         S = x.shape[1:-1]
-        idx = xp.zeros(y.shape, dtype=xp.int64)  # (N, *O, C)
+        idx = xp.zeros_like(y, dtype=xp.int64)  # (N, *O, C) in y's layout
         for j, m in self.first_max(x, y):
             flat = 0
             geometry = zip(S, self.O, self.stride, self.pads, j, self.dilation, strict=True)
@@ -72,16 +72,18 @@ class MaxPool(Function):
 
     def backward(self, gy, node):
         x = node.inputs[0]._data
-        gx = _padded_zeros(x.shape, self.pads, gy.dtype)
+        gx = _padded_zeros(x, self.pads, gy.dtype)
         gw = self._view(gx)  # (N, *O, *k, C) writable windows of gx
         spans = zip(self.stride, self.dilation, self.k, strict=True)
         disjoint = all(s >= d * (k - 1) + 1 for s, d, k in spans)
+        finite = bool(xp.isfinite(gy).all())  # then gy * mask is exact (inf * 0 would be nan)
         for j, m in self.first_max(x, node._data):
             t = gw[(slice(None),) * (1 + len(j)) + j]  # (N, *O, C) tap j of gx
-            if disjoint:  # every element of gx lies in one window at most: write, don't add
-                xp.copyto(t, gy, where=m)
-            else:
-                t += xp.where(m, gy, 0)
+            part = xp.multiply(gy, m, out=t if disjoint else None) if finite else xp.where(m, gy, 0)
+            if not disjoint:  # windows overlap: add
+                t += part
+            elif not finite:  # every element of gx lies in one window at most: write
+                t[...] = part
         return (_crop(gx, self.pads),)
 
 
@@ -103,9 +105,8 @@ class AvgPool(Function):
         return y
 
     def backward(self, gy, node):
-        shape = node.inputs[0].shape
         g = gy / self.divisor  # (N, *O, C)
-        gx = _padded_zeros(shape, self.pads, gy.dtype)
+        gx = _padded_zeros(node.inputs[0]._data, self.pads, gy.dtype)
         for _, t in _taps(self._view(gx), self.k):
             t += g
         return (_crop(gx, self.pads),)

@@ -13,6 +13,7 @@ from .book import im2col as _book  # noqa: F401  (each algorithm module register
 from .fast import depthwise as _depthwise  # noqa: F401
 from .fast import im2col as _im2col  # noqa: F401
 from .fast import pointwise as _pointwise  # noqa: F401
+from .fast import rows as _rows  # noqa: F401
 from .fast import winograd as _winograd  # noqa: F401
 from .fast.memory import set_workspace_budget, workspace_budget
 from .geometry import ConvGeometry

@@ -14,6 +14,8 @@ justified by `benchmarks/conv.py`:
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
                                  matrix (a batch of small GEMMs), no loop over groups;
+- 2-D, no groups, <= 16 channels in, out <= 2 * kw * in -> 'rows': the windows gathered along W only,
+                                 one GEMM per kernel row (LeNet's 5x5s: a 5x smaller gather than im2col);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul per chunk of
                                  images; the input gradient by col2im, the weight gradient by GEMMs.
 A forced algorithm runs wherever it fits; elsewhere the call falls back to 'im2col'. 'book' is never chosen
@@ -50,6 +52,7 @@ AUTO = (  # 'auto': the first algorithm that fits and passes its extra test
     ("winograd", lambda g: min(g.cin, g.cout) >= 16),
     ("pointwise", lambda g: True),
     ("depthwise", lambda g: True),
+    ("rows", lambda g: g.cin <= 16 and g.cout <= 2 * g.k[-1] * g.cin),
     ("im2col", lambda g: True),
 )
 FALLBACK = "im2col"  # what a forced algorithm falls back to where it does not fit
