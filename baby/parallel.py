@@ -19,6 +19,7 @@ from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 MIN_FLOPS = 1 << 22  # below this a matrix product runs on the calling thread
+SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
 _threads = min(2, os.cpu_count() or 1)
 _pool = None
 _local = threading.local()  # .busy: this thread runs a share of a parallel call
@@ -108,6 +109,10 @@ def matmul(a, b, out=None):
     the first batch axis) split between the threads. OpenBLAS's own threads spin ~0.1 s after each call, on
     the cores the pool's next work needs: a 1x1 conv, ReLU and Winograd 3x3 measured 74 ms forward and
     backward with them, 45 ms this way."""
+    if min(a.ndim, b.ndim) >= 2 and a.shape[-2] * a.shape[-1] * b.shape[-1] <= SERIAL_MNK:
+        if max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2])) * a.shape[-2] * b.shape[-1] * \
+                a.shape[-1] * 2 < MIN_FLOPS:  # small GEMMs, few of them: OpenBLAS stays on this thread
+            return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     shape = (0,) if min(a.ndim, b.ndim) < 2 else (
         xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]))
     if len(shape) > 2 and shape[0] == 1:  # a leading 1 (one group): split the next axis instead

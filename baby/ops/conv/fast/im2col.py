@@ -79,7 +79,7 @@ def _col2im_flat(gy, w, g):
     gx is cut into its stride's phases (padded index u * s + phase, per dim), dense planes of size U; a tap
     adds into one phase shifted by a whole number of rows. gy is zero-extended to U, so gcols (ordered
     tap-major) line up with the flat phase planes shifted by the tap's offset (what spills past a row's end
-    is zeros); the phases are then interleaved into gx."""
+    is zeros, and each image's planes have room for it); the phases are then interleaved into gx."""
     S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
@@ -105,12 +105,11 @@ def _col2im_flat(gy, w, g):
         gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
         gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
-            flat = xp.zeros(n * Cin * plane + spill, gy.dtype)  # the phase's planes, and room to spill
-            for i in range(n * G):
-                for j, off in offs:
-                    flat[i * run + off: (i + 1) * run + off] += gc[i, j]
+            flat = xp.zeros((n * G, run + spill), gy.dtype)  # per image and group its planes, room to spill
+            for j, off in offs:
+                flat[:, off:off + run] += gc[:, j]  # (n*G, Cin/G*plane): every image's run at once
             xs, us = places[phase]
-            gxm[(slice(None), slice(None), *xs)] = flat[:n * Cin * plane].reshape(n, Cin, *U)[
+            gxm[(slice(None), slice(None), *xs)] = flat[:, :run].reshape(n, Cin, *U)[
                 (slice(None), slice(None), *us)]
 
     run_chunks(part, N, (K + 1) * Cin * plane * gy.itemsize)
