@@ -68,7 +68,7 @@ from .math import (
     tan,
     trunc,
 )
-from .matmul import bmm, einsum, matmul, mm
+from .matmul import bmm, einsum, linear, matmul, mm
 from .pool import avg_pool, max_pool
 from .reduce import (
     all,

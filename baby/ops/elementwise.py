@@ -192,17 +192,39 @@ class Abs(Function):
         return (gy * xp.sign(node.inputs[0]._data),)
 
 
+_zeros = {}  # dtype -> a read-only array of zeros, grown to the largest ReLU input so far
+
+
+def _flat_zeros(n, dtype):
+    """n zeros of `dtype` (a view of one shared array): NumPy's maximum is SIMD against an array, not a
+    scalar (301k float32: 43 us vs 115 us)."""
+    z = _zeros.get(dtype)
+    if z is None or z.size < n:
+        z = _zeros[dtype] = xp.zeros(n, dtype)
+        z.flags.writeable = False
+    return z[:n]
+
+
 class ReLU(Function):
     """max(a, 0), split by rows over the thread pool (it follows every conv)."""
 
     def forward(self, a):
         y = xp.empty_like(a)
-        split(lambda r: xp.maximum(a[r], 0, out=y[r]), a)
+        if not (a.flags.c_contiguous and y.flags.c_contiguous):
+            split(lambda r: xp.maximum(0, a[r], out=y[r]), a)  # (0 first: relu(-0.0) is -0.0, as torch)
+            return y
+        af, yf, z = a.reshape(-1), y.reshape(-1), _flat_zeros(a.size, a.dtype)  # (size,) views
+        split(lambda r: xp.maximum(z[r], af[r], out=yf[r]), af)
         return y
 
     def backward(self, gy, node):
         gx = xp.empty_like(gy, dtype=node._data.dtype)
-        split(lambda r: xp.multiply(gy[r], node._data[r] > 0, out=gx[r]), gx)
+        y = node._data
+
+        def part(r):  # gy where not y <= 0: a nan passes its gradient, as torch's threshold_backward
+            xp.multiply(gy[r], xp.logical_not(y[r] <= 0), out=gx[r], dtype=gx.dtype)
+
+        split(part, gx)
         return (gx,)
 
 

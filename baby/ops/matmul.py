@@ -24,6 +24,30 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """x @ w.T (+ b) for x (M, in), w (out, in), b (out,): one node where x @ w.T + b makes three."""
+
+    def forward(self, x, w, b=None):
+        y = gemm(x, w.T)  # (M, out)
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy, node):
+        x, w, *b = node.inputs
+        gx = gemm(gy, w._data) if x.requires_grad else None  # (M, in)
+        gw = gemm(gy.T, x._data) if w.requires_grad else None  # (out, in)
+        return (gx, gw, *(gy.sum(axis=0) if t.requires_grad else None for t in b))
+
+    def name(self):
+        return "AddmmBackward0" if len(self.node_inputs) == 3 else "MmBackward0"
+
+
+def linear(x, w, b=None):
+    """x @ w.T + b as one op, for a float x (M, in), w (out, in) and b (out,) or None of one dtype."""
+    return Linear()(x, w) if b is None else Linear()(x, w, b)
+
+
 def matmul(a, b):
     """a @ b: vectors, matrices, and stacks of matrices with broadcast batch dims."""
     a, b = (x if isinstance(x, (Tensor, xp.ndarray)) else xp.asarray(x) for x in (a, b))

@@ -5,7 +5,7 @@ Activations are in activation.py, losses in loss.py.
 
 import numbers
 
-from ... import random
+from ... import ops, random
 from ...backend import xp
 from ...ops import elementwise as E
 from ...ops.inplace import apply_
@@ -18,6 +18,10 @@ def linear(x, weight, bias=None):
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input {tuple(x.shape)} and weight {tuple(weight.shape)} do not match: "
                          "expected input (..., in) and weight (out, in)")
+    if x.ndim >= 2 and x.dtype == weight.dtype == (x.dtype if bias is None else bias.dtype) \
+            and x.dtype.kind == "f":  # one fused op
+        y = ops.linear(x.reshape(-1, x.shape[-1]), weight, bias)  # (M, out)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
     if x.ndim <= 2:
         y = x @ weight.T  # (N, in) @ (in, out)
     else:

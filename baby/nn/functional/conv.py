@@ -33,8 +33,11 @@ def _check_bias(name, bias, cout):
 def _run(fn, x, w, bias, unbatched, nd, **kwargs):
     """fn (ops.conv or ops.conv_transpose) on NHWC views of x and w, plus bias, viewed back as NCHW."""
     x = x.reshape(1, *x.shape) if unbatched else x  # (N, C, *S)
+    fused = fn is ops.conv and bias is not None and bias.dtype == x.dtype  # the conv op adds it in place
+    if fused:
+        kwargs["bias"] = bias
     y = fn(ops.permute(x, 0, *range(2, nd + 2), 1), w, **kwargs)  # (N, *O, C_out)
-    y = y if bias is None else y + bias  # (N, *O, C_out)
+    y = y if bias is None or fused else y + bias  # (N, *O, C_out)
     y = ops.permute(y, 0, nd + 1, *range(1, nd + 1))  # (N, C_out, *O) view
     return y.reshape(y.shape[1:]) if unbatched else y
 

@@ -15,9 +15,9 @@ class BatchNorm(Function):
     """(x - mean) / sqrt(var + eps) * w + b per channel of x (N, C, *d); batch statistics unless given.
 
     Training (no statistics given): mean and biased var over every axis but 1, kept on the op as
-    `mean`, `var` (C,) for the running update. Backward, with xhat the normalized x and M = N * prod(d):
-    gb = sum(gy), gw = sum(gy * xhat), gx = w / std * (gy - (gb + xhat * gw) / M); with given statistics
-    gx = w / std * gy. Every pass is split by batch rows over the thread pool.
+    `mean`, `var` (C,) for the running update, and the centred xc = x - mean for the backward. With
+    M = N * prod(d), s = w / std: gb = sum(gy), gw = sum(gy * xc) / std, gx = s * gy - s * gw / (std * M) * xc
+    - s * gb / M; with given statistics gx = s * gy. Every pass is split by batch rows over the thread pool.
     """
 
     def __init__(self, eps, mean=None, var=None):
@@ -26,45 +26,43 @@ class BatchNorm(Function):
     def forward(self, x, w, b):
         C, M = x.shape[1], x.size // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        xhat = xp.empty_like(x)  # (N, C, *d) in x's memory layout
+        y = xp.empty_like(x)  # (N, C, *d) in x's memory layout
         if self.training:
             self.mean = sum(split(lambda r: _channel_sum(x[r]), x)) / M  # (C,)
             mean = self.mean.reshape(shape)
-            centred = lambda r: xp.subtract(x[r], mean, out=xhat[r])  # noqa: E731
-            self.var = sum(split(lambda r: _channel_sum(centred(r), xhat[r]), x)) / M  # (C,), biased
+            centred = lambda r: xp.subtract(x[r], mean, out=y[r])  # noqa: E731  (y holds xc for now)
+            self.var = sum(split(lambda r: _channel_sum(centred(r), y[r]), x)) / M  # (C,), biased
+            self.xc, y = y, xp.empty_like(x)
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
-        mean, invstd = self.mean.reshape(shape), self.invstd.reshape(shape)
-        a, c = (w * self.invstd).reshape(shape), (b - self.mean * w * self.invstd).reshape(shape)
-        y = xp.empty_like(x)
+        a = (w * self.invstd).reshape(shape)
+        c = (b if self.training else b - self.mean * w * self.invstd).reshape(shape)
+        src = self.xc if self.training else x  # y = xc * a + b, or x * a + (b - mean * a)
 
         def normalize(r):
-            if not self.training:
-                xp.subtract(x[r], mean, out=xhat[r])
-            xhat[r] *= invstd
-            xp.multiply(x[r], a, out=y[r])
+            xp.multiply(src[r], a, out=y[r])
             y[r] += c
 
         split(normalize, x)
-        self.xhat = xhat
         return y
 
     def backward(self, gy, node):
         x, w, b = node.inputs
         C, M = x.shape[1], x.numel() // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        sums = split(lambda r: (_channel_sum(gy[r]), _channel_sum(gy[r], self.xhat[r])), gy)
-        gb, gw = sum(s[0] for s in sums), sum(s[1] for s in sums)  # (C,), (C,)
+        xc = self.xc if self.training else x._data - self.mean.reshape(shape)  # (N, C, *d)
+        sums = split(lambda r: (_channel_sum(gy[r]), _channel_sum(gy[r], xc[r])), gy)
+        gb, gw = sum(s[0] for s in sums), sum(s[1] for s in sums) * self.invstd  # (C,), (C,)
         scale = w._data * self.invstd  # (C,)
         gx = None
         if x.requires_grad:
             gx = xp.empty_like(x._data)
-            k, c = (scale * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
+            k, c = (scale * self.invstd * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
             s = scale.reshape(shape)
 
             def grad(r):
                 xp.multiply(gy[r], s, out=gx[r])
                 if self.training:
-                    gx[r] -= xp.multiply(self.xhat[r], k)
+                    gx[r] -= xp.multiply(xc[r], k)
                     gx[r] -= c
 
             split(grad, gy)

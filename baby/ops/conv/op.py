@@ -5,6 +5,7 @@ Conv runs `registry.choose(g).forward` and, in its backward, that algorithm's `i
 forward; its own gradients are a Conv and a weight gradient.
 """
 
+from ...backend import xp
 from ...grad_mode import is_grad_enabled
 from ...tensor import Function, as_tensor
 from . import registry
@@ -21,7 +22,8 @@ from .geometry import (
 
 
 class Conv(Function):
-    """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its geometry."""
+    """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its geometry; plus
+    a bias b (Cout,) when given (added in place: one node, no second output array)."""
 
     def __init__(self, stride, pads, dilation, groups, keep=False):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
@@ -31,20 +33,24 @@ class Conv(Function):
         """The ConvGeometry of this op on an input of x_shape and a weight of w_shape."""
         return ConvGeometry.of(x_shape[1:-1], w_shape, self.stride, self.pads, self.dilation, self.groups)
 
-    def forward(self, x, w):
+    def forward(self, x, w, b=None):
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         self.kept = algo.keep(x, w, g) if self.keep else None
-        return algo.forward(x, w, g, self.kept)  # (N, *O, Cout)
+        y = algo.forward(x, w, g, self.kept)  # (N, *O, Cout)
+        if b is not None:
+            y += b
+        return y
 
     def backward(self, gy, node):
-        x, w = node.inputs
+        x, w, *b = node.inputs
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         gy = contiguous(gy, algo.grad_layout(gy, x._data))  # (N, *O, Cout), not a broadcast
         gx = algo.input_grad(gy, w._data, g) if x.requires_grad else None
         gw = algo.weight_grad(x._data, gy, g, self.kept) if w.requires_grad else None
-        return gx, gw
+        ix = "abcd"[:gy.ndim - 1]  # every axis but the channels'
+        return (gx, gw, *(xp.einsum(f"{ix}z->z", gy) if t.requires_grad else None for t in b))
 
 
 class ConvTranspose(Function):
@@ -77,8 +83,9 @@ class ConvTranspose(Function):
         return gx, gw
 
 
-def conv(a, b, stride=1, padding=1, dilation=1, groups=1):
-    """Convolve a (N, *S, Cin), 1-3 spatial dims, with b (*k, Cin/groups, Cout) -> (N, *O, Cout)."""
+def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None):
+    """Convolve a (N, *S, Cin), 1-3 spatial dims, with b (*k, Cin/groups, Cout) -> (N, *O, Cout); plus
+    `bias` (Cout,) of the same dtype when given."""
     a, b = as_tensor(a), as_tensor(b)
     check_arrays(a, b, "conv")
     *k, Cg, Cout = b.shape
@@ -91,7 +98,14 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1):
                          f"the input's spatial size {tuple(a.shape[1:-1])} padded by {pads}; input shape "
                          f"{tuple(a.shape)}, "
                          f"weight shape {tuple(b.shape)}")
-    return Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)(a, b)
+    op = Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)
+    if bias is None:
+        return op(a, b)
+    bias = as_tensor(bias)
+    if bias.shape != (Cout,) or bias.dtype != a.dtype:
+        raise ValueError(f"conv: bias must have shape ({Cout},) and dtype {a.dtype}, one per output channel; "
+                         f"got shape {tuple(bias.shape)}, dtype {bias.dtype}")
+    return op(a, b, bias)
 
 
 def which_algorithm(x_shape, w_shape, stride=1, padding=1, dilation=1, groups=1):
