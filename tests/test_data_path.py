@@ -5,8 +5,9 @@ import pytest
 from fake_data import make_cifar, make_mnist
 
 import baby
-from baby.data import CIFAR10, MNIST, DataLoader, Dataset, Digits, Subset, TensorDataset, random_split
-from baby.data.collate import Batch, collate, default_collate
+from baby.data import CIFAR10, MNIST, Batch, DataLoader, Dataset, Digits, Subset, TensorDataset
+from baby.data.collate import collate, default_collate
+from baby.data.dataset import random_split
 from baby.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # the CIFAR-10 statistics `baby train` uses
