@@ -146,7 +146,3 @@ def test_custom_collate_gets_the_samples_of_the_batch(tmp_path):
         np.testing.assert_array_equal(x, ex)
         assert y == ey
 
-
-def test_normalize_refuses_integer_pixels(tmp_path):
-    with pytest.raises(TypeError, match=r"Normalize expects a floating image, got uint8 .* x / 255"):
-        Normalize((0.5,), (0.5,))(np.zeros((2, 1, 4, 4), np.uint8))
