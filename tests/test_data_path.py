@@ -145,4 +145,3 @@ def test_custom_collate_gets_the_samples_of_the_batch(tmp_path):
     for (x, y), (ex, ey) in zip(got, (ds[i] for i in range(4)), strict=True):
         np.testing.assert_array_equal(x, ex)
         assert y == ey
-
