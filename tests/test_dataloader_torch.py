@@ -206,6 +206,34 @@ def test_subset_and_concat_index_as_torch():
           list(tud.DataLoader(tud.Subset(theirs, [7, 2, 5]), batch_size=2)))
 
 
+class Fetched:
+    """torch 2.x's batched fetch: __getitems__ returns the list of samples; it records each call."""
+
+    def __init__(self, n=10, off=False):
+        self.n, self.calls = n, []
+        if off:
+            self.__getitems__ = None  # None turns the batched fetch off, in torch as here
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return np.full(2, i, dtype=np.float32), i
+
+    def __getitems__(self, indices):
+        self.calls.append(list(indices))
+        return [self[i] for i in indices]
+
+
+@pytest.mark.parametrize("collate_fn", [None, lambda batch: [y for _, y in batch]], ids=["default", "own"])
+@pytest.mark.parametrize("off", [False, True])
+def test_getitems_fetches_the_samples_collate_gets_as_torch(collate_fn, off):
+    ours, theirs = Fetched(off=off), Fetched(off=off)
+    _same(list(bud.DataLoader(ours, batch_size=4, collate_fn=collate_fn)),
+          list(tud.DataLoader(theirs, batch_size=4, collate_fn=collate_fn)))
+    assert ours.calls == theirs.calls == ([] if off else [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+
+
 @pytest.mark.filterwarnings("ignore:Length of split at index")
 @pytest.mark.parametrize("n, lengths", [(10, [3, 7]), (30, [0.3, 0.3, 0.4]), (11, [0.5, 0.5]), (10, [0.33] * 3
                                          + [0.01]), (7, [0.25, 0.25, 0.5])])

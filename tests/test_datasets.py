@@ -126,7 +126,7 @@ def test_dataloader_batches_transformed_cifar(tmp_path):
     assert x.dtype == np.float32 and y.dtype == np.int64
     assert sorted(np.concatenate([y.numpy() for _, y in batches])) == sorted(ds.labels)
     plain = CIFAR10(tmp_path)
-    xs, ys = plain.__getitems__(np.array([3, 1]))
+    xs, ys = plain.__getitems__(np.array([3, 1])).fields
     np.testing.assert_array_equal(xs, plain.images[[3, 1]])
     np.testing.assert_array_equal(ys, plain.labels[[3, 1]])
 

@@ -44,6 +44,11 @@ def test_normalize_errors(mean, std, x, match):
         Normalize(mean, std)(x)
 
 
+
+def test_normalize_refuses_integer_pixels():
+    with pytest.raises(TypeError, match=r"Normalize expects a floating image, got uint8 .* x / 255"):
+        Normalize((0.5,), (0.5,))(np.zeros((2, 1, 4, 4), np.uint8))
+
 # ---- RandomCrop ----
 
 @pytest.mark.parametrize("size,padding,pad4", [

@@ -2,7 +2,7 @@
 
 from . import transforms
 from .cifar import CIFAR10
-from .collate import collate, default_collate, default_convert
+from .collate import Batch, collate, default_collate, default_convert
 from .dataset import (
     ChainDataset,
     ConcatDataset,
@@ -27,9 +27,9 @@ from .sampler import (
 from .worker import WorkerInfo, get_worker_info
 
 __all__ = [
-    "BatchSampler", "CIFAR10", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DatasetError",
-    "Digits", "FashionMNIST", "ImageDataset", "IterableDataset", "MNIST", "MissingData", "RandomSampler",
-    "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
-    "WorkerInfo", "collate", "default_collate", "default_convert", "get_worker_info", "random_split",
-    "transforms",
+    "Batch", "BatchSampler", "CIFAR10", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+    "DatasetError", "Digits", "FashionMNIST", "ImageDataset", "IterableDataset", "MNIST", "MissingData",
+    "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "WeightedRandomSampler", "WorkerInfo", "collate", "default_collate", "default_convert", "get_worker_info",
+    "random_split", "transforms",
 ]

@@ -11,6 +11,34 @@ from ..tensor import Tensor, as_tensor
 ERROR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
 
+class Batch(collections.abc.Sequence):
+    """Samples held as one array per field: what `__getitems__` of baby's array-backed datasets returns.
+
+    It is the sequence of samples torch's `__getitems__` protocol asks for (`batch[k]` is a tuple, the
+    sample at the k-th index), so any collate_fn takes it; `collate` and `default_collate` turn each field
+    into one Tensor at once, never touching the samples one by one.
+    """
+
+    def __init__(self, *fields):
+        if not fields or len({len(f) for f in fields}) != 1:
+            raise ValueError(f"Batch needs fields of one length, got lengths {[len(f) for f in fields]}")
+        self.fields = fields
+
+    def __len__(self):
+        return len(self.fields[0])
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return Batch(*(f[k] for f in self.fields))
+        return tuple(f[k] for f in self.fields)
+
+    def __iter__(self):
+        return zip(*self.fields, strict=True)
+
+    def __repr__(self):
+        return f"Batch({', '.join(f'{type(f).__name__} {tuple(f.shape)}' for f in self.fields)})"
+
+
 def _is_text(a):
     """True for NumPy arrays of strings, bytes or objects, which collate refuses and convert leaves as is."""
     return a.dtype.kind in "SaUO"
@@ -37,7 +65,14 @@ def _rebuild(elem, values):
         return dict(values) if isinstance(elem, collections.abc.Mapping) else list(values)
 
 
+def _field(a, floats):
+    """One field of a Batch as one Tensor; strings and objects go sample by sample, as their samples would."""
+    return _collate(tuple(a), floats) if isinstance(a, np.ndarray) and _is_text(a) else as_batch(a, floats)
+
+
 def _collate(batch, floats):
+    if isinstance(batch, Batch):
+        return [_field(a, floats) for a in batch.fields]  # a list, as tuple samples collate to
     elem = batch[0]
     if isinstance(elem, Tensor):
         return _stack([b._data for b in batch], floats)

@@ -10,13 +10,15 @@ import numpy as np
 
 from .. import random
 from ..tensor import Tensor, as_tensor
+from .collate import Batch
 
 
 class Dataset:
     """Base class for map-style datasets: subclasses define `__len__()` and `__getitem__(i)` (one sample).
 
-    A dataset may also define `__getitems__(indices)` returning whole batches (one array per field);
-    DataLoader then fetches each batch in one call instead of stacking samples one by one.
+    A dataset may also define `__getitems__(indices)` returning the samples at `indices` in one call, as in
+    torch; DataLoader then fetches each batch with it. Baby's array-backed datasets return a `Batch` (one
+    array per field), which the default collate turns into Tensors without a loop over the samples.
     """
 
     def __getitem__(self, index):
@@ -57,8 +59,8 @@ class TensorDataset(Dataset):
         return tuple(a[i] for a in self.arrays)
 
     def __getitems__(self, indices):
-        """The samples at `indices` as one batch array per field."""
-        return tuple(a[indices] for a in self.arrays)
+        """The samples at `indices` as a Batch: one fancy index into each array."""
+        return Batch(*(a[indices] for a in self.arrays))
 
 
 class Subset(Dataset):
@@ -81,7 +83,7 @@ class Subset(Dataset):
         fetch = getattr(self.dataset, "__getitems__", None)
         if not callable(fetch):
             raise AttributeError(f"{type(self.dataset).__name__} has no __getitems__")
-        return lambda indices: fetch(np.asarray(self.indices)[np.asarray(indices, dtype=np.int64)])
+        return lambda indices: fetch([self.indices[i] for i in indices])
 
 
 class ConcatDataset(Dataset):

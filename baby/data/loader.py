@@ -70,7 +70,9 @@ class DataLoader:
     Shuffling draws from `generator` (or, with `seed`, baby's extension, `baby.Generator().manual_seed(seed)`)
     or, when both are None, from the library's generator, so `baby.manual_seed` fixes the order; every epoch
     gets a new order. The default `collate_fn` is `collate`: default_collate with floating batches in the
-    default dtype (float32), and datasets with `__getitems__` (TensorDataset, Digits) indexed once per batch.
+    default dtype (float32). A dataset's `__getitems__` fetches each batch's samples in one call, as in torch;
+    baby's array-backed datasets (TensorDataset, Digits, MNIST, CIFAR10) return a `Batch` from one fancy
+    index and one transform of the whole batch, which `collate` stacks without a loop over the samples.
 
     `num_workers > 0` loads in worker processes (forked where the OS can) that each get a copy of the dataset
     and the seed base_seed + id (baby's, NumPy's and Python's generators); the batches and their order are

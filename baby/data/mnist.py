@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .collate import Batch
 from .dataset import TensorDataset
 from .download import DatasetError, download_url, gather
 
@@ -40,8 +41,9 @@ def read_idx(path, ndim):
 class ImageDataset(TensorDataset):
     """In-memory images float32 (N, C, H, W) and labels int64 (N,); `transform` maps one image or a batch.
 
-    `ds[i]` transforms one image (C, H, W); `ds.__getitems__(indices)`, the DataLoader's path, transforms
-    the whole batch (N, C, H, W) in one call, which the transforms in `baby.data.transforms` support.
+    `ds[i]` transforms one image (C, H, W); `ds.__getitems__(indices)`, the DataLoader's path, takes the
+    images with one fancy index and transforms the whole batch (N, C, H, W) in one call, as the transforms
+    in `baby.data.transforms` do (random ones with one vectorised draw per batch).
     """
 
     def __init__(self, images, labels, transform=None):
@@ -56,9 +58,9 @@ class ImageDataset(TensorDataset):
         return (x if self.transform is None else self.transform(x)), self.labels[i]
 
     def __getitems__(self, indices):
-        """The images (transformed as one batch) and labels at `indices`."""
-        x = self.images[indices]
-        return (x if self.transform is None else self.transform(x)), self.labels[indices]
+        """The images (transformed as one batch) and labels at `indices`, as a Batch."""
+        x = self.images[indices]  # (B, C, H, W)
+        return Batch(x if self.transform is None else self.transform(x), self.labels[indices])
 
 
 class MNIST(ImageDataset):

@@ -56,13 +56,18 @@ class Normalize:
 
     def __call__(self, x):
         _check_image(x, "Normalize")
+        if x.dtype.kind != "f":
+            raise TypeError(f"Normalize expects a floating image, got {x.dtype} (scale integer pixels to "
+                            f"[0, 1] first, e.g. x / 255)")
         C = x.shape[-3]
         if len(self.mean) not in (1, C) or len(self.std) not in (1, C):
             raise ValueError(
                 f"Normalize has {len(self.mean)} means and {len(self.std)} stds for an input of shape "
                 f"{tuple(x.shape)} ({C} channels); expected 1 or {C} of each"
             )
-        return ((x - self.mean) / self.std).astype(x.dtype, copy=False)
+        out = x - self.mean
+        out /= self.std  # in place: one temporary, the values of (x - mean) / std
+        return out.astype(x.dtype, copy=False)
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"

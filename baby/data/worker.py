@@ -23,8 +23,6 @@ import numpy as np
 
 from .. import parallel
 from .. import random as baby_random
-from ..dtypes import get_default_dtype
-from .collate import as_batch, collate
 
 POLL_SECONDS = 5.0  # how often a waiting worker checks that the main process still exists
 _ENDED = "ended"  # a worker's fetcher once its copy of an iterable dataset has run out
@@ -49,36 +47,46 @@ def get_worker_info():
 class Fetcher:
     """Turns a batch of indices into a batch (map-style), or pulls the next batch off a stream (iterable).
 
-    With the default collate, a dataset's `__getitems__` gives the whole batch in one call. `where` names the
-    samples being read, for the message of an exception raised in a worker.
+    As torch's fetcher does, a dataset's `__getitems__` (when defined and not None) gives the samples of a
+    batch in one call, else `__getitem__` gives them one by one; `collate_fn` then makes the batch. `where`
+    names the samples being read, for the message of an exception raised in a worker.
     """
 
     def __init__(self, dataset, iterable, auto_collation, collate_fn, drop_last):
         self.dataset, self.auto, self.collate_fn = dataset, auto_collation, collate_fn
         self.drop_last = drop_last
         self.stream = iter(dataset) if iterable else None
-        self.batched = collate_fn is collate and callable(getattr(dataset, "__getitems__", None))
-        self.where = None
+        self.getitems = None if iterable else getattr(dataset, "__getitems__", None)
+        self._doing = None  # (what, index or indices, whether indices): formatted only when asked
+
+    @property
+    def where(self):
+        """What the fetcher was doing when it stopped, e.g. 'loading samples [3, 1]'; None before it began."""
+        if self._doing is None:
+            return None
+        what, at, many = self._doing
+        return what if at is None else f"{what} {list(at) if many else at}"
 
     def __call__(self, indices):
         if self.stream is not None:
             return self._next_stream(indices)
         if not self.auto:
-            self.where = f"loading sample {indices}"
+            self._doing = "loading sample", indices, False
             return self.collate_fn(self.dataset[indices])
-        if self.batched:
-            self.where = f"loading samples {list(indices)}"
-            return [as_batch(a, get_default_dtype()) for a in self.dataset.__getitems__(indices)]
-        samples = []
-        for i in indices:
-            self.where = f"loading sample {i}"
-            samples.append(self.dataset[i])
-        self.where = f"collating samples {list(indices)}"
+        if self.getitems:
+            self._doing = "loading samples", indices, True
+            samples = self.getitems(indices)
+        else:
+            samples = []
+            for i in indices:
+                self._doing = "loading sample", i, False
+                samples.append(self.dataset[i])
+        self._doing = "collating samples", indices, True
         return self.collate_fn(samples)
 
     def _next_stream(self, indices):
         """The next sample (indices None) or up to len(indices) collated; StopIteration at the end."""
-        self.where = "loading from the dataset's stream"
+        self._doing = "loading from the dataset's stream", None, False
         if not self.auto:
             return self.collate_fn(next(self.stream))
         batch = list(itertools.islice(self.stream, len(indices)))
