@@ -3,15 +3,15 @@ matmul.
 
 Big elementwise passes are split by leading rows into one part per thread; conv work is cut into cache-sized
 chunks that each thread runs on its own core while OpenBLAS keeps to the calling thread. Small arrays run
-inline, where a thread hand-off (~50 us) would cost more than it saves. Every matrix product goes through
-`matmul`, so OpenBLAS's own threads never run: idle, they spin on the cores the pool needs next.
+inline, where a hand-off (~16 us, and the split pass's lost locality) would cost more than it saves. Every
+matrix product goes through `matmul`, so OpenBLAS's own threads never run: idle, they spin on the cores
+the pool needs next.
 """
 
 import contextlib
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import ThreadpoolController
 
@@ -21,19 +21,73 @@ MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 MIN_FLOPS = 1 << 22  # below this a matrix product runs on the calling thread
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
 _threads = min(2, os.cpu_count() or 1)
-_pool = None
+_workers = None  # the pool: _threads - 1 worker threads, started on first use
+_busy = threading.Lock()  # held by the thread whose parallel call uses the workers
 _local = threading.local()  # .busy: this thread runs a share of a parallel call
-os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))  # a forked child has no workers
+
+
+def _after_fork():
+    """A forked child has none of the parent's threads: it starts a pool of its own when it needs one."""
+    global _workers, _busy
+    _workers, _busy = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class _Worker:
+    """A pool thread running one (fn, item) at a time, handed over through two locks: ~16 us a round trip,
+    where a ThreadPoolExecutor's submit and result took ~60 us."""
+
+    def __init__(self):
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._job = self._result = None
+        threading.Thread(target=self._loop, name="baby", daemon=True).start()
+
+    def _loop(self):
+        _local.busy = True
+        while True:
+            self._go.acquire()
+            if self._job is None:  # stopped
+                return
+            (fn, item), self._job = self._job, ()  # (holding no references once done)
+            try:
+                self._result = (True, fn(item))
+            except BaseException as e:  # handed to the caller, who raises it
+                self._result = (False, e)
+            del fn, item
+            self._done.release()
+
+    def start(self, fn, item):
+        """Run fn(item) on this thread."""
+        self._job = (fn, item)
+        self._go.release()
+
+    def result(self):
+        """Wait for fn(item) and return it (or raise what it raised)."""
+        self._done.acquire()
+        (ok, r), self._result = self._result, None
+        if not ok:
+            raise r
+        return r
+
+    def stop(self):
+        """End the thread."""
+        self._job = None
+        self._go.release()
 
 
 def set_num_threads(n):
     """Threads for gathers, transforms, elementwise passes and per-thread GEMMs (default: min(2, cores))."""
-    global _threads, _pool
+    global _threads, _workers
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"num_threads must be an int >= 1, got {n!r}")
-    if _pool is not None:
-        _pool.shutdown()
-    _threads, _pool = n, None
+    with _busy:
+        for w in _workers or ():
+            w.stop()
+        _threads, _workers = n, None
 
 
 def num_threads():
@@ -42,21 +96,27 @@ def num_threads():
 
 
 def parallel(fn, items):
-    """[fn(item) for item in items], spread over the pool, the calling thread taking the first item; in
-    turn where there is one thread or one item, or inside another parallel call."""
-    global _pool
-    if _threads == 1 or len(items) < 2 or getattr(_local, "busy", False):
+    """[fn(item) for item in items], spread over the pool, the calling thread taking the first item (and any
+    beyond one per thread); in turn where there is one thread or one item, inside another parallel call, or
+    while another thread's call holds the pool."""
+    global _workers
+    if _threads == 1 or len(items) < 2 or getattr(_local, "busy", False) or not _busy.acquire(blocking=False):
         return [fn(i) for i in items]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="baby",
-                                   initializer=lambda: setattr(_local, "busy", True))
-    rest = [_pool.submit(fn, i) for i in items[1:]]
-    _local.busy = True
     try:
-        first = fn(items[0])
+        if _workers is None:
+            _workers = [_Worker() for _ in range(_threads - 1)]
+        handed = list(zip(_workers, items[1:], strict=False))
+        for w, item in handed:
+            w.start(fn, item)
+        _local.busy = True
+        try:
+            mine = [fn(i) for i in (items[0], *items[1 + len(handed):])]
+        finally:
+            _local.busy = False
+            theirs = [w.result() for w, _ in handed]
+        return mine[:1] + theirs + mine[1:]
     finally:
-        _local.busy = False
-    return [first] + [f.result() for f in rest]
+        _busy.release()
 
 
 def shares(items):

@@ -1,5 +1,7 @@
 """The thread pool's matrix product: numpy.matmul's results and broadcasting, split between threads."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,47 @@ def test_matmul_into_a_strided_view():
     parallel.matmul(a, b, out=y[:, 1])
     np.testing.assert_allclose(y[:, 1], a @ b, rtol=1e-5)
     assert not y[:, 0].any()
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("n", [2, 3, 7])
+def test_parallel_keeps_the_items_order(threads, n):
+    """Results in item order, whether the items are fewer or more than the threads."""
+    parallel.set_num_threads(threads)
+    assert parallel.parallel(lambda i: i * i, list(range(n))) == [i * i for i in range(n)]
+
+
+def test_parallel_raises_what_a_worker_raised_and_stays_usable():
+    parallel.set_num_threads(2)
+
+    def fn(i):
+        if i == 1:  # the item a worker thread runs
+            raise KeyError("item 1")
+        return i
+
+    with pytest.raises(KeyError, match="item 1"):
+        parallel.parallel(fn, [0, 1])
+    assert parallel.parallel(lambda i: -i, [1, 2]) == [-1, -2]
+
+
+def test_parallel_from_several_threads_at_once():
+    """Callers finding the pool in use by another thread run their items themselves: the same results."""
+
+    parallel.set_num_threads(2)
+    a = np.arange(4 << 20, dtype=np.float32).reshape(64, -1)
+    results, errors = [], []
+
+    def call():
+        try:
+            for _ in range(20):
+                parts = parallel.parallel(lambda r: a[r] * 2, parallel.rows(64))
+                results.append(sum(float(p.sum()) for p in parts))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    callers = [threading.Thread(target=call) for _ in range(3)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert not errors and len(results) == 60 and len(set(results)) == 1
