@@ -42,19 +42,27 @@ class MaxPool(Function):
         return windows(x, self.k, self.stride, self.dilation, self.O, True)  # (N, *O, *k, C) view
 
     def forward(self, x):
-        taps = _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)
-        y = next(taps)[1].copy(order="K")  # (N, *O, C)
-        for _, t in taps:
+        taps = [t for _, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)]  # (N, *O, C) views
+        if len(taps) == 1:
+            return taps[0].copy(order="K")
+        y = alloc(taps[0].shape, channels_first(x), x.dtype)  # (N, *O, C) in x's layout
+        xp.maximum(taps[0], taps[1], out=y)
+        for t in taps[2:]:
             xp.maximum(y, t, out=y)
         return y
 
     def first_max(self, x, y):
         """(j, mask (N, *O, C)) per tap j: the windows whose first max in row-major order sits at tap j."""
-        found = xp.zeros_like(y, dtype=bool)  # (N, *O, C), y's layout: an earlier tap holds the max
-        for j, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k):
+        found = None  # (N, *O, C) in y's layout: the windows an earlier tap holds the max of
+        taps = list(_taps(self._view(pad(x, self.pads, -xp.inf)), self.k))
+        for i, (j, t) in enumerate(taps):
             m = t == y
-            xp.greater(m, found, out=m)  # m and not found
-            found |= m
+            if found is not None:
+                xp.greater(m, found, out=m)  # m and not found
+                if i + 1 < len(taps):
+                    found |= m
+            else:
+                found = m.copy(order="K")
             yield j, m
 
     def indices(self, x, y):
