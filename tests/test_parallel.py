@@ -7,7 +7,7 @@ import pytest
 
 from baby import parallel
 
-SHAPES = [  # (a, b): 2-D, batched, broadcast either side, vectors; all but the small ones are split
+SHAPES = [  # (a, b): 2-D, batched, broadcast either side, vectors
     ((300, 200), (200, 100)),
     ((5, 300, 64), (64, 70)),
     ((300, 64), (5, 64, 70)),
@@ -30,9 +30,12 @@ def _threads():
     parallel.set_num_threads(n)
 
 
+@pytest.mark.parametrize("split", [True, False])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("sa, sb", SHAPES)
-def test_matmul_is_numpy_matmul(threads, sa, sb):
+def test_matmul_is_numpy_matmul(threads, sa, sb, split, monkeypatch):
+    if split:  # every product split between the threads (the default threshold keeps these on one)
+        monkeypatch.setattr(parallel, "MIN_FLOPS", 1)
     parallel.set_num_threads(threads)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(sa), rng.standard_normal(sb)
