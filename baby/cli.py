@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy
 
 from . import models, nn, optim
+from .backend import keep_freed_memory
 from .data import CIFAR10, MNIST, DataLoader, DatasetError, Digits, FashionMNIST, MissingData, transforms
 from .random import manual_seed
 from .train import CheckpointError, Diverged, evaluate, fit, load_checkpoint, restore
@@ -432,6 +433,7 @@ def main(argv=None):
         parser.print_usage(sys.stderr)
         parser.error("a command is required (train, eval)")
     prog = f"{parser.prog} {args.command}"
+    keep_freed_memory()  # activations reuse freed memory instead of page-faulting on fresh pages
     try:
         return args.run(args)
     except (UsageError, CheckpointError, MissingData) as e:

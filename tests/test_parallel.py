@@ -101,3 +101,12 @@ def test_parallel_from_several_threads_at_once():
     for t in callers:
         t.join()
     assert not errors and len(results) == 60 and len(set(results)) == 1
+
+
+def test_keep_freed_memory_sets_glibc_malloc():
+    """True where glibc's mallopt took both settings (this machine), False without glibc."""
+    import platform
+
+    from baby.backend import keep_freed_memory
+
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
