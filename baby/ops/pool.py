@@ -57,12 +57,12 @@ class MaxPool(Function):
         taps = list(_taps(self._view(pad(x, self.pads, -xp.inf)), self.k))
         for i, (j, t) in enumerate(taps):
             m = t == y
-            if found is not None:
+            if found is None:
+                found = m.copy(order="K")
+            else:
                 xp.greater(m, found, out=m)  # m and not found
                 if i + 1 < len(taps):
                     found |= m
-            else:
-                found = m.copy(order="K")
             yield j, m
 
     def indices(self, x, y):
@@ -87,11 +87,12 @@ class MaxPool(Function):
         finite = bool(xp.isfinite(gy).all())  # then gy * mask is exact (inf * 0 would be nan)
         for j, m in self.first_max(x, node._data):
             t = gw[(slice(None),) * (1 + len(j)) + j]  # (N, *O, C) tap j of gx
-            part = xp.multiply(gy, m, out=t if disjoint else None) if finite else xp.where(m, gy, 0)
-            if not disjoint:  # windows overlap: add
-                t += part
-            elif not finite:  # every element of gx lies in one window at most: write
-                t[...] = part
+            if disjoint and finite:  # every element of gx lies in one window at most: write in place
+                xp.multiply(gy, m, out=t)
+            elif disjoint:
+                t[...] = xp.where(m, gy, 0)
+            else:  # windows overlap: add
+                t += gy * m if finite else xp.where(m, gy, 0)
         return (_crop(gx, self.pads),)
 
 
