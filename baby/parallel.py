@@ -27,9 +27,10 @@ _local = threading.local()  # .busy: this thread runs a share of a parallel call
 
 
 def _after_fork():
-    """A forked child has none of the parent's threads: it starts a pool of its own when it needs one."""
-    global _workers, _busy
-    _workers, _busy = None, threading.Lock()
+    """A forked child has none of the parent's threads: it starts a pool of its own when it needs one, and
+    takes fresh locks (one held by another thread at the fork would never be released)."""
+    global _workers, _busy, _depth_lock
+    _workers, _busy, _depth_lock = None, threading.Lock(), threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -110,3 +110,30 @@ def test_keep_freed_memory_sets_glibc_malloc():
     from baby.backend import keep_freed_memory
 
     assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_forked_child_gets_a_pool_and_locks_of_its_own():
+    """Forked while the pool's locks are held (a DataLoader forking amid another thread's call): the child
+    still splits work between threads of its own and runs single-threaded BLAS blocks, no deadlock."""
+    import os
+    import signal
+    import time
+
+    parallel.set_num_threads(2)
+    parallel.parallel(lambda i: i, [0, 1])  # the parent's workers exist
+    with parallel._busy, parallel._depth_lock:
+        pid = os.fork()
+        if pid == 0:  # the child: threads and a matmul on the pool, then out without pytest's teardown
+            ok = parallel.parallel(lambda i: threading.get_ident(), [0, 1])
+            a = np.ones((600, 300))
+            with parallel.single_threaded_blas():
+                ok = len(set(ok)) == 2 and parallel.matmul(a, a.T)[0, 0] == 300
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on a lock its parent held")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
