@@ -72,9 +72,10 @@ def _weights(w, first):
     return xp.ascontiguousarray(w).reshape(kh, kw * C, Cout)  # (kh, kw*C, Cout)
 
 
-def _product(wi, t, first, out=None):
-    """Kernel row i's share of y: W_i @ cols_i channels-first (n, Cout, P), else cols_i @ W_i (n, P, Cout)."""
-    return matmul(wi, t, out=out) if first else matmul(t, wi, out=out)
+def _product(a, b, first, out=None):
+    """a @ b channels-first, else b @ a: e.g. kernel row i's share of y, W_i @ cols_i (n, Cout, P) or
+    cols_i @ W_i (n, P, Cout)."""
+    return matmul(a, b, out=out) if first else matmul(b, a, out=out)
 
 
 def keep(x, w, g):
@@ -118,7 +119,7 @@ def input_grad(gy, w, g):
         gcols = xp.zeros(_cols_shape(n1 - n0, C, g, U, ow, first), gy.dtype)
         for i in range(g.k[0]):
             t = _tap(gcols, i, g, oh, first)
-            t += matmul(wm[i].T, gyv[n0:n1]) if first else matmul(gyv[n0:n1], wm[i].T)
+            t += _product(wm[i].T, gyv[n0:n1], first)  # (n, C*kw, P) or (n, P, kw*C)
         win = _rows_view(gx[n0:n1], g, U, ow)  # (n, U, sh, ow, kw, C) writable view of gx
         src = gcols.transpose(xp.argsort(_order(first)))  # (n, U, sh, ow, kw, C) view
         for j in range(g.k[1]):
@@ -147,8 +148,7 @@ def weight_grad(x, gy, g, kept=None):
         parts = []
         for i in range(kh):
             t = _tap(cols, i, g, oh, first).transpose(0, 2, 1)  # (n, P, C*kw) or (n, kw*C, P) view
-            p = matmul(gyv[n0:n1], t) if first else matmul(t, gyv[n0:n1])
-            parts.append(p.sum(axis=0))  # (Cout, C*kw) or (kw*C, Cout)
+            parts.append(_product(gyv[n0:n1], t, first).sum(axis=0))  # (Cout, C*kw) or (kw*C, Cout)
         return xp.stack(parts)  # (kh, Cout, C*kw) or (kh, kw*C, Cout)
 
     gw = run_chunks(run, N, math.prod(_cols_shape(1, C, g, U, ow, first)) * x.itemsize, add=True)
