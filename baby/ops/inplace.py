@@ -21,7 +21,7 @@ from .shape import _index
 
 def _records(x, args):
     """Whether the in-place op on `x` with `args` must be recorded in the graph."""
-    return grad_mode.enabled and (x.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+    return grad_mode.state.enabled and (x.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
                                                          for a in args))
 
 
@@ -157,7 +157,7 @@ AUGMENTED = {"__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__
 
 def write_out(out, y, name):
     """Store the result `y` of `name(...)` in the tensor `out=` (resized if needed) and return `out`."""
-    if grad_mode.enabled and (y.requires_grad or out.requires_grad):
+    if grad_mode.state.enabled and (y.requires_grad or out.requires_grad):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad")
     if not dtypes.can_cast(y.dtype, out.dtype):
