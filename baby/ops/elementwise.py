@@ -186,13 +186,14 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """|a| (gradient 0 at 0, as PyTorch)."""
+    """|a| (gradient 0 at 0 and at NaN, as PyTorch)."""
 
     def forward(self, a):
         return xp.abs(a)
 
     def backward(self, gy, node):
-        return (gy * xp.sign(node.inputs[0]._data),)
+        s = xp.sign(node.inputs[0]._data)
+        return (gy * (xp.nan_to_num(s, copy=False) if s.dtype.kind == "f" else s),)
 
 
 _zeros = {}  # dtype -> a read-only array of zeros, grown to the largest ReLU input so far
