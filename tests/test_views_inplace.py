@@ -48,6 +48,7 @@ CASES = {  # name: (fn(lib, x, w), x, w); x and w require grad
     "view-add_": (lambda lib, x, w: (lambda y: (y.view(4, 3).add_(1), y * y)[1])(x * 1), X, W),
     "transposed-iadd": (lambda lib, x, w: _iadd((x * 1).t(), w[:, None]).sin(), X, W),
     "strided-mul_-tensor": (lambda lib, x, w: (lambda y: (y[1:, ::2].mul_(w[:2]), y * y)[1])(x * 1), X, W),
+    "diagonal-mul_": (lambda lib, x, w: (lambda y: (y[:, :3].diagonal().mul_(w[:3]), y * y)[1])(x * 1), X, W),
     "view-of-view": (lambda lib, x, w: (lambda y: (y.t()[1:3].mul_(2), y)[1])(x * 1), X, W),
     "view-read-after": (lambda lib, x, w: (lambda y, v: (v.mul_(2), v * y)[1])(*(lambda y: (y, y[1]))(x * 1)),
                         X, W),
