@@ -209,6 +209,24 @@ def test_finite_inputs_keep_the_fast_algorithm(monkeypatch):
             np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("values, finite", [
+    (np.full(64, 300, np.float16), True),  # squares overflow float16: checked element by element
+    (np.array([1, NAN], np.float16), False),
+    (np.linspace(-1e3, 1e3, 4096, dtype=np.float32), True),
+    (np.array([0, -INF, 1], np.float32), False),
+    (np.array([INF, 1.0]), False),
+    (np.zeros((3, 0), np.float32), True),
+], ids=["f16-large", "f16-nan", "f32", "f32-inf", "f64-inf", "empty"])
+def test_check_finite(values, finite):
+    from baby.ops.conv.fast.memory import NonFinite, check_finite
+
+    if finite:
+        check_finite(values)
+    else:
+        with pytest.raises(NonFinite):
+            check_finite(values)
+
+
 # ---- pools and interpolation ------------------------------------------------------------------------------
 POOLS = {
     "max_pool2d": lambda lib, x: lib.nn.functional.max_pool2d(x, 2),

@@ -256,7 +256,8 @@ class NonFinite(ArithmeticError):
 
 def check_finite(a):
     """Raise NonFinite unless every element of `a` (a chunk's result, still in cache) is finite: its dot
-    product with itself is NaN or inf if any is (an overflow of a huge finite one only costs the redo)."""
+    product with itself is NaN or inf if any is (an overflow of a huge finite one only costs the redo;
+    float16, whose squares overflow early, is checked element by element)."""
     v = a.reshape(-1)  # (a.size,): a view of a contiguous chunk
-    if not xp.isfinite(xp.dot(v, v)):
+    if not (xp.isfinite(xp.dot(v, v)) if v.itemsize >= 4 else xp.isfinite(v).all()):
         raise NonFinite
