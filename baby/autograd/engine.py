@@ -103,6 +103,8 @@ def _accumulate(node, g):
         xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
         node._grad._data = node._grad._data + g
+    for hook in node._post_hooks or ():
+        hook(node)
 
 
 def _own_copy(g, like):
