@@ -1,30 +1,14 @@
 """baby.distributed and DistributedDataParallel under `mpiexec -n 2` and `-n 3` (scripts in tests/mpi/)."""
 
-import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from mpi_helpers import ROOT, mpirun, needs_mpi
 
 import baby
 import baby.distributed as dist
-
-ROOT = Path(__file__).resolve().parent.parent
-MPI = shutil.which("mpiexec") is not None and importlib.util.find_spec("mpi4py") is not None
-needs_mpi = pytest.mark.skipif(not MPI, reason='MPI is not installed (pip install "baby[mpi]")')
-
-
-def mpirun(n, *argv, timeout=120, check=True, cwd=ROOT):
-    """Run `mpiexec -n n python *argv` from `cwd`; the CompletedProcess (rc 0 asserted when `check`)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(["mpiexec", "-n", str(n), sys.executable, *argv], cwd=cwd, env=env,
-                       capture_output=True, text=True, timeout=timeout)
-    assert not check or r.returncode == 0, r.stderr[-3000:]
-    return r
 
 
 @pytest.fixture(scope="module", params=[2, 3])
