@@ -66,3 +66,44 @@ def test_import_baby_needs_no_mpi():
     code = "import sys, baby, baby.distributed, baby.nn.parallel; print('mpi4py' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_post_accumulate_grad_hook_as_torch(steps):
+    import numpy as np
+    import torch
+
+    seen = {"baby": [], "torch": []}
+    for lib, name in ((baby, "baby"), (torch, "torch")):
+        w = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        w.register_post_accumulate_grad_hook(lambda t, name=name: seen[name].append(t.grad.tolist()))
+        for k in range(steps):
+            ((w * (k + 2)) ** 2).sum().backward()
+    assert np.allclose(seen["baby"], seen["torch"]) and len(seen["baby"]) == steps
+
+
+def test_post_accumulate_grad_hook_only_on_leaves():
+    w = baby.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+
+
+def test_sync_batchnorm_without_a_group_is_batchnorm_as_torch():
+    import numpy as np
+    import torch
+
+    x = np.random.default_rng(0).standard_normal((4, 3, 5, 5))
+    ours = baby.nn.SyncBatchNorm.convert_sync_batchnorm(
+        baby.nn.Sequential(baby.nn.Conv2d(3, 3, 1), baby.nn.BatchNorm2d(3)).double())
+    theirs = torch.nn.SyncBatchNorm.convert_sync_batchnorm(
+        torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.BatchNorm2d(3)).double())
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    grads = []
+    for lib, model in ((baby, ours), (torch, theirs)):
+        xt = lib.tensor(x, requires_grad=True)
+        model(xt).square().sum().backward()
+        grads.append(xt.grad.numpy())
+    assert type(ours[1]).__name__ == type(theirs[1]).__name__ == "SyncBatchNorm"
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-10)
+    np.testing.assert_allclose(ours[1].running_var.numpy(), theirs[1].running_var.numpy(), atol=1e-12)
