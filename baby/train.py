@@ -88,7 +88,9 @@ def train_epoch(model, loader, optimizer, loss_fn, epoch=1, progress=True, desc=
 
 
 def evaluate(model, loader, loss_fn=None):
-    """Mean loss (None without `loss_fn`) and top-1 accuracy of `model` over `loader`, in eval mode."""
+    """Mean loss (None without `loss_fn`) and top-1 accuracy of `model` over `loader`, in eval mode (under
+    mpiexec: over every rank's `loader`, which may differ in length, so DDP's forward is left out)."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
     model.eval()
     total, correct, seen = 0.0, 0, 0
     with no_grad():
