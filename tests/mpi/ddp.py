@@ -139,6 +139,24 @@ def surface():
     return 0.0
 
 
+def early_start():
+    """With small buckets the first all-reduce starts while backward() still has gradients to compute."""
+    ddp = DDP(mlp(), bucket_cap_mb=0.0001)
+    ready_when_started, start = [], ddp._start
+
+    def spy(bucket):
+        ready_when_started.append(sum(len(b.ready) for b in ddp._buckets))
+        start(bucket)
+
+    ddp._start = spy
+    (x, y), = batches((6,), np.float32, steps=1)
+    F.cross_entropy(ddp(shard(x)), shard(y)).backward()
+    assert len(ready_when_started) == len(ddp._buckets) > 2, ready_when_started
+    assert ready_when_started[0] < len(ddp._params) == ready_when_started[-1], ready_when_started
+    assert all(p.grad is not None for p in ddp.parameters())
+    return 0.0
+
+
 def small_buckets():
     """Many buckets, in float64: the same as one process."""
     ddp, ref = pair(mlp, np.float64)
@@ -164,6 +182,7 @@ CASES = {
     "no_sync_float64": no_sync,
     "unused_parameters": unused,
     "surface": surface,
+    "early_start": early_start,
     "small_buckets_float64": small_buckets,
 }
 results = {}
