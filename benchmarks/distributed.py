@@ -2,7 +2,8 @@
 
 For LeNet-5 (1x28x28) and ResNet-9 (3x32x32) it trains on random batches of the same global size both ways
 and prints images/s; for the two-process run also the seconds per step spent waiting on the gradient
-all-reduces at the end of backward() (what did not overlap the backward), the cost of the same all-reduces
+all-reduces at the end of backward() (what did not overlap the backward: the wait of the rank that got
+there last, as the others also wait for it), the cost of the same all-reduces
 run alone after the step (blocking), the bytes each rank all-reduces per step, and that cost extrapolated to a
 10 Gb/s and a 100 Gb/s link (a ring all-reduce sends 2(N-1)/N of the payload per rank, so at most twice
 the payload; plus 50 us latency per bucket).
@@ -54,22 +55,28 @@ def worker(model_name, threads, steps):
 
     for _ in range(2):
         step()
-    waited, sent = (model.wait_seconds, model.sent_bytes) if size > 1 else (0.0, 0)
-    times, alone = [], []
+    sent = model.sent_bytes if size > 1 else 0
+    times, alone, waits = [], [], []
     for _ in range(steps):
+        waited = model.wait_seconds if size > 1 else 0.0
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
+        waits.append(model.wait_seconds - waited if size > 1 else 0.0)
         if size > 1:  # the same all-reduces, blocking, with nothing to overlap
             start = time.perf_counter()
             for b in model._buckets:
                 dist.all_reduce(baby.from_numpy(b.flat))
             alone.append(time.perf_counter() - start)
+    if size > 1:  # the last rank to reach the end of backward waits for the all-reduces alone, not the others
+        every = [None] * size
+        dist.all_gather_object(every, waits)
+        waits = [min(w) for w in zip(*every, strict=True)]
     if launch.rank() == 0:
         out = {"images_per_s": batch / statistics.median(times), "step_s": statistics.median(times),
                "params": sum(p.numel() for p in model.parameters())}
         if size > 1:
-            out.update(wait_s=(model.wait_seconds - waited) / steps,
+            out.update(wait_s=statistics.median(waits),
                        sent_bytes=(model.sent_bytes - sent) / steps, alone_s=statistics.median(alone),
                        buckets=len(model._buckets))
         print(json.dumps(out), flush=True)
