@@ -70,14 +70,15 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
 
 def _refuse(head, size):
-    """Raise unless a file whose first bytes are `head` (and `size` bytes long, None if unknown) may be read."""
+    """Raise unless a file starting with `head`, `size` bytes long (None: not a regular file), may be read."""
     kind = kind_of(head)
     if head.startswith(LEGACY_MAGIC):
-        raise pickle.UnpicklingError("a PyTorch file in the legacy (pre-1.6, non-zip) format, which baby does "
-                                     "not read; re-save it with a current torch: torch.save(torch.load(f), f)")
+        raise pickle.UnpicklingError("a PyTorch file in the legacy (pre-1.6, non-zip) format, which baby "
+                                     "does not read; re-save it with a current torch: "
+                                     "torch.save(torch.load(f), f)")
     if kind == "pickle":
-        raise pickle.UnpicklingError("a bare pickle, which baby never unpickles (it can run code); baby reads "
-                                     "safetensors files and torch.save zip archives")
+        raise pickle.UnpicklingError("a bare pickle, which baby never unpickles (it can run code); baby "
+                                     "reads safetensors files and torch.save zip archives")
     if kind is None:
         raise ValueError(f"load: neither a safetensors file nor a PyTorch file (it starts with {head[:9]!r})")
     if size is None:

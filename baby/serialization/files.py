@@ -177,7 +177,7 @@ def _entry(name, spec, where):
 
 # ---- zip archives --------------------------------------------------------------------------------------
 class _BufferFile(io.RawIOBase):
-    """A read-only seekable file over a buffer, without copying it (zipfile reads its directory through it)."""
+    """A read-only seekable file over a buffer, not copying it (zipfile reads its directory through it)."""
 
     def __init__(self, buf):
         self.view, self.pos = memoryview(buf), 0
@@ -226,7 +226,8 @@ class Archive:
         off = info.header_offset
         local = bytes(self.buf[off:off + 30])
         if len(local) < 30 or local[:4] != b"PK\x03\x04":
-            raise self.error(f"{self.where}: damaged zip archive (entry {info.filename!r} has no local header)")
+            raise self.error(f"{self.where}: damaged zip archive (entry {info.filename!r} has no local "
+                             "header)")
         start = off + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
         end = start + info.compress_size
         if end > len(self.buf):
@@ -238,7 +239,8 @@ class Archive:
         """The bytes of stored (uncompressed) entry `name` as a memoryview into the buffer, CRC checked."""
         info = self.infos[name]
         if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-            raise self.error(f"{self.where}: entry {name!r} is compressed; PyTorch stores its entries as they are")
+            raise self.error(f"{self.where}: entry {name!r} is compressed; PyTorch stores its entries as "
+                             "they are")
         start, end = self._span(info)
         view = memoryview(self.buf)[start:end]
         if zlib.crc32(view) != info.CRC:
@@ -266,19 +268,23 @@ def read_npz(buf, where, error):
     for name in archive.names():
         try:
             arrays[name.removesuffix(".npy")] = _npy(archive, name)
+        except error:
+            raise
         except _ZIP_ERRORS as e:
             raise error(f"{where}: damaged member {name!r} ({type(e).__name__}: {e})") from None
     return arrays
 
 
 def _npy(archive, name):
-    """One .npz member as an array: a view into the buffer when stored, else decompressed into one array."""
+    """One .npz member as an array: a view into the buffer when stored (np.savez does not align members;
+    a checkpoint's arrays are copied into the model and optimizer), else decompressed into one array."""
     with archive.open(name) as f:
         version = xp.lib.format.read_magic(f)
         if version not in ((1, 0), (2, 0)):
             raise ValueError(f"npy format version {version}, which baby does not write")
-        read = xp.lib.format.read_array_header_1_0 if version == (1, 0) else xp.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(f)
+        header = xp.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            xp.lib.format.read_array_header_2_0
+        shape, fortran, dtype = header(f)
         start = f.tell()
     if dtype.hasobject:
         raise archive.error(f"{archive.where}: member {name!r} holds Python objects, which are read only by "
@@ -288,8 +294,7 @@ def _npy(archive, name):
         raise archive.error(f"{archive.where}: member {name!r} declares shape {shape} of {dtype} "
                             f"({count * dtype.itemsize} bytes) in {archive.size(name) - start} bytes of data")
     if archive.infos[name].compress_type == zipfile.ZIP_STORED:
-        a = xp.frombuffer(archive.view(name)[start:], dtype, count)
-        a = a if a.flags.aligned else a.copy()
+        a = xp.frombuffer(archive.view(name)[start:], dtype, count)  # maybe unaligned
     else:
         a = xp.empty(count, dtype)
         out, got = memoryview(a).cast("B"), 0

@@ -46,7 +46,7 @@ _scoped = threading.local()  # the safe_globals(...) context managers' additions
 
 def at(path):
     """' at obj[...][...]' naming where in the saved object something is (empty at the top)."""
-    return " at obj" + "".join(f"[{k!r}]" if not isinstance(k, Attr) else f".{k}" for k in path) if path else ""
+    return " at obj" + "".join(f".{k}" if isinstance(k, Attr) else f"[{k!r}]" for k in path) if path else ""
 
 
 class Attr(str):
@@ -189,12 +189,14 @@ class Encoder:
         custom = [k for k in ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__")
                   if getattr(cls, k, None) is not getattr(object, k, None)]
         if isinstance(obj, tuple) and not custom and not getattr(obj, "__dict__", None):
-            return {"object": self._name(cls, path), "items": [self(v, (*path, i)) for i, v in enumerate(obj)]}
+            items = [self(v, (*path, i)) for i, v in enumerate(obj)]
+            return {"object": self._name(cls, path), "items": items}
         if custom or not hasattr(obj, "__dict__") or isinstance(obj, dict | list | set) or \
                 any("__slots__" in vars(c) for c in cls.__mro__[:-1]):
             what = f"it customises pickling ({custom[0]})" if custom else "its state is not plain attributes"
-            raise TypeError(f"save: cannot store a {cls.__name__}{at(path)}: {what}; baby stores objects as "
-                            "their class name and attributes (tensors, numbers, strings, containers, objects)")
+            raise TypeError(f"save: cannot store a {cls.__name__}{at(path)}: {what}; baby stores objects "
+                            "as their class name and attributes (tensors, numbers, strings, containers, "
+                            "objects)")
         name = self._name(cls, path)
         return {"object": name, "state": {k: self(v, (*path, Attr(k))) for k, v in vars(obj).items()}}
 
