@@ -45,9 +45,9 @@ def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, *met
         raise pickle.UnpicklingError("malformed tensor in the PyTorch file (storage, offset, size, "
                                      f"stride {type(storage).__name__}, {offset!r:.20}, {size!r:.40}, "
                                      f"{stride!r:.40})")
+    if math.prod(n for n in size if n) * storage.itemsize >= 2 ** 62:
+        raise pickle.UnpicklingError(f"tensor of absurd size {size}")
     if 0 in size:
-        if math.prod(n for n in size if n) > storage.size + 2 ** 20:
-            raise pickle.UnpicklingError(f"empty tensor of absurd size {size}")
         return Loaded(xp.zeros(size, storage.dtype), requires_grad, False)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if last >= storage.size:
