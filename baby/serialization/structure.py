@@ -40,6 +40,7 @@ SAVABLE = {xp.dtype(n) for n in ("bool", "uint8", "int8", "int16", "uint16", "in
 _BUILTIN_TYPES = {"dict", "list", "set", "tuple", "int", "float", "str", "bool", "frozenset"}
 _CONTAINERS = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset", dict: "dict",
                collections.OrderedDict: "odict", collections.defaultdict: "ddict"}
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python (not a C type like a file or a lock)
 _safe = {}  # "module:qualname" -> the allow-listed class or function
 _scoped = threading.local()  # the safe_globals(...) context managers' additions, per thread
 
@@ -186,12 +187,14 @@ class Encoder:
 
     def _object(self, obj, path):
         cls = type(obj)
+        base = tuple if isinstance(obj, tuple) else object
         custom = [k for k in ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__")
-                  if getattr(cls, k, None) is not getattr(object, k, None)]
-        if isinstance(obj, tuple) and not custom and not getattr(obj, "__dict__", None):
+                  if getattr(cls, k, None) is not getattr(base, k, None)]
+        python = all(c.__flags__ & _HEAP_TYPE for c in cls.__mro__[:cls.__mro__.index(base)])
+        if base is tuple and python and not custom and not getattr(obj, "__dict__", None):
             items = [self(v, (*path, i)) for i, v in enumerate(obj)]
             return {"object": self._name(cls, path), "items": items}
-        if custom or not hasattr(obj, "__dict__") or isinstance(obj, dict | list | set) or \
+        if custom or not python or not hasattr(obj, "__dict__") or isinstance(obj, dict | list | set) or \
                 any("__slots__" in vars(c) for c in cls.__mro__[:-1]):
             what = f"it customises pickling ({custom[0]})" if custom else "its state is not plain attributes"
             raise TypeError(f"save: cannot store a {cls.__name__}{at(path)}: {what}; baby stores objects "
