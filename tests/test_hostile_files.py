@@ -256,7 +256,8 @@ class Canary:
 
 @pytest.mark.parametrize("name", ["posix:system", "builtins:eval", "subprocess:Popen", "os:remove",
                                   f"{__name__}:Canary", "baby.data.worker:MultiProcessIter",
-                                  "baby.data.worker:os.system", "baby:<lambda>"])
+                                  "baby.data.worker:os.system", "baby:<lambda>",
+                                  "baby.__main__:main", "baby.nope:X", "baby.cli:main.__globals__"])
 def test_a_class_or_function_not_allowed_is_refused_before_anything_runs(tmp_path, name):
     marker = tmp_path / "pwned"
     Canary.marker = None

@@ -110,10 +110,12 @@ def resolve(name, lenient=False):
     if not (own or lenient) or "<" in qual:
         return None
     try:
-        obj = importlib.import_module(module) if own else sys.modules.get(module)
+        if own and module not in sys.modules and not any(p.startswith("__") for p in module.split(".")):
+            importlib.import_module(module)  # baby's own code (never baby.__main__, which runs the CLI)
+        obj = sys.modules.get(module)
         for part in qual.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError, ValueError):
+    except (ImportError, AttributeError, ValueError, TypeError):
         return None
     if not callable(obj) or getattr(obj, "__qualname__", None) != qual:
         return None
