@@ -257,6 +257,10 @@ def _train(config, ckpt, out, data_dir, clear, start):
     shape, classes = _shape(train_set)
     if ckpt is None:
         config.update(input_shape=shape, num_classes=classes)
+    elif [shape, classes] != [config["input_shape"], config["num_classes"]]:
+        raise CheckpointError(f"{ckpt.path}: its {config['model']} takes inputs {config['input_shape']} "
+                              f"with {config['num_classes']} classes; --dataset {config['dataset']} has "
+                              f"{shape} with {classes}")
     model = _model(config)
     train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True)
     test_loader = DataLoader(test_set, batch_size=config["batch_size"])

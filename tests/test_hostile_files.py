@@ -379,3 +379,18 @@ def test_damaged_checkpoints_exit_2_with_one_line(capsys, tmp_path, damage, comm
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and str(path) in err[0], err
+
+
+@pytest.mark.parametrize("shape, classes", [([1, 16, 16], 10), ([1, 8, 8], 5)])
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_a_consistent_checkpoint_for_other_inputs_exits_2(capsys, tmp_path, shape, classes, command):
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "checkpoint.npz"
+    model = models.create("mlp", shape, classes)
+    settings = dict(dataset="digits", model="mlp", optimizer="adam", epochs=2, batch_size=32, lr=0.01,
+                    weight_decay=0.0, seed=0, input_shape=shape, num_classes=classes, data_dir=str(tmp_path))
+    train.save_checkpoint(path, model, baby.optim.Adam(model.parameters(), lr=0.01), None, 1, settings)
+    argv = ["eval", "--checkpoint", str(path)] if command == "eval" else ["train", "--resume", str(path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"takes inputs {shape} with {classes} classes; --dataset digits has" in err[0]
