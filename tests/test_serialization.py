@@ -175,3 +175,10 @@ def test_unsafe_globals_in_a_torch_file(tmp_path):
     torch.save({"w": torch.ones(2), "layer": torch.nn.Identity()}, tmp_path / "m.pth")
     got = baby.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "m.pth")
     assert "torch.nn.modules.linear.Identity" in got and "torch._utils._rebuild_tensor_v2" not in got
+
+
+def test_attributes_that_read_like_class_names_are_data():
+    m = nn.Linear(2, 2)
+    m.object, m.note = "posix:system", {"global": "builtins:eval"}
+    back = _round_trip(m)
+    assert back.object == "posix:system" and back.note == {"global": "builtins:eval"}

@@ -126,19 +126,26 @@ def resolve(name, lenient=False):
     return obj
 
 
-def names(node, out=None):
-    """Every class or function name in a structure (to check them all before anything is built)."""
-    out = set() if out is None else out
-    stack = [node]
+def names(node):
+    """Every class or function name in a structure (to check them all before anything is built), found by
+    walking its nodes as the decoder will (a string attribute that reads like a name is not one)."""
+    out, stack = set(), [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, dict):
-            for k in ("object", "global"):
-                if isinstance(n.get(k), str):
-                    out.add(n[k])
-            stack.extend(v for k, v in n.items() if k not in ("object", "global"))
+        if not isinstance(n, dict) or not n:
+            continue
+        kind = next(iter(n))
+        value = n[kind]
+        if kind in ("object", "global"):
+            out.add(value if isinstance(value, str) else repr(value))
+            state = n.get("state")
+            stack.extend(state.values() if isinstance(state, dict) else [])
+            stack.extend(n.get("items") or [])
+        elif kind in ("list", "tuple", "set", "frozenset") and isinstance(value, list):
+            stack.extend(value)
+        elif kind in ("dict", "odict", "ddict") and isinstance(value, list):
+            stack.extend(v for pair in value if isinstance(pair, list) for v in pair)
+            stack.append(n.get("factory"))
     return out
 
 
