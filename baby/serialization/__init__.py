@@ -59,9 +59,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
     `pickle_module` and `mmap` are accepted for PyTorch's signature: nothing is unpickled, and the file is
     read once into memory that the tensors are views of."""
-    if callable(map_location) or isinstance(map_location, dict):
-        raise TypeError(f"load: map_location must be None, 'cpu' or baby.device('cpu') (baby loads every "
-                        f"tensor to the CPU), got {map_location!r:.60}")
+    if isinstance(map_location, dict):  # {saved location: new one}: baby's tensors were saved on the CPU
+        map_location = map_location.get("cpu", "cpu")
+    if callable(map_location):
+        raise TypeError(f"load: map_location must be None, 'cpu', baby.device('cpu') or a dict (baby loads "
+                        f"every tensor to the CPU), got {map_location!r:.60}")
     as_device(map_location)
     buf, where = open_and_read(f, _refuse)
     if kind_of(buf[:9]) == "zip":
