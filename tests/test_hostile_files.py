@@ -133,7 +133,9 @@ def test_memory_and_time_bombs_are_bounded(tmp_path):
     }
     header = json.dumps({"w": {"dtype": "F32", "shape": [1 << 40], "data_offsets": [0, 1 << 42]}}).encode()
     files["huge.safetensors"].write_bytes(len(header).to_bytes(8, "little") + header + b"\x00" * 16)
-    checkpoints = {"shape.npz": _npy_lying(tmp_path / "shape.npz", (1 << 40,)),
+    many = {f"model/{i}": np.zeros(1) for i in range(3000)}  # one directory parse per member: over a minute
+    checkpoints = {"many.npz": _npz(tmp_path / "many.npz", {"format": np.array(train.FORMAT), **many}),
+                   "shape.npz": _npy_lying(tmp_path / "shape.npz", (1 << 40,)),
                    "bomb.npz": _patch_sizes(deflated, "model/w.npy", 1 << 31)}
     code = ("import baby, pickle\nfrom baby import train\n"
             f"files, checkpoints = {({k: str(v) for k, v in files.items()})!r}, "
@@ -154,6 +156,7 @@ def test_memory_and_time_bombs_are_bounded(tmp_path):
         "claims.pth": "UnpicklingError .*storage '0' holds 536870912 elements",
         "huge.safetensors": "ValueError .*claims bytes \\[0, 4398046511104\\)",
         "/dev/zero": r"ValueError load: neither a safetensors file nor .*\(it starts with b'\\x00",
+        "many.npz": "CheckpointError .*incomplete or damaged checkpoint \\(KeyError",
         "shape.npz": "CheckpointError .*declares shape \\(1099511627776,\\) of float64",
         "bomb.npz": "CheckpointError .*declares 2147483648 bytes from .* compressed ones",
     }

@@ -208,14 +208,17 @@ class Archive:
     def __init__(self, buf, where, error):
         self.buf, self.where, self.error = buf, where, error
         try:
-            with zipfile.ZipFile(_BufferFile(buf)) as z:
-                self.infos = {i.filename: i for i in z.infolist()}
+            self.zip = zipfile.ZipFile(_BufferFile(buf))  # its directory parsed once
+            self.infos = {i.filename: i for i in self.zip.infolist()}
         except _ZIP_ERRORS as e:
             raise error(f"{where}: damaged or truncated zip archive ({type(e).__name__}: {e})") from None
 
     def names(self):
         """The entry names, in the archive's order."""
         return list(self.infos)
+
+    def __contains__(self, name):
+        return name in self.infos
 
     def size(self, name):
         """The uncompressed size entry `name` declares."""
@@ -256,7 +259,7 @@ class Archive:
             raise self.error(f"{self.where}: entry {name!r} declares {info.file_size} bytes from "
                              f"{info.compress_size} compressed ones, more than deflate can give")
         try:
-            return zipfile.ZipFile(_BufferFile(self.buf)).open(info)
+            return self.zip.open(info)
         except _ZIP_ERRORS as e:
             raise self.error(f"{self.where}: damaged zip archive ({type(e).__name__}: {e})") from None
 

@@ -105,7 +105,7 @@ class _TorchUnpickler(pickle.Unpickler):
         super().__init__(io.BytesIO(data))
         self.archive, self.prefix, self.where, self.storages = archive, prefix, where, {}
         order = prefix + "byteorder"
-        self.big = order in archive.names() and bytes(archive.view(order)) == b"big"
+        self.big = order in archive and bytes(archive.view(order)) == b"big"
 
     def find_class(self, module, name):
         if (module, name) not in GLOBALS:
@@ -122,7 +122,7 @@ class _TorchUnpickler(pickle.Unpickler):
         _, kind, key, _location, numel = pid  # every storage loads to the CPU, wherever it was saved
         if (key, kind) not in self.storages:
             name = f"{self.prefix}data/{key}"
-            if name not in self.archive.names():
+            if name not in self.archive:
                 raise pickle.UnpicklingError(f"{self.where}: storage {key!r} is missing")
             size = self.archive.size(name)
             if size != numel * itemsize(kind.dtype):
