@@ -27,6 +27,7 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
@@ -74,6 +75,7 @@ from .norm import (
     InstanceNorm3d,
     LayerNorm,
     LayerNorm1d,
+    RMSNorm,
 )
 from .pool import (
     AdaptiveAvgPool1d,
@@ -86,4 +88,11 @@ from .pool import (
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+)
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
 )
