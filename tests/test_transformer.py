@@ -2,6 +2,8 @@
 of the inputs and every parameter, every mask kind), training steps equal to PyTorch's step for step, and
 PyTorch's errors for bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -204,3 +206,62 @@ def test_errors_as_torch(fn, error, match):
         fn(torch)
     with pytest.raises(error, match=match):
         fn(baby)
+
+
+def word_language_model(m):
+    """pytorch/examples word_language_model's TransformerModel, written once for either library."""
+
+    class PositionalEncoding(m.nn.Module):
+        def __init__(self, d_model, max_len=50):
+            super().__init__()
+            pe = m.zeros(max_len, d_model)
+            position = m.arange(0, max_len, dtype=m.float).unsqueeze(1)
+            div_term = m.exp(m.arange(0, d_model, 2).float() * (-np.log(10000.0) / d_model))
+            pe[:, 0::2] = m.sin(position * div_term)
+            pe[:, 1::2] = m.cos(position * div_term)
+            self.register_buffer("pe", pe.unsqueeze(0).transpose(0, 1))
+
+        def forward(self, x):
+            return x + self.pe[:x.size(0), :]
+
+    class TransformerModel(m.nn.Transformer):
+        def __init__(self, ntoken, ninp, nhead, nhid, nlayers):
+            super().__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid, num_encoder_layers=nlayers,
+                             dropout=0.0)
+            self.pos_encoder = PositionalEncoding(ninp)
+            self.input_emb = m.nn.Embedding(ntoken, ninp)
+            self.ninp = ninp
+            self.decoder = m.nn.Linear(ninp, ntoken)
+
+        def forward(self, src):
+            mask = m.log(m.tril(m.ones(len(src), len(src))))
+            src = self.pos_encoder(self.input_emb(src) * np.sqrt(self.ninp))
+            return m.nn.functional.log_softmax(self.decoder(self.encoder(src, mask=mask)), dim=-1)
+
+    m.manual_seed(0)
+    return TransformerModel(11, 8, 2, 16, 2)
+
+
+def test_word_language_model_transformer_trains_as_torch():
+    data = np.random.default_rng(5).integers(0, 11, (7, 3))  # (bptt + 1, batch) token ids
+    runs = []
+    for m in (torch, baby):
+        model = word_language_model(m)
+        if m is baby:
+            model.load_state_dict(runs[0][1])
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        losses = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # log(0) in the mask is -inf without a warning
+            for _ in range(3):
+                model.zero_grad()
+                out = model(m.tensor(data[:-1]))  # (6, 3, 11)
+                loss = m.nn.functional.nll_loss(out.view(-1, 11), m.tensor(data[1:]).reshape(-1))
+                loss.backward()
+                m.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+                for p in model.parameters():
+                    p.data.add_(p.grad, alpha=-0.5)
+                losses.append(loss.item())
+        runs.append((losses, state))
+    assert sorted(runs[1][1]) == sorted(runs[0][1])
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-5)
