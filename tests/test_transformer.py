@@ -15,6 +15,15 @@ from baby import nn
 pytestmark = [pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
               pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")]
 D, NH, FF = 8, 2, 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_on_one_thread():
+    """PyTorch on one thread: its pool on a busy 2-core machine costs up to 100x on these tiny models."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 S, T, N = 5, 4, 3
 SRC_KPM = padding(N, S, [5, 2, 4])
 TGT_KPM = padding(N, T, [4, 4, 2])
