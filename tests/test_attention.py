@@ -169,6 +169,17 @@ def test_multihead_attention_fully_masked_rows_as_torch():
         assert np.isnan(y.numpy()[1]).all() == need_weights
 
 
+def test_multihead_attention_dropout_only_in_training():
+    baby.manual_seed(0)
+    mha, x = nn.MultiheadAttention(E, H, dropout=0.5), baby.randn(L, N, E)
+    w = mha(x, x, x, average_attn_weights=False)[1].numpy()  # (N, H, L, L), after dropout as PyTorch's
+    assert 0.3 < (w == 0).mean() < 0.7 and w.max() > 1 / L
+    mha.eval()
+    y, w = mha(x, x, x)
+    np.testing.assert_allclose(w.numpy().sum(-1), 1, rtol=1e-5)
+    np.testing.assert_allclose(mha(x, x, x, need_weights=False)[0].numpy(), y.numpy(), atol=1e-6)
+
+
 def test_multihead_attention_parameters_as_torch():
     for kw in ({}, {"kdim": 3, "vdim": 4, "add_bias_kv": True}, {"bias": False}):
         torch.manual_seed(0)

@@ -114,13 +114,13 @@ class MultiheadAttention(Module):
 
     def _in_projection(self, query, key, value):
         """query @ W_q.T + b_q, key @ W_k.T + b_k, value @ W_v.T + b_v (one product for self-attention)."""
-        b = (None,) * 3 if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
-        if not self._qkv_same_embed_dim:
-            w = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        elif query is key and key is value:
+        if self._qkv_same_embed_dim and query is key and key is value:
             return F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, -1)
-        else:
+        b = (None,) * 3 if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
+        if self._qkv_same_embed_dim:
             w = self.in_proj_weight.chunk(3)
+        else:
+            w = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         return tuple(F.linear(x, wi, bi) for x, wi, bi in zip((query, key, value), w, b, strict=True))
 
     def _split_heads(self, x, t):
