@@ -261,6 +261,8 @@ ERRORS = [
     (lambda m: m.nn.functional.scaled_dot_product_attention(_x(m, 3, 4, 8), _x(m, 2, 5, 8), _x(m, 2, 5, 8),
                                                             enable_gqa=True), RuntimeError,
      "must divide the number of heads"),
+    (lambda m: m.nn.functional.scaled_dot_product_attention(_x(m, 4, 8), _x(m, 5, 8), _x(m, 5, 8),
+                                                            attn_mask=_x(m, 2, 4, 5)), RuntimeError, r"4, 5"),
     (lambda m: m.nn.RMSNorm(4)(_x(m, 2, 3)), RuntimeError, r"normalized_shape=\[4\]"),
 ]
 

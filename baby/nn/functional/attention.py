@@ -108,7 +108,10 @@ def _check(q, k, v, attn_mask, enable_gqa):
         if attn_mask is not None:
             if not isinstance(attn_mask, Tensor) or (attn_mask.dtype != bool and attn_mask.dtype.kind != "f"):
                 raise TypeError
-            xp.broadcast_shapes(attn_mask.shape, q.shape[:-1] + (k.shape[-2],))
+            batch = q.shape[:-2] if enable_gqa else xp.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+            scores = batch + (q.shape[-2], k.shape[-2])  # (..., L, S)
+            if xp.broadcast_shapes(attn_mask.shape, scores) != scores:
+                raise ValueError
     except TypeError:
         raise RuntimeError(
             f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
