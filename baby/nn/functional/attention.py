@@ -29,7 +29,8 @@ class MaskedSoftmax(Function):
             z = xp.where(self.keep, z, -xp.inf)
         m = z.max(axis=-1, keepdims=True)  # (..., L, 1)
         m[xp.isneginf(m)] = 0  # rows with nothing to attend to: exp(-inf - 0) = 0 everywhere
-        z = xp.exp(z - m)
+        z = xp.subtract(z, m, out=z if z is not s else None)  # a new array once, then in place
+        xp.exp(z, out=z)
         t = z.sum(axis=-1, keepdims=True)  # (..., L, 1)
         t[t == 0] = 1
         z /= t
@@ -37,8 +38,8 @@ class MaskedSoftmax(Function):
 
     def backward(self, gy, node):
         p = node._data
-        gs = gy * p
-        gs -= p * gs.sum(axis=-1, keepdims=True)  # p * (gy - sum(gy * p))
+        gs = gy - xp.einsum("...i,...i->...", gy, p)[..., None]  # gy - sum(gy * p), one row at a time
+        gs *= p
         mask = node.inputs[1] if len(node.inputs) > 1 else None
         return (gs,) if mask is None else (gs, sum_to(gs, mask.shape) if mask.requires_grad else None)
 
