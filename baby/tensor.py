@@ -8,6 +8,7 @@ changed since, so an in-place op gives a correct gradient or a clear error, neve
 
 import abc
 import math
+import traceback
 
 from . import dtypes, grad_mode
 from .backend import xp
@@ -79,6 +80,7 @@ class Function(abc.ABC):
     """
 
     view = False
+    anomaly = anomaly_nan = False  # set by baby.autograd.set_detect_anomaly: record each op's creation stack
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -95,6 +97,8 @@ class Function(abc.ABC):
             y.requires_grad, y._op, y._inputs = True, self, tensors
             self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
             self.node_inputs = tensors
+            if self.anomaly:
+                self.stack = traceback.extract_stack()[:-1]
         return y
 
     def name(self):
@@ -315,12 +319,12 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
-    def backward(self, gradient=None, retain_graph=None, inputs=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
-        `retain_graph`."""
+        `retain_graph`; with `create_graph` the gradients are recorded as a graph (differentiable again)."""
         from .autograd.engine import run_backward  # the engine needs Tensor, so it imports this module
 
-        run_backward([self], [gradient], retain_graph, inputs=inputs)
+        run_backward([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
 
 
 def as_tensor(data, dtype=None, device=None):
