@@ -43,12 +43,12 @@ class detect_anomaly:
 
 def check(op, grads):
     """Raise if any of `op`'s backward outputs `grads` (arrays, Tensors or None) holds NaN or infinity."""
-    for i, g in enumerate(grads):
-        a = g._data if isinstance(g, Tensor) else g
-        if a is None or a.dtype.kind != "f" or xp.isfinite(a).all():
-            continue
-        what = "nan" if xp.isnan(a).any() else "inf"
-        raise RuntimeError(f"Function '{op.name()}' returned {what} values in its {i}th output.{created(op)}")
+    arrays = [g._data if isinstance(g, Tensor) else g for g in grads]
+    for what, bad in (("nan", xp.isnan), ("inf", xp.isinf)):  # nan first, as PyTorch checks only nan
+        for i, a in enumerate(arrays):
+            if a is not None and a.dtype.kind == "f" and bad(a).any():
+                raise RuntimeError(f"Function '{op.name()}' returned {what} values in its {i}th output."
+                                   f"{created(op)}")
 
 
 def created(op):
