@@ -39,6 +39,10 @@ PRIMITIVES = [  # (id, fn, shapes): every op class of baby/ops and the fused ops
     ("stack-cat", lambda a, b: ops.stack([a, b]) * ops.cat([b, a]).reshape(2, 2, 3), [(2, 3), (2, 3)]),
     ("gather-scatter_add", lambda a, b: a.gather(1, baby.tensor([[0, 2], [1, 1]])) * b[:, :2]
      + a.scatter_add(1, baby.tensor([[0, 2], [1, 1]]), b * b)[:, 1:], [(2, 3), (2, 3)]),
+    ("scatter-index_add", lambda a, b: a.scatter(1, baby.tensor([[0, 2], [1, 0]]), b * b) * a
+     + a.index_add(1, baby.tensor([0, 2, 0]), b * a, alpha=2), [(2, 3), (2, 3)]),
+    ("tril-diagonal-diag_embed-roll-cumprod", lambda a: baby.tril(a * a) * a + a.diagonal() ** 2
+     + baby.diag_embed(a[0]) * a + baby.roll(a, 1, 1) * a + a.cumprod(1), [(3, 3)]),
     ("matmul-einsum", lambda a, b: (a @ b) ** 2 + ops.einsum("ij,jk->ik", a, b).tanh(), [(2, 3), (3, 2)]),
     ("linear", lambda x, w, b: F.linear(x, w, b) ** 2, [(2, 3), (2, 3), (2,)]),
     ("max_pool-avg_pool", lambda x: F.max_pool2d(x ** 3, 2) + F.avg_pool2d(x * x, 2), [(1, 1, 4, 4)]),

@@ -1,5 +1,6 @@
 """Ops linear in their input (reshape, permute, broadcast, index, pad, flip, dilate, sum, cumsum, avg-pool,
-gather, cast) and the ones linear in the gradient given a fixed mask (relu, abs, max, max-pool).
+gather, cast, tril/triu, diagonal, diag_embed, roll) and the ones linear in the gradient given a fixed mask
+(relu, abs, max, max-pool).
 
 For such an op the backward is a linear map of gy, x -> L(gy). Its own gradient is the transpose of that map;
 for a linear op the transpose of its backward is its forward. So one node kind, `LinearMap(fwd, adj)`, makes
@@ -15,6 +16,8 @@ from ...ops import pool as P
 from ...ops import reduce as R
 from ...ops import shape as S
 from ...ops.index import Gather
+from ...ops.matrix import DiagEmbed, Diagonal, Triangle
+from ...ops.rearrange import Roll
 from ...tensor import Function, _wrap
 from ..higher import derivative
 
@@ -52,7 +55,7 @@ def forward_map(op):
 
 
 @derivative(S.Reshape, S.Permute, S.BroadcastTo, S.GetItem, S.Flip, S.Dilate, S.Undilate, S.Clone, R.Sum,
-            R.Cumsum, P.AvgPool, Gather, E.Cast)
+            R.Cumsum, P.AvgPool, Gather, E.Cast, Triangle, Diagonal, DiagEmbed, Roll)
 def _linear(op, gy, node):
     name = f"{op.name().removesuffix('0')}Backward0"
     return (LinearMap(backward_map(op, node), forward_map(op), name)(gy),)

@@ -9,7 +9,7 @@ from ...ops import shape as S
 from ...ops.elementwise import sum_to
 from ...ops.matmul import Einsum, Linear, MatMul, einsum, matmul
 from ...tensor import _wrap
-from ..higher import derivative
+from ..higher import derivative, through
 
 
 @derivative(MatMul)
@@ -81,14 +81,40 @@ def _set_item(op, gy, node):
     return gy * _wrap(kept), gv
 
 
+@derivative(I.Scatter)
+def _scatter(op, gy, node):
+    a, src = node.inputs
+    kept = xp.ones(a.shape, gy.dtype)
+    kept[op.index] = 0  # overwritten places get nothing back
+    part = S.GetItem(op.index)(gy)  # (*index.shape)
+    gsrc = S.pad(part, [(0, s - p.stop) for s, p in zip(src.shape, op.part, strict=True)])
+    return gy * _wrap(kept), gsrc if src.requires_grad else None
+
+
+@derivative(I.IndexAdd)
+def _index_add(op, gy, node):
+    gsrc = S.GetItem((slice(None),) * op.dim + (op.index,))(gy)  # (..., len(index), ...)
+    return gy, gsrc * op.alpha if op.alpha != 1 else gsrc
+
+
+@derivative(R.Cumprod)
+def _cumprod(op, gy, node):
+    x, k = node.inputs[0], op.axis
+    head = (slice(None),) * k
+    y = J.stack([R.prod(x[head + (slice(0, j + 1),)], k) for j in range(x.shape[k])], k)  # running products
+    return through(y, (x,), gy)
+
+
 @derivative(R.Prod)
 def _prod(op, gy, node):
     x, k = node.inputs[0], op.axis
     n = x.shape[k]
+    g = gy if op.keepdims else gy.unsqueeze(k)
+    if n == 1:
+        return (g,)  # the product of the other elements: of none, 1
     head = (slice(None),) * k
     others = [R.prod(J.cat([x[head + (slice(0, i),)], x[head + (slice(i + 1, n),)]], k), k, keepdim=True)
               for i in range(n)]  # (..., 1, ...) each: the product of every element but the i-th
-    g = gy if op.keepdims else gy.unsqueeze(k)
     return (g * J.cat(others, k),)
 
 
