@@ -55,7 +55,8 @@ CASES = [  # (id, fn(T, *xs), shapes)
     ("scatter_add", lambda T, a, b: a.scatter_add(1, T.tensor([[0, 0, 3, 3], [1, 3, 1, 2], [2, 2, 2, 0]]),
                                                   b * b) * a, [(3, 4), (3, 4)]),
     ("scatter-index_add", lambda T, a, b: a.scatter(1, T.tensor([[0, 2, 1, 3], [1, 0, 3, 2], [3, 2, 0, 1]]),
-                                                    b * b) * a + a.index_add(1, T.tensor([0, 3, 0, 1]), b * a, alpha=2), [(3, 4), (3, 4)]),
+                                                    b * b) * a
+     + a.index_add(1, T.tensor([0, 3, 0, 1]), b * a, alpha=2), [(3, 4), (3, 4)]),
     ("tril-triu-diagonal", lambda T, a: T.tril(a * a, 0) * a + T.triu(a, 1) ** 2
      + (a.diagonal() ** 2).sum() + T.diag_embed(a[0]).sum(0) * a[0], [(4, 4)]),
     ("roll-cumprod", lambda T, a: T.roll(a, 1, 1) * a + a.cumprod(1) * a, [(3, 4)]),
