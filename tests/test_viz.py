@@ -5,7 +5,7 @@ import re
 import pytest
 
 import baby
-from baby import nn
+from baby import cli, nn
 from baby.viz import make_dot
 
 
@@ -72,3 +72,12 @@ def test_render_without_dot_names_the_debian_package(monkeypatch):
     x = baby.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="Debian package graphviz"):
         make_dot((x * x).sum()).pipe(format="svg")
+
+
+def test_baby_train_graph_writes_graph_svg(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--epochs", "1", "--out", "run", "--graph"]) == 0
+    assert "wrote run/graph.svg" in capsys.readouterr().out
+    svg = (tmp_path / "run" / "graph.svg").read_text()
+    assert svg.startswith("<?xml") and "AddmmBackward0" in svg and "(128, 64) float32" in svg
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([*cli.RUN_FILES, "graph.svg"])
