@@ -13,6 +13,8 @@ import traceback
 from . import dtypes, grad_mode
 from .backend import xp
 from .device import CPU, as_device
+from .dims import one_axis
+from .printing import tensor_repr
 
 
 class Size(tuple):
@@ -216,8 +218,6 @@ class Tensor:
         """The shape, or the length of dimension `dim`."""
         if dim is None:
             return self.shape
-        from .ops.shape import one_axis
-
         return self._data.shape[one_axis(dim, self.shape, "dim")]
 
     def numel(self):
@@ -291,8 +291,6 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     def __repr__(self):
-        from .printing import tensor_repr
-
         return tensor_repr(self)
 
     def __format__(self, spec):
@@ -322,9 +320,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
         `retain_graph`; with `create_graph` the gradients are recorded as a graph (differentiable again)."""
-        from .autograd.engine import run_backward  # the engine needs Tensor, so it imports this module
+        self.engine([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
 
-        run_backward([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
+    engine = None  # the backward engine: baby.autograd (the room above this one) sets it when it loads
 
 
 def as_tensor(data, dtype=None, device=None):
