@@ -320,9 +320,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
         `retain_graph`; with `create_graph` the gradients are recorded as a graph (differentiable again)."""
-        self.engine([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
+        self._engine([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
 
-    engine = None  # the backward engine: baby.autograd (the room above this one) sets it when it loads
+    _engine = None  # the backward engine: baby.autograd (the room above this one) sets it when it loads
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -156,4 +156,4 @@ def _topo_order(roots):
     return order[::-1]
 
 
-Tensor.engine = staticmethod(run_backward)  # Tensor.backward runs this engine (tensor.py cannot import it)
+Tensor._engine = staticmethod(run_backward)  # Tensor.backward runs this engine (tensor.py cannot import it)

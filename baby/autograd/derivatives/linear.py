@@ -43,9 +43,17 @@ def _linear_map(op, gy, node):
     return (LinearMap(op.adj, op.fwd, f"{op.op_name.removesuffix('0')}Backward0")(gy),)
 
 
+class _Node:
+    """What an op's backward reads of its output node (inputs, data), kept even after the graph is freed."""
+
+    def __init__(self, node):
+        self.inputs, self._data = node.inputs, node._data
+
+
 def backward_map(op, node):
     """The LinearMap applying `op`'s first-order backward (for its only input) to a gradient."""
-    return lambda g: op.backward(g, node)[0]
+    kept = _Node(node)
+    return lambda g: op.backward(g, kept)[0]
 
 
 def forward_map(op):
