@@ -18,6 +18,32 @@ def _prob(T, x):
     return T.sigmoid(x)  # a probability for binary_cross_entropy
 
 
+def _inplace_view(T, x):
+    y = x * 1
+    y[:, 0] *= 2  # in place on a view: y's node becomes CopySlices, the view's a rebased view
+    y[1:, 1:3].mul_(x[:2, 2:] + 1)
+    return y * x
+
+
+def _inplace_transposed(T, x):
+    y = x * x
+    y.t().mul_(x.t() + 1)  # a view covering the whole base
+    return y.sin()
+
+
+def _sdpa(**kw):
+    def fn(T, q, k, v):
+        if T is baby:
+            return T.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
+        with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # twice differentiable
+            return T.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
+
+    return fn
+
+
+_KEEP = np.array([[True, False, True, True], [False, False, True, False], [True, True, True, False]])
+
+
 CASES = [  # (id, fn(T, *xs), shapes)
     ("add-broadcast", lambda T, a, b: (a + b) * a, [(3, 4), (4,)]),
     ("sub-mul", lambda T, a, b: (a - b) * b * a, [(3, 4), (3, 1)]),
@@ -102,6 +128,15 @@ CASES = [  # (id, fn(T, *xs), shapes)
      [(2, 3, 4, 4), (3, 2, 3, 3)]),
     ("conv_transpose1d-groups-dilation", lambda T, x, w: T.nn.functional.conv_transpose1d(
         x, w, stride=2, groups=2, dilation=2) ** 2, [(1, 4, 5), (4, 3, 3)]),
+    ("inplace-on-view", _inplace_view, [(3, 4)]),
+    ("inplace-on-transposed-view", _inplace_transposed, [(3, 4)]),
+    ("sdpa", _sdpa(), [(2, 3, 4), (2, 4, 4), (2, 4, 5)]),
+    ("sdpa-causal-scale", _sdpa(is_causal=True, scale=0.7), [(2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 2)]),
+    ("sdpa-bool-mask", lambda T, q, k, v: T.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=T.tensor(_KEEP)), [(2, 3, 4), (2, 4, 4), (2, 4, 5)]),
+    ("sdpa-float-mask", lambda T, q, k, v, m: T.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=m * m), [(2, 3, 4), (2, 4, 4), (2, 4, 5), (3, 4)]),
+    ("sdpa-gqa", _sdpa(enable_gqa=True), [(1, 4, 3, 2), (1, 2, 3, 2), (1, 2, 3, 2)]),
 ]
 
 
@@ -137,6 +172,37 @@ def test_second_derivative_matches_torch(fn, shapes):
 
 @pytest.mark.parametrize("fn, shapes", [pytest.param(f, s, id=i) for i, f, s in CASES
                                         if i in ("pow-scalar", "sigmoid-tanh", "softmax", "matmul", "conv2d",
-                                                 "div", "gelu", "max_pool2d", "log_softmax")])
+                                                 "div", "gelu", "max_pool2d", "log_softmax",
+                                                 "inplace-on-view", "sdpa-causal-scale")])
 def test_third_derivative_matches_torch(fn, shapes):
     _compare(fn, shapes, 3)
+
+
+ENCODER_LAYERS = [  # (id, layer kwargs, call kwargs as fn(T))
+    ("post-norm", {}, lambda T: {}),
+    ("pre-norm-causal-kpm", {"norm_first": True},
+     lambda T: {"src_mask": T.nn.Transformer.generate_square_subsequent_mask(4, dtype=T.float64),
+                "is_causal": True, "src_key_padding_mask": T.tensor([[False] * 3 + [True], [False] * 4])}),
+]
+
+
+def _penalty_grads(T, layer, x, kw):
+    """The gradients at x and every parameter of the sum of the squared first gradients (a penalty)."""
+    ps = [x, *layer.parameters()]
+    gs = T.autograd.grad((layer(x, **kw) ** 2).sum(), ps, create_graph=True)
+    return T.autograd.grad(sum((g * g).sum() for g in gs), ps)
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched")  # torch's: a bool padding with a float mask
+@pytest.mark.parametrize("layer_kw, call_kw", [pytest.param(k, c, id=i) for i, k, c in ENCODER_LAYERS])
+def test_transformer_encoder_layer_double_backward_matches_torch(layer_kw, call_kw):
+    kw = dict(d_model=6, nhead=2, dim_feedforward=8, dropout=0.0, batch_first=True, **layer_kw)
+    theirs = torch.nn.TransformerEncoderLayer(**kw, dtype=torch.float64)
+    ours = baby.nn.TransformerEncoderLayer(**kw, dtype=baby.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = RNG.standard_normal((2, 4, 6))
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # twice differentiable
+        want = _penalty_grads(torch, theirs, torch.tensor(x, requires_grad=True), call_kw(torch))
+    got = _penalty_grads(baby, ours, baby.tensor(x, requires_grad=True), call_kw(baby))
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-8, err_msg=f"input {i}")

@@ -1,6 +1,6 @@
 """Ops linear in their input (reshape, permute, broadcast, index, pad, flip, dilate, sum, cumsum, avg-pool,
-gather, cast, tril/triu, diagonal, diag_embed, roll) and the ones linear in the gradient given a fixed mask
-(relu, abs, max, max-pool).
+gather, cast, tril/triu, diagonal, diag_embed, roll, the view and CopySlices of in-place writes on views) and
+the ones linear in the gradient given a fixed mask (relu, abs, max, max-pool).
 
 For such an op the backward is a linear map of gy, x -> L(gy). Its own gradient is the transpose of that map;
 for a linear op the transpose of its backward is its forward. So one node kind, `LinearMap(fwd, adj)`, makes
@@ -18,6 +18,7 @@ from ...ops import shape as S
 from ...ops.index import Gather
 from ...ops.matrix import DiagEmbed, Diagonal, Triangle
 from ...ops.rearrange import Roll
+from ...ops.views import CopySlices, ViewOf
 from ...tensor import Function, _wrap
 from ..higher import derivative
 
@@ -108,3 +109,40 @@ def _max_pool(op, gy, node):
         return out
 
     return (LinearMap(backward_map(op, node), gather, "MaxPoolBackwardBackward0")(gy),)
+
+
+def _region(L):
+    """The maps of a view's region in its base (Layout L): read it out of a base-shaped gradient, and put a
+    view-shaped one back in a zero base (each the other's transpose)."""
+
+    def read(g):  # (*b.shape) -> (*v.shape)
+        return L.part(L.copy(g)).copy()
+
+    def put(g):  # (*v.shape) -> (*b.shape), zero outside the region
+        buf = L.new(zero=True)
+        L.part(buf)[...] = g
+        return L.whole(buf)
+
+    return read, put
+
+
+@derivative(ViewOf)
+def _view_of(op, gy, node):
+    read, put = _region(op.layout)
+    return (LinearMap(put, read, "AsStridedBackwardBackward0")(gy),)
+
+
+@derivative(CopySlices)
+def _copy_slices(op, gy, node):
+    L = op.layout
+    read, put = _region(L)
+    gv = LinearMap(read, put, "CopySlicesBackward0")(gy)
+    if L.full:  # nothing of the old base shows through
+        return None, gv
+
+    def hole(g):  # (*b.shape): g with the region zeroed, its own transpose
+        buf = L.copy(g)
+        L.part(buf)[...] = 0
+        return L.whole(buf)
+
+    return LinearMap(hole, hole, "CopySlicesBackward0")(gy), gv

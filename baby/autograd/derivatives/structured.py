@@ -1,7 +1,8 @@
 """Derivative rules of the ops with structure: products (matmul, linear, einsum), joins, index writes,
-prod and the softmaxes, each written with baby's ops on Tensors."""
+prod and the softmaxes (attention's masked one too), each written with baby's ops on Tensors."""
 
 from ...backend import xp
+from ...nn.functional.attention import MaskedSoftmax
 from ...ops import index as I
 from ...ops import join as J
 from ...ops import reduce as R
@@ -126,3 +127,10 @@ def _log_softmax(op, gy, node):
 @derivative(R.Softmax)
 def _softmax(op, gy, node):
     return (node * (gy - (gy * node).sum(op.axis, keepdim=True)),)
+
+
+@derivative(MaskedSoftmax)
+def _masked_softmax(op, gy, node):
+    gs = node * (gy - (gy * node).sum(-1, keepdim=True))  # (..., L, S): 0 where a score took no part
+    mask = node.inputs[1] if len(node.inputs) > 1 else None
+    return (gs,) if mask is None else (gs, sum_to(gs, mask.shape) if mask.requires_grad else None)
