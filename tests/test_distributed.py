@@ -39,7 +39,7 @@ def ddp(request):
     ("mlp_float64", 1e-10), ("mlp_float32", 1e-5), ("cnn_syncbn_float64", 1e-10),
     ("cnn_syncbn_float32", 1e-5),
     ("cnn_bn_per_rank_float64", 1e-10), ("no_sync_float64", 1e-10), ("small_buckets_float64", 1e-10),
-    ("unused_parameters", 0), ("surface", 0), ("early_start", 0),
+    ("unused_parameters", 0), ("surface", 0), ("early_start", 0), ("syncbn_double_backward_float64", 1e-10),
 ])
 def test_ddp_equals_one_process_on_the_global_batch(ddp, case, tol):
     n, results = ddp

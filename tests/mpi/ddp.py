@@ -173,6 +173,29 @@ def small_buckets():
     return diff(ddp.module, ref)
 
 
+def syncbn_double_backward():
+    """SyncBatchNorm differentiated twice (create_graph): the gradients of a gradient penalty, the input's
+    shard and the weight's summed over the ranks, as one BatchNorm's on the global batch (float64)."""
+    rng = np.random.default_rng(3)
+    x, v, u = (rng.standard_normal((N * B, 3, 2, 2)) for _ in range(3))
+    baby.manual_seed(0)
+    sync, ref = nn.SyncBatchNorm(3, dtype=baby.float64), nn.BatchNorm2d(3, dtype=baby.float64)
+    for p in (*sync.parameters(), *ref.parameters()):
+        p.data = baby.from_numpy(np.linspace(0.5, 1.5, 3))
+
+    def penalty_grads(bn, x, v, u):
+        x = baby.from_numpy(x).requires_grad_()
+        ps = [x, bn.weight]  # the bias leaves no trace in the input gradient
+        gx, = baby.autograd.grad((bn(x) * baby.from_numpy(v)).sum(), x, create_graph=True)
+        return baby.autograd.grad((gx * gx * baby.from_numpy(u)).sum(), ps)
+
+    ours, want = penalty_grads(sync, shard(x), shard(v), shard(u)), penalty_grads(ref, x, v, u)
+    for g in ours[1:]:
+        dist.all_reduce(g)
+    return max(float(np.abs(a.numpy() - b.numpy()).max())
+               for a, b in zip(ours, (shard(want[0]), *want[1:]), strict=True))
+
+
 CASES = {
     "mlp_float64": lambda: train(mlp, np.float64, (6,)),
     "mlp_float32": lambda: train(mlp, np.float32, (6,)),
@@ -184,6 +207,7 @@ CASES = {
     "surface": surface,
     "early_start": early_start,
     "small_buckets_float64": small_buckets,
+    "syncbn_double_backward_float64": syncbn_double_backward,
 }
 results = {}
 for name, case in CASES.items():

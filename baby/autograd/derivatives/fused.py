@@ -1,16 +1,18 @@
 """Derivative rules of the convolutions (the book's formulation, ops/conv/book/graph.py) and of the fused
-ops of nn.functional: batch_norm, layer_norm and cross_entropy are differentiated as their composition from
-baby's ops (recomputed from the same inputs, `higher.through`); binary_cross_entropy has PyTorch's rule."""
+ops of nn.functional: batch_norm, SyncBatchNorm, layer_norm and cross_entropy are differentiated as their
+composition from baby's ops (recomputed from the same inputs, `higher.through`); binary_cross_entropy has
+PyTorch's rule."""
 
 from ...backend import xp
 from ...nn.functional.basic import LayerNorm
 from ...nn.functional.loss import BinaryCrossEntropy, CrossEntropy
 from ...nn.functional.norm import BatchNorm
+from ...nn.sync_norm import SyncBatchNormOp
 from ...ops import elementwise as E
 from ...ops import reduce as R
 from ...ops.conv import Conv, ConvTranspose
 from ...ops.conv.book import graph as book
-from ...tensor import _wrap
+from ...tensor import Function, _wrap
 from ..higher import derivative, through
 
 
@@ -43,6 +45,33 @@ def _batch_norm(op, gy, node):
     else:
         xhat = (x - _wrap(op.mean.reshape(shape))) * _wrap(op.invstd.reshape(shape).astype(x.dtype))
     return through(xhat * w.reshape(*shape) + b.reshape(*shape), (x, w, b), gy)
+
+
+class RankSum(Function):
+    """`a` summed over the ranks (an all-reduce in SyncBatchNormOp `sbn`'s group): every rank's sum depends
+    on every rank's `a`, so the gradient is the ranks' gradients summed in turn."""
+
+    def __init__(self, sbn):
+        self.sbn = sbn
+
+    def forward(self, a):
+        return self.sbn._sum(a.copy())
+
+    def backward(self, gy, node):
+        return (self.sbn._sum(gy.copy()),)
+
+
+derivative(RankSum)(lambda op, gy, node: (RankSum(op.sbn)(gy),))
+
+
+@derivative(SyncBatchNormOp)
+def _sync_batch_norm(op, gy, node):
+    x, w, b = node.inputs  # every rank runs this rule at the same point of its walk: the sums are collective
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+    axes, M, total = (0, *range(2, x.ndim)), float(op.M), RankSum(op)
+    xc = x - (total(x.sum(axes)) / M).reshape(*shape)
+    invstd = ((total((xc * xc).sum(axes)) / M + op.eps) ** -0.5).reshape(*shape)
+    return through(xc * invstd * w.reshape(*shape) + b.reshape(*shape), (x, w, b), gy)
 
 
 @derivative(LayerNorm)
