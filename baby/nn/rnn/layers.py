@@ -164,11 +164,11 @@ class RNN(RNNBase):
     """Elman RNN layers: h_t = tanh or relu(x_t w_ih^T + b_ih + h_{t-1} w_hh^T + b_hh)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None, proj_size=0):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, device, dtype)
+                         batch_first, dropout, bidirectional, proj_size, device, dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -185,6 +185,6 @@ class GRU(RNNBase):
     """GRU layers (cells.gru_cell at each step); returns output, h_n."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None):
+                 bidirectional=False, device=None, dtype=None, proj_size=0):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, device, dtype)
+                         bidirectional, proj_size, device, dtype)

@@ -17,6 +17,7 @@ array; `run` cuts it into tensors.
 
 from ...backend import xp
 from ...parallel import matmul as gemm
+from ...parallel import single_threaded_blas
 from ...tensor import Function
 
 
@@ -70,11 +71,12 @@ class Recurrence(Function):
         self.hprev = xp.empty((N, Ho), x.dtype)  # each step's incoming h, for w_hh's gradient
         self.setup(N, H, x.dtype)
         w_hhT = w_hh.T  # (Ho, G)
-        for t in self.order:
-            r, n = slice(self.off[t], self.off[t] + self.bs[t]), self.bs[t]
-            self.hprev[r] = h[:n]
-            self.step(r, h[:n], None if c is None else c[:n], w_hhT, b_hh, w_hr)
-            y[r] = h[:n]
+        with single_threaded_blas():  # the per-step products are small: OpenBLAS's threads only spin
+            for t in self.order:
+                r, n = slice(self.off[t], self.off[t] + self.bs[t]), self.bs[t]
+                self.hprev[r] = h[:n]
+                self.step(r, h[:n], None if c is None else c[:n], w_hhT, b_hh, w_hr)
+                y[r] = h[:n]
         return flat
 
     def input_bias(self, b_ih, b_hh):
@@ -93,10 +95,11 @@ class Recurrence(Function):
         dc = gflat[(N + B) * Ho:].reshape(B, H).copy() if self.cell_state else None
         da = xp.empty((N, self.gates * H), x.dtype)  # every step's pre-activation gradient
         dr = xp.empty((N, Ho), x.dtype) if self.proj else None  # every step's projected-h gradient
-        for t in reversed(self.order):
-            r, n = slice(self.off[t], self.off[t] + self.bs[t]), self.bs[t]
-            dh[:n] += gy[r]
-            self.step_back(r, dh[:n], None if dc is None else dc[:n], da, dr, w_hh, w_hr)
+        with single_threaded_blas():
+            for t in reversed(self.order):
+                r, n = slice(self.off[t], self.off[t] + self.bs[t]), self.bs[t]
+                dh[:n] += gy[r]
+                self.step_back(r, dh[:n], None if dc is None else dc[:n], da, dr, w_hh, w_hr)
         dx_a, dh_a = self.input_grads(da)
         grads = [gemm(dx_a, w_ih) if node.inputs[0].requires_grad else None, dh]  # x (N, I), h0
         if self.cell_state:

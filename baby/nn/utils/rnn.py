@@ -123,14 +123,14 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     src = src.T if batch_first else src  # (B, T)
     pad = data.new_full((1, *data.shape[1:]), padding_value)
     padded = ops.cat([data, pad]).index_select(0, _int64(src.reshape(-1)))  # (T * B, *)
-    lengths = (xp.arange(T)[:, None] < bs[None, :]).sum(axis=0)[u]  # (B,) in the original order
+    lengths = (xp.arange(B)[None, :] < bs[:, None]).sum(axis=0)[u]  # (B,) in the original order
     return padded.reshape(*src.shape, *data.shape[1:]), _int64(lengths)
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack sequences (L_i, *) into (T, B, *) (or (B, T, *)), padding each to the longest T."""
     if padding_side not in ("left", "right"):
-        raise ValueError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
+        raise RuntimeError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
     sequences = list(sequences)
     if not sequences:
         raise RuntimeError("pad_sequence: received an empty list of sequences")
