@@ -8,7 +8,10 @@ Rows (one step = forward, loss, backward, SGD; tokens/s = seq * batch / median s
 Steps alternate between the libraries, each timed right after untimed ones of the same library
 (`common.timed`); medians are reported. ratio = baby tokens/s / torch tokens/s (target >= 0.8).
 
-    python benchmarks/sequences.py [--steps 5] [--rows lstm-lm,lstm,lstm-cells]
+    python benchmarks/sequences.py [--steps 5] [--rows lstm-lm,lstm,lstm-cells] [--threads N]
+
+--threads sets both libraries' thread counts (default: each library's own, 2 on the 2-core machine); on a
+machine loaded by other work, 1 each keeps PyTorch's OpenMP threads from waiting on descheduled peers.
 """
 
 import argparse
@@ -112,10 +115,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--threads", type=int, default=0, help="threads for both libraries (0: their defaults)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        baby.ops.set_num_threads(args.threads)
     kept = keep_freed_memory()
-    print(f"seq {T}, batch {B}, hidden {H}; median of {args.steps} steps; torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads; malloc keeps freed memory: {kept}")
+    print(f"median of {args.steps} steps; torch {torch.__version__} with {torch.get_num_threads()} threads, "
+          f"baby with {baby.parallel.num_threads()}; malloc keeps freed memory: {kept}")
     for row in args.rows.split(","):
         steps = ROWS[row](np.random.default_rng(0))
         times = [[] for _ in steps]

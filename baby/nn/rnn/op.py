@@ -70,7 +70,8 @@ class Recurrence(Function):
             c[...] = c0
         self.hprev = xp.empty((N, Ho), x.dtype)  # each step's incoming h, for w_hh's gradient
         self.setup(N, H, x.dtype)
-        w_hhT = w_hh.T  # (Ho, G)
+        w_hhT = xp.ascontiguousarray(w_hh.T)  # (Ho, G) row-major: each step's product a plain GEMM (2x
+        # faster than OpenBLAS's transposed-B path at these shapes)
         with single_threaded_blas():  # the per-step products are small: OpenBLAS's threads only spin
             for t in self.order:
                 r, n = slice(self.off[t], self.off[t] + self.bs[t]), self.bs[t]
@@ -186,10 +187,13 @@ class LSTM(Recurrence):
         else:
             dm = dh
         dc += dm * o * (1 - tc * tc)  # dc' = dc_next + dh' * o * tanh'(c')
-        xp.multiply(dm * tc, o * (1 - o), out=d[:, 3 * H:])  # do * sigmoid'
-        xp.multiply(dc * g, i * (1 - i), out=d[:, :H])  # di * sigmoid'
-        xp.multiply(dc * self.cprev[r], f * (1 - f), out=d[:, H:2 * H])  # df * sigmoid'
-        xp.multiply(dc * i, 1 - g * g, out=d[:, 2 * H:3 * H])  # dg * tanh'
+        xp.multiply(dc, g, out=d[:, :H])  # di
+        xp.multiply(dc, self.cprev[r], out=d[:, H:2 * H])  # df
+        xp.multiply(dc, i, out=d[:, 2 * H:3 * H])  # dg
+        xp.multiply(dm, tc, out=d[:, 3 * H:])  # do
+        slope = act * (1 - act)  # (n, 4H): sigmoid' = s (1 - s) of each gate, ...
+        slope[:, 2 * H:3 * H] = 1 - g * g  # ... but tanh' = 1 - g^2 for g
+        d *= slope  # back through the gates' nonlinearities, all four at once
         dc *= f
         xp.matmul(d, w_hh, out=dh)
 
