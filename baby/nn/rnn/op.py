@@ -69,7 +69,7 @@ class Recurrence(Function):
             c = flat[(N + B) * Ho:].reshape(B, H)  # the running cell state, left as c_n
             c[...] = c0
         self.hprev = xp.empty((N, Ho), x.dtype)  # each step's incoming h, for w_hh's gradient
-        self.setup(N, H, x.dtype)
+        self.setup(N, B, H, x.dtype)
         w_hhT = xp.ascontiguousarray(w_hh.T)  # (Ho, G) row-major: each step's product a plain GEMM (2x
         # faster than OpenBLAS's transposed-B path at these shapes)
         with single_threaded_blas():  # the per-step products are small: OpenBLAS's threads only spin
@@ -84,7 +84,7 @@ class Recurrence(Function):
         """The bias added to the input projection (both biases where they add before any product)."""
         return b_ih + b_hh
 
-    def setup(self, N, H, dtype):
+    def setup(self, N, B, H, dtype):
         """Allocate what the steps keep for the backward."""
 
     def backward(self, gflat, node):
@@ -151,8 +151,9 @@ class LSTM(Recurrence):
 
     gates, cell_state = 4, True
 
-    def setup(self, N, H, dtype):
+    def setup(self, N, B, H, dtype):
         self.act = xp.empty((N, 4 * H), dtype)  # i, f, g, o after their nonlinearities
+        self.ws = xp.empty((B, 4 * H), dtype)  # scratch: one step's h w_hh^T, then the gates' slopes
         self.cprev = xp.empty((N, H), dtype)  # each step's incoming c
         self.tc = xp.empty((N, H), dtype)  # tanh(c')
         self.m = xp.empty((N, H), dtype) if self.proj else None  # o * tanh(c') before the projection
@@ -160,7 +161,7 @@ class LSTM(Recurrence):
     def step(self, r, h, c, w_hhT, b_hh, w_hr):
         H = c.shape[1]
         a = self.xa[r]  # (n, 4H)
-        a += h @ w_hhT
+        a += xp.matmul(h, w_hhT, out=self.ws[:len(h)])
         act = self.act[r]
         _sigmoid(a[:, :2 * H], act[:, :2 * H])
         xp.tanh(a[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])
@@ -191,8 +192,10 @@ class LSTM(Recurrence):
         xp.multiply(dc, self.cprev[r], out=d[:, H:2 * H])  # df
         xp.multiply(dc, i, out=d[:, 2 * H:3 * H])  # dg
         xp.multiply(dm, tc, out=d[:, 3 * H:])  # do
-        slope = act * (1 - act)  # (n, 4H): sigmoid' = s (1 - s) of each gate, ...
-        slope[:, 2 * H:3 * H] = 1 - g * g  # ... but tanh' = 1 - g^2 for g
+        slope = xp.subtract(1, act, out=self.ws[:len(d)])  # (n, 4H)
+        slope *= act  # sigmoid' = s (1 - s) of each gate, ...
+        xp.multiply(g, g, out=slope[:, 2 * H:3 * H])
+        xp.subtract(1, slope[:, 2 * H:3 * H], out=slope[:, 2 * H:3 * H])  # ... but tanh' = 1 - g^2 for g
         d *= slope  # back through the gates' nonlinearities, all four at once
         dc *= f
         xp.matmul(d, w_hh, out=dh)
@@ -207,7 +210,7 @@ class GRU(Recurrence):
     def input_bias(self, b_ih, b_hh):
         return b_ih
 
-    def setup(self, N, H, dtype):
+    def setup(self, N, B, H, dtype):
         self.act = xp.empty((N, 3 * H), dtype)  # r, z, n after their nonlinearities
         self.hn = xp.empty((N, H), dtype)  # h w_hn^T + b_hn, which r multiplies
         self.dha = xp.empty((N, 3 * H), dtype)  # the recurrent pre-activation gradients
