@@ -2,7 +2,7 @@
 # ruff: noqa: F401
 
 from .. import init
-from . import functional, utils
+from . import functional, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -88,3 +88,4 @@ from .pool import (
     MaxPool3d,
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sync_norm import SyncBatchNorm
