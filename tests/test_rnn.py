@@ -12,6 +12,7 @@ from helpers import finite_difference
 import baby
 from baby.nn.rnn import op
 
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 I, H, B, T = 3, 5, 4, 6
 LENGTHS = [6, 3, 5, 1]  # unsorted, so packing sorts and unsorts
 MODES = [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {}), ("LSTM", {}),
@@ -225,3 +226,15 @@ def test_dtype_mismatch_and_dropout_warning():
         baby.nn.LSTM(I, H).double()(baby.zeros(T, B, I))
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         baby.nn.GRU(I, H, dropout=0.5)
+
+
+def test_pytorch_pth_state_dict_loads_as_is(tmp_path):
+    theirs = torch.nn.LSTM(I, H, 2, bidirectional=True, proj_size=2)
+    torch.save(theirs.state_dict(), tmp_path / "lstm.pth")
+    ours = baby.nn.LSTM(I, H, 2, bidirectional=True, proj_size=2)
+    ours.load_state_dict(baby.load(tmp_path / "lstm.pth"))
+    x = np.random.default_rng(3).standard_normal((T, B, I)).astype(np.float32)
+    out, (h, c) = ours(baby.tensor(x))
+    t_out, (t_h, t_c) = theirs(torch.tensor(x))
+    for a, b in ((out, t_out), (h, t_h), (c, t_c)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
