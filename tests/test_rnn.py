@@ -86,8 +86,8 @@ def test_layers_float32_within_torch_error(name, kw):
 @pytest.mark.parametrize("name,kw", MODES[::2] + MODES[-1:])
 @pytest.mark.parametrize("unbatched,with_states", [(True, True), (True, False), (False, False)])
 def test_unbatched_and_default_states(name, kw, unbatched, with_states):
-    theirs, ours = run_both(name, dict(kw, num_layers=2, bidirectional=True), False, unbatched=unbatched,
-                            with_states=with_states)
+    kw = dict(kw, num_layers=2, bidirectional=True, batch_first=with_states)  # (unbatched: batch_first no-op)
+    theirs, ours = run_both(name, kw, False, unbatched=unbatched, with_states=with_states)
     for a, b in zip(theirs, ours, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
 
