@@ -163,9 +163,8 @@ class LSTM(Recurrence):
         a = self.xa[r]  # (n, 4H)
         a += xp.matmul(h, w_hhT, out=self.ws[:len(h)])
         act = self.act[r]
-        _sigmoid(a[:, :2 * H], act[:, :2 * H])
-        xp.tanh(a[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])
-        _sigmoid(a[:, 3 * H:], act[:, 3 * H:])
+        _sigmoid(a, act)  # all four gates as sigmoids in one pass over (n, 4H), ...
+        xp.tanh(a[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])  # ... then g's tanh over its part
         i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
         self.cprev[r] = c
         c *= f
