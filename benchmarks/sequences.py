@@ -5,10 +5,12 @@ Rows (one step = forward, loss, backward, SGD; tokens/s = seq * batch / median s
               seq 35, batch 20, V = 10000 (PTB's vocabulary), cross-entropy over every token
   lstm        the 2-layer LSTM alone on (35, 20, 256) inputs, loss = sum of outputs * a fixed random array
   lstm-cells  baby only: the same LSTM run as LSTMCell steps composed of tensor ops (what the fused op saves)
+  transformer a 2-layer nn.TransformerEncoder (d_model 128, 4 heads, feed-forward 512, no dropout) with a
+              causal mask on (32, 64, 128) inputs (batch_first), loss = sum of outputs * a fixed array
 Steps alternate between the libraries, each timed right after untimed ones of the same library
 (`common.timed`); medians are reported. ratio = baby tokens/s / torch tokens/s (target >= 0.8).
 
-    python benchmarks/sequences.py [--steps 5] [--rows lstm-lm,lstm,lstm-cells] [--threads N]
+    python benchmarks/sequences.py [--steps 5] [--rows lstm-lm,lstm,lstm-cells,transformer] [--threads N]
 
 --threads sets both libraries' thread counts (default: each library's own, 2 on the 2-core machine); on a
 machine loaded by other work, 1 each keeps PyTorch's OpenMP threads from waiting on descheduled peers.
@@ -24,6 +26,7 @@ from common import keep_freed_memory, timed
 import baby
 
 T, B, E, H, V = 35, 20, 256, 256, 10000
+TT, TB, D, HEADS = 64, 32, 128, 4  # the transformer row: seq, batch, d_model, heads
 
 
 def lstm_lm(lib):
@@ -107,7 +110,32 @@ def composed(m, x):
     return x
 
 
-ROWS = {"lstm-lm": lm_steps, "lstm": lstm_steps, "lstm-cells": lambda rng: lstm_steps(rng, cells=True)}
+def transformer_steps(rng):
+    """One step of the 2-layer causal Transformer encoder, for each library."""
+    torch.manual_seed(0)
+    layers = [lib.nn.TransformerEncoderLayer(D, HEADS, 4 * D, 0.0, batch_first=True) for lib in (baby, torch)]
+    models = [lib.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+              for lib, layer in zip((baby, torch), layers, strict=True)]
+    copy_weights(*models)
+    x, w = (rng.standard_normal((TB, TT, D), dtype=np.float32) for _ in range(2))
+    steps = []
+    for lib, m in zip((baby, torch), models, strict=True):
+        opt, xs, ws = lib.optim.SGD(m.parameters(), lr=0.01), lib.tensor(x), lib.tensor(w)
+        mask = lib.nn.Transformer.generate_square_subsequent_mask(TT)  # (T, T)
+
+        def step(m=m, opt=opt, xs=xs, ws=ws, mask=mask):
+            loss = (m(xs, mask=mask, is_causal=True) * ws).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        steps.append(step)
+    return steps
+
+
+ROWS = {"lstm-lm": lm_steps, "lstm": lstm_steps, "lstm-cells": lambda rng: lstm_steps(rng, cells=True),
+        "transformer": transformer_steps}
+TOKENS = {"transformer": TT * TB}
 
 
 def main(argv=None):
@@ -129,7 +157,7 @@ def main(argv=None):
         for _ in range(args.steps):
             for k, fn in enumerate(steps):
                 times[k].append(timed(fn))
-        tps = [T * B / statistics.median(v) for v in times]
+        tps = [TOKENS.get(row, T * B) / statistics.median(v) for v in times]
         ratio = f"ratio baby/torch {tps[0] / tps[1]:.2f}" if len(tps) == 2 else ""
         theirs = f"torch {tps[1]:9.0f} tokens/s" if len(tps) == 2 else " " * 22
         print(f"{row:11s} baby {tps[0]:9.0f} tokens/s  {theirs}  {ratio}")

@@ -1,6 +1,7 @@
 """A character-level language model on any text file, written for PyTorch and run on baby.
 
     python examples/char_lm.py                        # an LSTM on the project's README
+    python examples/char_lm.py --model transformer    # a small causal Transformer
     python examples/char_lm.py --text book.txt --steps 2000 --hidden 256
 
 It learns to predict each next character of random windows of the text (90% of it; the last 10% is held
@@ -34,8 +35,31 @@ class CharLSTM(nn.Module):
         return self.head(out), state
 
 
+class CharTransformer(nn.Module):
+    """Token and position embeddings -> causal Transformer encoder layers (pre-norm) -> Linear."""
+
+    def __init__(self, vocab, d_model, heads, layers, context, dropout):
+        super().__init__()
+        self.embed, self.pos = nn.Embedding(vocab, d_model), nn.Embedding(context, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout, batch_first=True,
+                                           norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model),
+                                            enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, vocab)
+
+    def forward(self, x, state=None):
+        """x (B, T) character ids, T <= context -> logits (B, T, vocab); each position sees only those
+        before it (the causal mask)."""
+        T = x.shape[1]
+        h = self.embed(x) + self.pos(torch.arange(T))  # (B, T, d_model)
+        mask = nn.Transformer.generate_square_subsequent_mask(T)  # (T, T): -inf above the diagonal
+        return self.head(self.blocks(h, mask=mask, is_causal=True)), None
+
+
 def build(args, vocab):
     """The model the arguments ask for."""
+    if args.model == "transformer":
+        return CharTransformer(vocab, args.hidden, args.heads, args.layers, args.seq_len, args.dropout)
     return CharLSTM(vocab, args.hidden, args.layers, args.dropout)
 
 
@@ -85,7 +109,7 @@ def main(argv=None):
     """Train, report losses and perplexities, print a sample; returns the final held-out loss."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--text", type=Path, default=README, help="a UTF-8 text file (default: the README)")
-    ap.add_argument("--model", choices=["lstm"], default="lstm")
+    ap.add_argument("--model", choices=["lstm", "transformer"], default="lstm")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=64)

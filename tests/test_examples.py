@@ -42,3 +42,15 @@ def test_seq_classifier_on_digits(tmp_path):
     assert out.startswith("digits 8x8 (no MNIST files found): 1438 training images, 359 held out")
     assert out.count("epoch ") == 3
     assert float(out.split("held-out accuracy ")[1]) > 0.6
+
+
+def test_char_lm_transformer(tmp_path):
+    text = tmp_path / "abc.txt"
+    text.write_text("abcabcabd " * 60)
+    out = run("char_lm.py", "--text", str(text), "--model", "transformer", "--steps", "30",
+              "--log-every", "10", "--hidden", "32", "--heads", "2", "--layers", "2", "--seq-len", "12",
+              "--batch-size", "8", "--sample-len", "30", "--lr", "0.01", "--dropout", "0")
+    losses = [float(line.split()[3]) for line in out.splitlines() if line.startswith("step")]
+    assert "transformer with" in out.splitlines()[0] and losses[-1] < min(losses[0], 1.0)
+    sample = out.split("sample:\n")[1].rstrip("\n")
+    assert len(sample) == 31 and set(sample) <= set("abcd ")
