@@ -208,6 +208,48 @@ def test_transformer_encoder_layer_double_backward_matches_torch(layer_kw, call_
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-8, err_msg=f"input {i}")
 
 
+def _packed(T, x):
+    return T.nn.utils.rnn.pack_padded_sequence(x, [2, 5, 3], enforce_sorted=False)  # x (5, 3, I)
+
+
+RECURRENT = [  # (id, module name, kwargs, the input as fn(T, x (T, B, I)), with (h0[, c0]))
+    ("rnn-tanh-2layer-bidirectional", "RNN", {"num_layers": 2, "bidirectional": True}, None, False),
+    ("rnn-relu-h0", "RNN", {"nonlinearity": "relu"}, None, True),
+    ("lstm-packed-bidirectional", "LSTM", {"bidirectional": True}, _packed, False),
+    ("lstm-proj-h0c0-nobias", "LSTM", {"proj_size": 2, "bias": False}, None, True),
+    ("gru-packed-2layer", "GRU", {"num_layers": 2}, _packed, True),
+]
+
+
+def _recurrent_penalty(T, m, x, wrap, states):
+    """The gradients at x, the initial states and every parameter of the sum of the squared first gradients
+    of the sum of the squared outputs."""
+    x = T.tensor(x, requires_grad=True)
+    states = [T.tensor(s, requires_grad=True) for s in states]
+    hx = None if not states else states[0] if len(states) == 1 else tuple(states)
+    out, _ = m(x if wrap is None else wrap(T, x), hx)
+    out = out.data if wrap is not None else out  # a PackedSequence's rows
+    ps = [x, *states, *m.parameters()]
+    gs = T.autograd.grad((out ** 2).sum(), ps, create_graph=True)
+    return T.autograd.grad(sum((g * g).sum() for g in gs), ps)
+
+
+@pytest.mark.parametrize("name, kw, wrap, with_states", [pytest.param(*c[1:], id=c[0]) for c in RECURRENT])
+def test_recurrent_double_backward_matches_torch(name, kw, wrap, with_states):
+    theirs = getattr(torch.nn, name)(3, 4, dtype=torch.float64, **kw)
+    ours = getattr(baby.nn, name)(3, 4, dtype=baby.float64, **kw)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    D, L, Ho = 2 if kw.get("bidirectional") else 1, kw.get("num_layers", 1), kw.get("proj_size") or 4
+    x = RNG.standard_normal((5, 3, 3))
+    states = [RNG.standard_normal((D * L, 3, Ho))] + ([RNG.standard_normal((D * L, 3, 4))] if name == "LSTM"
+                                                      else [])
+    states = states if with_states else []
+    want = _recurrent_penalty(torch, theirs, x, wrap, states)
+    got = _recurrent_penalty(baby, ours, x, wrap, states)
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-9, err_msg=f"input {i}")
+
+
 def _subclasses(c):
     for s in c.__subclasses__():
         yield s
@@ -225,7 +267,10 @@ def test_every_op_of_baby_has_a_derivative_rule():
         if not m.name.endswith("__main__"):
             importlib.import_module(m.name)
     ours = [c for c in _subclasses(Function) if c.__module__.startswith("baby.")]
-    exempt = (higher.Once, engine._FreedGraph)  # the markers of a missing rule and of a freed graph
+    from baby.nn.rnn.op import Recurrence
+
+    # the markers of a missing rule and of a freed graph; the recurrent ops' base (its steps are a subclass's)
+    exempt = (higher.Once, engine._FreedGraph, Recurrence)
     missing = sorted(c.__qualname__ for c in ours
                      if c not in higher.rules and not hasattr(c, "backward_graph") and c not in exempt)
     assert len(ours) > 50 and missing == [], f"ops with no rule in baby/autograd/derivatives/: {missing}"
