@@ -14,8 +14,8 @@ active, the op layer pays one empty loop per call.
 import collections
 import threading
 
-from . import tensor
 from .ops.shape import Clone
+from .tensor import _traces
 
 Record = collections.namedtuple("Record", ["op", "inputs", "attrs", "output"])
 
@@ -40,8 +40,8 @@ class Trace:
         self.record(Assign(), (y,), {}, x)
 
     def __enter__(self):
-        tensor._traces.append(self)
+        _traces.append(self)
         return self
 
     def __exit__(self, *exc):
-        tensor._traces.remove(self)
+        _traces.remove(self)
