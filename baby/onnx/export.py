@@ -141,8 +141,9 @@ def _convert(g, records, records2):
                         t._data, t2._data))):
                     g.unstable[id(t)] = (f"takes a constant of shape {tuple(t.shape)} that changes with the "
                                          "dynamic axes")
+        convert = _converter(r.op)
         try:
-            g.bind(r.output, _converter(r.op)(g, r, r2))
+            g.bind(r.output, convert(g, r, r2))
         except OnnxExporterError as e:
             raise OnnxExporterError(f"export: {type(r.op).__name__}: {e}".replace(": export:", ":")) from None
 
