@@ -226,12 +226,37 @@ class TensorOps(nn.Module):
         e = baby.stack([d, d.clamp(-0.5, 0.5)], dim=1).sum(dim=1)  # (N, 12)
         f = self.fc(e).unsqueeze(1).transpose(1, 2).squeeze(2)     # (N, 4)
         g = f.max(dim=1, keepdim=True).values + f.amax(dim=1, keepdim=True) + f[..., 1:2]
-        return baby.maximum(f, g * 0.1) @ baby.ones(4, 3) + baby.einsum("ni,nj->nj", f, f).abs().log1p()[:, :3]
+        h = baby.einsum("ni,nj->nj", f, f).abs().log1p()[:, :3]
+        return baby.maximum(f, g * 0.1) @ baby.ones(4, 3) + h
 
 
 def test_tensor_ops():
     baby.manual_seed(0)
     _check(TensorOps(), (2, 3, 4), (2, 2, 5))
+
+
+class Bag(nn.Module):
+    """Token ids -> embeddings (indexing by an input) -> mean -> linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.fc = nn.Embedding(20, 6), nn.Linear(6, 3)
+
+    def forward(self, ids):
+        return self.fc(self.emb(ids).mean(dim=1))
+
+
+def test_embedding_indexed_by_an_input():
+    baby.manual_seed(0)
+    model, ids = Bag().eval(), np.array([[1, 5, 7], [19, 0, 3]])
+    f = io.BytesIO()
+    export(model, baby.tensor(ids), f, input_names=["ids"], dynamic_axes={"ids": [0, 1]})
+    session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
+    for x in (ids, np.array([[2, 2], [4, 6], [8, 11]])):
+        with baby.no_grad():
+            want = model(baby.tensor(x)).numpy()
+        np.testing.assert_allclose(session.run(None, {"ids": x})[0], want, atol=ATOL)
+        np.testing.assert_allclose(load(io.BytesIO(f.getvalue()))(baby.tensor(x)).numpy(), want, atol=ATOL)
 
 
 def test_opset_versions_and_names_and_file(tmp_path):

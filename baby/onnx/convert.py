@@ -49,9 +49,24 @@ for _cls, _type in ((E.Neg, "Neg"), (E.Exp, "Exp"), (E.Log, "Log"), (E.Sqrt, "Sq
                     (E.ReLU, "Relu"), (E.Sigmoid, "Sigmoid"), (E.Tanh, "Tanh"), (Sin, "Sin"),
                     (Cos, "Cos"), (S.Clone, "Identity"), (Assign, "Identity")):
     CONVERTERS[_cls] = _unary(_type)
-for _cls, _type in ((E.Add, "Add"), (E.Mul, "Mul"), (E.Div, "Div"), (E.Pow, "Pow"), (E.Maximum, "Max"),
+for _cls, _type in ((E.Add, "Add"), (E.Mul, "Mul"), (E.Pow, "Pow"), (E.Maximum, "Max"),
                     (MatMul, "MatMul")):
     CONVERTERS[_cls] = _binary(_type)
+
+@converts(E.Div)
+def div(g, r, r2):
+    """a / b; a sum divided by its count (a mean) is a ReduceMean, so the count may change with the
+    dynamic axes."""
+    a, b = r.inputs
+    src = g.made.get(id(a))
+    if isinstance(src, tuple) and isinstance(src[0].op, Sum) and not g.traced(b) and b.ndim == 0:
+        (s, s2), axes = src, src[0].attrs["axes"]
+        counts = [math.prod(rec.inputs[0].shape[i] for i in axes) for rec in (s, s2 or s)]
+        if [float(b._data), float((r2 or r).inputs[1]._data)] == counts:
+            g.unstable.pop(id(b), None)
+            return g.reduce("ReduceMean", g.value(s.inputs[0]), axes, s.attrs["keepdims"])
+    return g.add("Div", [g.value(t) for t in r.inputs])
+
 
 COMPARE = {"greater": "Greater", "less": "Less", "equal": "Equal", "greater_equal": "GreaterOrEqual",
            "less_equal": "LessOrEqual"}
@@ -261,7 +276,10 @@ def getitem(g, r, r2):
     """Basic indexing (ints, slices, None, ...) and one constant integer array: Slice, Gather, Unsqueeze."""
     x, index = r.inputs[0], r.attrs["index"]
     index = index if isinstance(index, tuple) else (index,)
-    if r2 and repr(index) != repr(r2.attrs["index"]):
+    index2 = r2.attrs["index"] if r2 else index
+    index2 = index2 if isinstance(index2, tuple) else (index2,)
+    fixed = [k for k, i in enumerate(index) if id(i) not in g.arrays]  # what must not change between traces
+    if r2 and any(repr(index[k]) != repr(index2[k]) for k in fixed):
         raise OnnxExporterError(f"indexing with {index!r}: the index changes with the dynamic axes")
     if sum(isinstance(i, np.ndarray) for i in index) > 1 or any(
             isinstance(i, np.ndarray) and i.dtype.kind not in "iu" for i in index):
@@ -292,7 +310,8 @@ def getitem(g, r, r2):
     if axes:
         v = g.add("Slice", [v, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
     for axis, i in reversed(picks):  # from the last axis, so the earlier ones keep their positions
-        v = g.add("Gather", [v, g.const(np.asarray(i, np.int64))], axis=axis)
+        traced = g.arrays.get(id(i)) if isinstance(i, np.ndarray) else None  # an index the model computed
+        v = g.add("Gather", [v, traced or g.const(np.asarray(i, np.int64))], axis=axis)
     return g.add("Unsqueeze", [v, g.ints(new)]) if new else v
 
 

@@ -144,6 +144,7 @@ def _convert(g, records, records2):
         convert = _converter(r.op)
         try:
             g.bind(r.output, convert(g, r, r2))
+            g.made[id(r.output)] = (r, r2)
         except OnnxExporterError as e:
             raise OnnxExporterError(f"export: {type(r.op).__name__}: {e}".replace(": export:", ":")) from None
 

@@ -36,6 +36,7 @@ class Graph:
         self.opset, self.nodes, self.inits = opset, [], {}
         self.names, self.arrays = {}, {}  # id(tensor) -> name; id(array) of a traced tensor -> name
         self.unstable = {}  # id(tensor) -> why: constants that change with the dynamic axes
+        self.made = {}  # id(traced tensor) -> (its record, the second trace's or None)
         self.params = {_key(a): name for name, a in params}
         self.count = 0
 
