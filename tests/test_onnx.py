@@ -210,6 +210,21 @@ def test_activations(layer):
     _check(layer(), (2, 5, 3))
 
 
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 5)),
+    (lambda: nn.Upsample(size=(7, 3), mode="bilinear"), (2, 3, 4, 5)),
+    (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    (lambda: nn.ZeroPad2d((1, 2, 0, 1)), (2, 3, 4, 5)),
+    (lambda: nn.ConstantPad1d(2, 0.5), (2, 3, 4)),
+    (lambda: nn.ReflectionPad2d(1), (2, 3, 4, 5)),
+    (lambda: nn.ReplicationPad1d((2, 1)), (2, 3, 4)),
+    (lambda: nn.Unflatten(1, (2, 3)), (2, 6, 4)),
+    (lambda: nn.Flatten(), (2, 3, 4)),
+])
+def test_resampling_padding_and_shape_layers(layer, shape):
+    _check(layer(), shape)
+
+
 class TensorOps(nn.Module):
     """Linear, flatten, view, permute, cat, stack, slicing, arithmetic and reductions in one forward."""
 
@@ -272,6 +287,21 @@ def test_opset_versions_and_names_and_file(tmp_path):
     assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [2, 1, 8, 8]
     session = ort.InferenceSession(str(tmp_path / "mlp.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], model(x).numpy(), atol=ATOL)
+
+
+def test_weights_as_graph_inputs():
+    model, x = models.MLP().eval(), baby.randn(2, 1, 8, 8)
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    for kwargs, feed in ((dict(keep_initializers_as_inputs=True), {}), (dict(export_params=False), weights)):
+        f = io.BytesIO()
+        proto = export(model, x, f, **kwargs)
+        inputs, inits = [i.name for i in proto.graph.input], {i.name for i in proto.graph.initializer}
+        if feed:                                  # the weights are inputs without values
+            assert inputs == ["x", *weights] and not inits & set(weights)
+        else:                                     # every initializer is also an input
+            assert inits == set(inputs[1:]) and set(weights) <= inits
+        got = ort.InferenceSession(f.getvalue()).run(None, {"x": x.numpy(), **feed})[0]
+        np.testing.assert_allclose(got, model(x).numpy(), atol=ATOL)
 
 
 def test_batchnorm_folds_into_the_conv():
