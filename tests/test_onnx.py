@@ -276,8 +276,9 @@ def test_embedding_indexed_by_an_input():
 
 def test_opset_versions_and_names_and_file(tmp_path):
     baby.manual_seed(0)
-    for opset in (17, 21):
+    for opset in (13, 17, 21):
         _check(models.SmallCNN(), (2, 1, 8, 8), opset=opset)
+        _check(nn.Sequential(nn.LayerNorm(6), nn.GELU(), nn.Softmax(-1)), (2, 3, 6), opset=opset)
     model, x = models.MLP().eval(), baby.randn(2, 1, 8, 8)
     export(model, x, tmp_path / "mlp.onnx", input_names=["image"], output_names=["logits"])
     proto = onnx.load(tmp_path / "mlp.onnx")
@@ -360,7 +361,7 @@ def test_what_cannot_export_raises_naming_it(model, dynamic, message):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(opset_version=12), ValueError, "opset_version=12; baby writes opsets 17 to 21"),
+    (dict(opset_version=12), ValueError, "opset_version=12; baby writes opsets 13 to 21"),
     (dict(dynamic_axes={"nope": [0]}), ValueError, "dynamic_axes names 'nope', which is none of"),
     (dict(dynamic_axes={"x": [2]}), ValueError, r"dynamic_axes\['x'\] has axes \[2\] out of range"),
     (dict(input_names=["a", "b"]), ValueError, "2 input_names"),

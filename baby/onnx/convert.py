@@ -214,8 +214,15 @@ def batch_norm(g, r, r2):
 
 @converts(LayerNorm)
 def layer_norm(g, r, r2):
-    return g.add("LayerNormalization", [g.value(t) for t in r.inputs], axis=-int(r.attrs["k"]),
-                 epsilon=float(r.attrs["eps"]))
+    x, w, b = r.inputs
+    k, eps = int(r.attrs["k"]), float(r.attrs["eps"])
+    if g.opset >= 17:
+        return g.add("LayerNormalization", [g.value(t) for t in r.inputs], axis=-k, epsilon=eps)
+    axes, v = list(range(x.ndim - k, x.ndim)), g.value(x)  # before opset 17: the formula
+    xc = g.add("Sub", [v, g.reduce("ReduceMean", v, axes, True)])
+    var = g.reduce("ReduceMean", g.add("Mul", [xc, xc]), axes, True)
+    y = g.add("Div", [xc, g.add("Sqrt", [g.add("Add", [var, g.const(eps, x.dtype)])])])
+    return g.add("Add", [g.add("Mul", [y, g.value(w)]), g.value(b)])
 
 
 def _dynamic(r, r2, shape1, shape2):

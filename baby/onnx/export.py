@@ -14,7 +14,7 @@ from ..trace import Trace
 from .convert import CONVERTERS
 from .graph import Graph, Node, OnnxExporterError
 
-OPSETS = range(17, 22)  # the opset versions baby writes (17: LayerNormalization; 18: the default)
+OPSETS = range(13, 22)  # the opset versions baby writes (18 by default)
 _exporting = []  # True while an export traces the model
 
 
