@@ -158,6 +158,44 @@ def _modes(model):
     return [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
 
 
+def _inputs(model, args, kwargs):
+    """(default name, tensor) of each tensor argument: the forward parameter it fills, or input_<i>."""
+    fn = model.forward if hasattr(model, "forward") else model
+    params = [p.name for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named = [(params[i] if i < len(params) else f"input_{i}", a) for i, a in enumerate(args)]
+    return [(n, a) for n, a in named + list(kwargs.items()) if isinstance(a, Tensor)]
+
+
+def _second_trace(model, args, kwargs, inputs, in_names, dyn, n):
+    """(records, outputs) of a call with the dynamic axes one longer than the example's `n` records;
+    (None, None) without dynamic input axes."""
+    if not any(dyn.get(name) for name in in_names):
+        return None, None
+    grown = {id(t): _grow(t, dyn.get(name, {})) for name, t in zip(in_names, inputs, strict=True)}
+    records, outs = _run(model, [grown.get(id(a), a) for a in args],
+                         {k: grown.get(id(a), a) for k, a in kwargs.items()})
+    if len(records) != n:
+        raise OnnxExporterError("export: the model runs other ops when the dynamic axes change size; "
+                                "export it without dynamic_axes")
+    return records, outs
+
+
+def _graph(model, opset, in_names, inputs, out_names, outs, records, records2, fold):
+    """The tidied Graph of the traced ops, from the named inputs to the named outputs."""
+    named = [*model.named_parameters(), *model.named_buffers()] if hasattr(model, "named_parameters") else []
+    g = Graph(opset, [(n, p._data) for n, p in named])
+    for name, t in zip(in_names, inputs, strict=True):
+        g.bind(t, name)
+    _convert(g, records, records2)
+    for k, (name, t) in enumerate(zip(out_names, outs, strict=True)):
+        if not g.traced(t):
+            raise OnnxExporterError(f"export: output {k} ({name}) does not depend on the inputs")
+        g.nodes.append(Node("Identity", [g.value(t)], [name], {}))
+    g.tidy(out_names, fold)
+    return g
+
+
 def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=None, output_names=None,
            opset_version=None, dynamo=True, external_data=True, dynamic_shapes=None, report=False,
            optimize=True, verify=False, export_params=True, keep_initializers_as_inputs=False,
@@ -172,44 +210,24 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                                                                                          False)):
         raise ValueError("export: baby exports inference graphs; use training=TrainingMode.EVAL")
     args, kwargs = _split_args(args, kwargs)
-    inputs = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
-    params = inspect.signature(model.forward if hasattr(model, "forward") else model).parameters
-    default = [p for p in params if params[p].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                           inspect.Parameter.VAR_KEYWORD)]
-    in_names = _names(input_names, default + [f"input_{i}" for i in range(len(inputs))], len(inputs), "input")
+    defaults, inputs = zip(*_inputs(model, args, kwargs), strict=True) if args or kwargs else ((), ())
+    in_names = _names(input_names, list(defaults), len(inputs), "input")
     modes = _modes(model)
-    if training == TrainingMode.EVAL and modes:
-        model.eval()
+    if training == TrainingMode.EVAL:
+        for m, _ in modes:
+            m.training = False
     try:
         records, outs = _run(model, args, kwargs)
-        out_names = _names(output_names, ["output"] if len(outs) == 1 else [f"output_{i}" for i in
-                                                                          range(len(outs))], len(outs),
-                           "output")
-        shapes = dict(zip(in_names + out_names, [t.shape for t in inputs + outs], strict=True))
+        default = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+        out_names = _names(output_names, default, len(outs), "output")
+        shapes = dict(zip(in_names + out_names, [t.shape for t in [*inputs, *outs]], strict=True))
         dyn = _dynamic_axes(dynamic_axes, dynamic_shapes, shapes)
-        records2 = outs2 = None
-        if any(dyn.get(n) for n in in_names):
-            grown = {id(t): _grow(t, dyn.get(n, {})) for n, t in zip(in_names, inputs, strict=True)}
-            args2 = [grown.get(id(a), a) for a in args]
-            kwargs2 = {k: grown.get(id(a), a) for k, a in kwargs.items()}
-            records2, outs2 = _run(model, args2, kwargs2)
-            if len(records2) != len(records):
-                raise OnnxExporterError("export: the model runs other ops when the dynamic axes change size; "
-                                        "export it without dynamic_axes")
+        records2, outs2 = _second_trace(model, args, kwargs, inputs, in_names, dyn, len(records))
     finally:
         for m, mode in modes:
             m.training = mode
-    named = [*model.named_parameters(), *model.named_buffers()] if hasattr(model, "named_parameters") else []
-    g = Graph(opset, [(n, p._data) for n, p in named])
-    for name, t in zip(in_names, inputs, strict=True):
-        g.bind(t, name)
-    _convert(g, records, records2)
-    for k, (name, t) in enumerate(zip(out_names, outs, strict=True)):
-        if not g.traced(t):
-            raise OnnxExporterError(f"export: output {k} ({name}) does not depend on the inputs")
-        g.nodes.append(Node("Identity", [g.value(t)], [name], {}))
-    g.tidy(out_names, do_constant_folding)
-    for k, name in enumerate(out_names):
+    g = _graph(model, opset, in_names, inputs, out_names, outs, records, records2, do_constant_folding)
+    for k, name in enumerate(out_names):  # output dims that changed between the traces are dynamic
         changed = [] if outs2 is None else [i for i, (m, n) in enumerate(zip(outs[k].shape, outs2[k].shape,
                                                                            strict=True)) if m != n]
         dyn[name] = {**{i: f"{name}_dynamic_axes_{i + 1}" for i in changed}, **dyn.get(name, {})}
