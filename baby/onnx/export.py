@@ -90,15 +90,45 @@ def _outputs(out):
     return outs
 
 
+class _ScopedTrace(Trace):
+    """A Trace that also notes, per record, the path of the module whose forward made the call."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.scopes, self.stack, self.handles = [], [""], []
+        for name, m in model.named_modules() if hasattr(model, "named_modules") else ():
+            self.handles += [m.register_forward_pre_hook(self._enter(name)),
+                             m.register_forward_hook(self._leave)]
+
+    def _enter(self, name):
+        def hook(module, args):
+            self.stack.append(name)
+        return hook
+
+    def _leave(self, module, args, y):
+        self.stack.pop()
+
+    def record(self, op, inputs, attrs, output):
+        n = len(self.records)
+        super().record(op, inputs, attrs, output)
+        if len(self.records) > n:
+            self.scopes.append(self.stack[-1])
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        for h in self.handles:
+            h.remove()
+
+
 def _run(model, args, kwargs):
-    """The records and outputs of one traced call."""
-    with no_grad(), Trace() as t:
+    """The records (with their module paths) and outputs of one traced call."""
+    with no_grad(), _ScopedTrace(model) as t:
         _exporting.append(True)
         try:
             out = model(*args, **kwargs)
         finally:
             _exporting.pop()
-    return t.records, _outputs(out)
+    return list(zip(t.records, t.scopes, strict=True)), _outputs(out)
 
 
 def _depends(g, r):
@@ -130,8 +160,9 @@ def _check_same(r, r2):
 
 def _convert(g, records, records2):
     """Emit the nodes of every record whose output depends on the inputs."""
-    for k, r in enumerate(records):
-        r2 = records2[k] if records2 is not None else None
+    for k, (r, scope) in enumerate(records):
+        r2 = records2[k][0] if records2 is not None else None
+        g.scope = scope
         _check_same(r, r2)
         if not _depends(g, r):
             continue
@@ -247,8 +278,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
 def _model(onnx, g, in_names, inputs, out_names, outs, dyn, export_params, as_inputs, title):
     """The ModelProto of the tidied graph."""
     h = onnx.helper
-    nodes = [h.make_node(n.op_type, n.inputs, n.outputs, name=f"{n.op_type}_{k}", **n.attrs)
-             for k, n in enumerate(g.nodes)]
+    nodes = [h.make_node(n.op_type, n.inputs, n.outputs, name=f"node_{n.outputs[0]}", **n.attrs)
+             for n in g.nodes]
     params = set(g.params.values())
     inits = {k: v for k, v in g.inits.items() if export_params or k not in params}
     graph_inputs = [_value_info(onnx, n, t, dyn.get(n, {})) for n, t in zip(in_names, inputs, strict=True)]

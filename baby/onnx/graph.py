@@ -38,12 +38,12 @@ class Graph:
         self.unstable = {}  # id(tensor) -> why: constants that change with the dynamic axes
         self.made = {}  # id(traced tensor) -> (its record, the second trace's or None)
         self.params = {_key(a): name for name, a in params}
-        self.count = 0
+        self.count, self.scope = 0, ""
 
     def fresh(self, base):
-        """A new value name."""
+        """A new value name: the module path of the op being converted, `base` and a number."""
         self.count += 1
-        return f"{base}_{self.count}"
+        return f"{self.scope}/{base}_{self.count}" if self.scope else f"{base}_{self.count}"
 
     def bind(self, t, name):
         """Tensor `t` (traced) is the value `name`."""
@@ -98,6 +98,8 @@ class Graph:
         self._transposes()
         self._argmax_gather()
         self._prune(outputs)
+        self._reshapes()
+        self._prune(outputs)
         if fold_batchnorm:
             self._fold_batchnorm()
             self._prune(outputs)
@@ -126,6 +128,20 @@ class Graph:
                 n.op_type, n.inputs, n.attrs = "Identity", [first.inputs[0]], {}
             else:
                 n.inputs, n.attrs = [first.inputs[0]], {"perm": perm}
+
+    def _reshapes(self):
+        """Reshape(Reshape(x, s1), s2) -> Reshape(x, s2) when the first has no other use and each 0 of s2
+        (copy the input's dim) falls on a 0 of s1 (which copied x's)."""
+        made, uses = {o: n for n in self.nodes for o in n.outputs}, self._uses()
+        for n in self.nodes:
+            m = made.get(n.inputs[0]) if n.op_type == "Reshape" else None
+            if m is None or m.op_type != "Reshape" or len(uses[m.outputs[0]]) != 1:
+                continue
+            s1, s2 = self.inits.get(m.inputs[1]), self.inits.get(n.inputs[1])
+            if s1 is None or s2 is None:
+                continue
+            if all(i < len(s1) and s1[i] == 0 for i in np.flatnonzero(s2 == 0)):
+                n.inputs[0] = m.inputs[0]
 
     def _argmax_gather(self):
         """GatherElements(x, ArgMax(x, axis, keepdims=1), axis) -> ReduceMax(x, axis, keepdims=1)."""
