@@ -12,6 +12,7 @@ from .creation import (
     is_tensor,
     linspace,
     logspace,
+    multinomial,
     normal,
     numel,
     ones,
@@ -50,6 +51,7 @@ from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, se
 from .io import load, save
 from .ops import (
     abs,
+    addmm,
     all,
     allclose,
     amax,
@@ -58,6 +60,7 @@ from .ops import (
     argmax,
     argmin,
     argsort,
+    baddbmm,
     bmm,
     cat,
     ceil,
@@ -68,7 +71,11 @@ from .ops import (
     concat,
     concatenate,
     cos,
+    cumprod,
     cumsum,
+    diag,
+    diag_embed,
+    diagonal,
     div,
     einsum,
     eq,
@@ -84,6 +91,7 @@ from .ops import (
     ge,
     gt,
     hstack,
+    index_add,
     index_select,
     isclose,
     isfinite,
@@ -110,6 +118,7 @@ from .ops import (
     minimum,
     mm,
     mul,
+    narrow,
     ne,
     neg,
     nonzero,
@@ -121,9 +130,12 @@ from .ops import (
     relu,
     remainder,
     repeat,
+    repeat_interleave,
     reshape,
+    roll,
     round,
     rsqrt,
+    scatter,
     scatter_add,
     sigmoid,
     sign,
@@ -143,6 +155,10 @@ from .ops import (
     tanh,
     topk,
     transpose,
+    tril,
+    tril_indices,
+    triu,
+    triu_indices,
     trunc,
     unflatten,
     unsqueeze,
@@ -161,4 +177,7 @@ for _name in ("abs", "add", "bmm", "cat", "ceil", "clamp", "clip", "concat", "co
               "maximum", "mean", "minimum", "mm", "mul", "neg", "pow", "prod", "remainder", "round", "rsqrt",
               "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sub", "sum", "tanh", "where"):
     globals()[_name] = torch_function(globals()[_name])  # input=/other= keywords and out= as torch.*
+for _name in ("addmm", "baddbmm", "cumprod", "diag", "diag_embed", "diagonal", "index_add", "narrow",
+              "repeat_interleave", "roll", "scatter", "scatter_add", "tril", "triu"):
+    globals()[_name] = torch_function(globals()[_name])
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
