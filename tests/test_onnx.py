@@ -245,6 +245,18 @@ class TensorOps(nn.Module):
         return baby.maximum(f, g * 0.1) @ baby.ones(4, 3) + h
 
 
+class Slices(nn.Module):
+    """Slices with Python's bounds, the batch axis included: they must hold at any batch."""
+
+    def forward(self, x):
+        parts = [x[1:, :, ::2], x[:-1, :, 1::2], x[::-1][1:, :, -2:], x[1:, :, ::-1][:, :, :2]]
+        return baby.cat(parts, dim=2)
+
+
+def test_slices_on_a_dynamic_axis():
+    _check(Slices(), (3, 2, 4))
+
+
 def test_tensor_ops():
     baby.manual_seed(0)
     _check(TensorOps(), (2, 3, 4), (2, 2, 5))

@@ -25,7 +25,7 @@ from ..trace import Assign
 from .graph import OnnxExporterError
 
 CONVERTERS = {}
-INT_MIN = -(2**63)  # a Slice end before the start of an axis, for negative steps
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # Slice bounds past either end of an axis
 
 
 def converts(*classes):
@@ -304,10 +304,10 @@ def getitem(g, r, r2):
             new.append(out)
             out += 1
             continue
-        if isinstance(i, slice) and i != slice(None):
-            start, stop, step = i.indices(x.shape[axis])
-            starts.append(start)
-            ends.append(INT_MIN if stop < 0 else stop)
+        if isinstance(i, slice) and i != slice(None):  # Python's bounds (negative ones too): ONNX's
+            step = 1 if i.step is None else int(i.step)
+            starts.append((0 if step > 0 else INT_MAX) if i.start is None else int(i.start))
+            ends.append((INT_MAX if step > 0 else INT_MIN) if i.stop is None else int(i.stop))
             axes.append(axis)
             steps.append(step)
         elif not isinstance(i, slice):

@@ -106,7 +106,7 @@ def slice_(x, starts, ends, axes=None, steps=None):
     steps = _ints(steps) if steps is not None else [1] * len(starts)
     index = [slice(None)] * x.ndim
     for s, e, a, k in zip(starts, ends, axes, steps, strict=True):
-        index[a] = slice(s, None if abs(e) >= INT_MAX else e, k)
+        index[a] = slice(None if abs(s) >= INT_MAX else s, None if abs(e) >= INT_MAX else e, k)
     return x[tuple(index)]
 
 
