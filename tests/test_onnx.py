@@ -31,7 +31,7 @@ def _check(model, *shapes, dynamic=True, opset=None, seed=0):
     model.eval()
     f = io.BytesIO()
     proto = export(model, tuple(baby.tensor(x) for x in xs), f, input_names=names, output_names=["y"],
-                   dynamic_axes=axes, opset_version=opset)
+                   dynamic_axes=axes, opset_version=opset).model_proto
     onnx.checker.check_model(proto, full_check=True)
     session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
     program = load(io.BytesIO(f.getvalue()))
@@ -302,12 +302,24 @@ def test_opset_versions_and_names_and_file(tmp_path):
     np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], model(x).numpy(), atol=ATOL)
 
 
+def test_the_onnx_program_saves_and_runs():
+    model, x = models.LeNet5(image_size=12).eval(), baby.randn(2, 1, 12, 12)
+    program = export(model, x, dynamo=True)                      # PyTorch's modern spelling: f left out
+    assert repr(program).startswith("ONNXProgram(12 nodes, inputs ['x'], outputs ['output'], opset 18)")
+    f = io.BytesIO()
+    program.save(f)
+    assert onnx.load_model_from_string(f.getvalue()) == program.model_proto
+    (out,) = program(x)
+    np.testing.assert_allclose(out.numpy(), model(x).numpy(), atol=ATOL)
+    np.testing.assert_allclose(load(program)(x).numpy(), model(x).numpy(), atol=ATOL)
+
+
 def test_weights_as_graph_inputs():
     model, x = models.MLP().eval(), baby.randn(2, 1, 8, 8)
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     for kwargs, feed in ((dict(keep_initializers_as_inputs=True), {}), (dict(export_params=False), weights)):
         f = io.BytesIO()
-        proto = export(model, x, f, **kwargs)
+        proto = export(model, x, f, **kwargs).model_proto
         inputs, inits = [i.name for i in proto.graph.input], {i.name for i in proto.graph.initializer}
         if feed:                                  # the weights are inputs without values
             assert inputs == ["x", *weights] and not inits & set(weights)
@@ -319,10 +331,10 @@ def test_weights_as_graph_inputs():
 
 def test_batchnorm_folds_into_the_conv():
     model = models.SmallCNN().eval()
-    proto = export(model, baby.randn(2, 1, 8, 8), io.BytesIO())
+    proto = export(model, baby.randn(2, 1, 8, 8), io.BytesIO()).model_proto
     ops = [n.op_type for n in proto.graph.node]
     assert ops == ["Conv", "Relu", "Conv", "Relu", "MaxPool", "Reshape", "Gemm"]
-    unfolded = export(model, baby.randn(2, 1, 8, 8), io.BytesIO(), do_constant_folding=False)
+    unfolded = export(model, baby.randn(2, 1, 8, 8), do_constant_folding=False).model_proto
     assert [n.op_type for n in unfolded.graph.node].count("BatchNormalization") == 2
 
 

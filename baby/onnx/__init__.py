@@ -4,8 +4,9 @@
 extra) and say so in one line when it is missing.
 """
 
-from .export import OPSETS, TrainingMode, export, is_in_onnx_export
+from .export import OPSETS, ONNXProgram, TrainingMode, export, is_in_onnx_export
 from .graph import OnnxExporterError
 from .load import load
 
-__all__ = ["OPSETS", "OnnxExporterError", "TrainingMode", "export", "is_in_onnx_export", "load"]
+__all__ = ["ONNXProgram", "OPSETS", "OnnxExporterError", "TrainingMode", "export", "is_in_onnx_export",
+           "load"]

@@ -26,6 +26,32 @@ class TrainingMode(enum.IntEnum):
     TRAINING = 2
 
 
+class ONNXProgram:
+    """What export returns, as torch.onnx.ONNXProgram: `model_proto`, `save(path)`, and a call that runs the
+    graph with baby's ops (baby.onnx.load) and returns the list of outputs."""
+
+    def __init__(self, model_proto):
+        self.model_proto = model_proto
+
+    def save(self, destination):
+        """Write the model to `destination` (a path, atomically, or a binary file)."""
+        data = self.model_proto.SerializeToString()
+        if isinstance(destination, (str, os.PathLike)):
+            write_atomic(destination, lambda out: out.write(data))
+        else:
+            destination.write(data)
+
+    def __call__(self, *args):
+        from .load import Program
+        out = Program(self.model_proto)(*args)
+        return list(out) if isinstance(out, tuple) else [out]
+
+    def __repr__(self):
+        g = self.model_proto.graph
+        return (f"ONNXProgram({len(g.node)} nodes, inputs {[i.name for i in g.input]}, outputs "
+                f"{[o.name for o in g.output]}, opset {self.model_proto.opset_import[0].version})")
+
+
 def is_in_onnx_export():
     """Whether an export is tracing the model right now."""
     return bool(_exporting)
@@ -231,7 +257,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
            opset_version=None, dynamo=True, external_data=True, dynamic_shapes=None, report=False,
            optimize=True, verify=False, export_params=True, keep_initializers_as_inputs=False,
            dynamic_axes=None, training=TrainingMode.EVAL, do_constant_folding=True):
-    """Export `model` run on `args` as an ONNX model written to `f` (a path or binary file); returns it."""
+    """Export `model` run on `args` as an ONNX model, written to `f` (a path or binary file) when given; the
+    ONNXProgram."""
     onnx = _onnx()
     opset = 18 if opset_version is None else opset_version
     if opset not in OPSETS:
@@ -267,12 +294,10 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     onnx.checker.check_model(model_proto)
     if verbose:
         print(onnx.helper.printable_graph(model_proto.graph))
-    data = model_proto.SerializeToString()
-    if isinstance(f, (str, os.PathLike)):
-        write_atomic(f, lambda out: out.write(data))
-    elif f is not None:
-        f.write(data)
-    return model_proto
+    program = ONNXProgram(model_proto)
+    if f is not None:
+        program.save(f)
+    return program
 
 
 def _model(onnx, g, in_names, inputs, out_names, outs, dyn, export_params, as_inputs, title):

@@ -214,10 +214,13 @@ class Program:
 
 
 def load(f):
-    """The ONNX model in `f` (a path, a binary file or a ModelProto) as a Program run with baby's ops."""
+    """The ONNX model in `f` (a path, a binary file, a ModelProto or an ONNXProgram) as a Program run with
+    baby's ops."""
     from .export import _onnx
     onnx = _onnx()
     if isinstance(f, onnx.ModelProto):
         return Program(f)
+    if hasattr(f, "model_proto"):  # what export returned
+        return Program(f.model_proto)
     model = onnx.load_model(f, load_external_data=False)
     return Program(model)
