@@ -38,10 +38,12 @@ def converts(*classes):
 
 
 def _unary(op_type):
+    """A converter to the one-input ONNX op `op_type`."""
     return lambda g, r, r2: g.add(op_type, [g.value(r.inputs[0])])
 
 
 def _binary(op_type):
+    """A converter to the ONNX op `op_type` over every input (broadcasting as NumPy)."""
     return lambda g, r, r2: g.add(op_type, [g.value(t) for t in r.inputs])
 
 
@@ -52,6 +54,7 @@ for _cls, _type in ((E.Neg, "Neg"), (E.Exp, "Exp"), (E.Log, "Log"), (E.Sqrt, "Sq
 for _cls, _type in ((E.Add, "Add"), (E.Mul, "Mul"), (E.Pow, "Pow"), (E.Maximum, "Max"),
                     (MatMul, "MatMul")):
     CONVERTERS[_cls] = _binary(_type)
+
 
 @converts(E.Div)
 def div(g, r, r2):
@@ -75,6 +78,7 @@ ROUNDING = {"floor": "Floor", "ceil": "Ceil", "round": "Round", "sign": "Sign"}
 
 @converts(E.Compare)
 def compare(g, r, r2):
+    """A comparison: Greater, Less, Equal, ... (not_equal as Not(Equal))."""
     name = r.attrs["fn"].__name__
     if name == "not_equal":
         return g.add("Not", [g.add("Equal", [g.value(t) for t in r.inputs])])
@@ -85,7 +89,8 @@ def compare(g, r, r2):
 
 @converts(E.Rounding)
 def rounding(g, r, r2):
-    name = getattr(r.attrs["fn"], "__name__", "round to decimals")
+    """floor, ceil, round, sign: the ONNX op of the same name."""
+    name = r.attrs["fn"].__name__.replace("<lambda>", "round to decimals")
     if name not in ROUNDING:
         raise OnnxExporterError(f"the rounding {name} has no ONNX conversion")
     return g.add(ROUNDING[name], [g.value(r.inputs[0])])
@@ -93,30 +98,35 @@ def rounding(g, r, r2):
 
 @converts(E.Cast)
 def cast(g, r, r2):
+    """A dtype change: Cast."""
     from onnx.helper import np_dtype_to_tensor_dtype
     return g.add("Cast", [g.value(r.inputs[0])], to=np_dtype_to_tensor_dtype(np.dtype(r.attrs["dtype"])))
 
 
 @converts(E.PowScalar)
 def pow_scalar(g, r, r2):
+    """x ** p for a number p: Pow with a constant exponent of x's dtype."""
     x = r.inputs[0]
     return g.add("Pow", [g.value(x), g.const(r.attrs["p"], x.dtype)])
 
 
 @converts(Log1p)
 def log1p(g, r, r2):
+    """log(1 + x): Log(Add)."""
     x = r.inputs[0]
     return g.add("Log", [g.add("Add", [g.value(x), g.const(1, x.dtype)])])
 
 
 @converts(Expm1)
 def expm1(g, r, r2):
+    """exp(x) - 1: Sub(Exp)."""
     x = r.inputs[0]
     return g.add("Sub", [g.add("Exp", [g.value(x)]), g.const(1, x.dtype)])
 
 
 @converts(E.GELU)
 def gelu(g, r, r2):
+    """GELU from Erf (exact) or Tanh (approximate), as the formula."""
     x = r.inputs[0]
     v, c = g.value(x), lambda k: g.const(k, x.dtype)
     if r.attrs["approximate"] == "tanh":  # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
@@ -129,6 +139,7 @@ def gelu(g, r, r2):
 
 @converts(E.Where)
 def where(g, r, r2):
+    """Where: the condition is a traced comparison (an activation's) or a constant mask."""
     cond = r.attrs["cond"]
     name = g.arrays.get(id(cond))
     return g.add("Where", [name or g.const(cond), *(g.value(t) for t in r.inputs)])
@@ -136,11 +147,13 @@ def where(g, r, r2):
 
 @converts(Linear)
 def linear(g, r, r2):
+    """x @ w.T + b: Gemm with transB."""
     return g.add("Gemm", [g.value(t) for t in r.inputs], transB=1)
 
 
 @converts(Einsum)
 def einsum(g, r, r2):
+    """Einsum with the op's equation."""
     equation = f"{','.join(r.attrs['ins'])}->{r.attrs['out']}"
     return g.add("Einsum", [g.value(t) for t in r.inputs], equation=equation)
 
@@ -163,6 +176,7 @@ def _pads(pads):
 
 @converts(Conv, ConvTranspose)
 def conv(g, r, r2):
+    """Conv / ConvTranspose on the NCHW transpose of the channels-last input, weights in PyTorch's layout."""
     x, w, *b = r.inputs
     nd, a = x.ndim - 2, r.attrs
     W = g.transposed(w, (nd + 1, nd, *range(nd)))  # (*k, C/G, C') -> (C', C/G, *k): PyTorch's layouts
@@ -175,6 +189,7 @@ def conv(g, r, r2):
 
 @converts(MaxPool)
 def max_pool(g, r, r2):
+    """MaxPool with baby's pads (the ceil_mode ones included) between two Transposes."""
     x, a = r.inputs[0], r.attrs
     y = g.add("MaxPool", [_nchw(g, x)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
               pads=_pads(a["pads"]), dilations=list(a["dilation"]))
@@ -183,6 +198,7 @@ def max_pool(g, r, r2):
 
 @converts(AvgPool)
 def avg_pool(g, r, r2):
+    """AveragePool (window sums / window size), times window size / baby's divisor where they differ."""
     x, a = r.inputs[0], r.attrs
     y = g.add("AveragePool", [_nchw(g, x)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
               pads=_pads(a["pads"]), count_include_pad=1)  # window sums / prod(k)
@@ -194,6 +210,7 @@ def avg_pool(g, r, r2):
 
 @converts(BatchNorm)
 def batch_norm(g, r, r2):
+    """Eval: BatchNormalization; with batch statistics (group and instance norm): the formula."""
     x, w, b = r.inputs
     a = r.attrs
     if not a["training"]:
@@ -214,6 +231,7 @@ def batch_norm(g, r, r2):
 
 @converts(LayerNorm)
 def layer_norm(g, r, r2):
+    """LayerNormalization over the trailing `k` dims (its formula before opset 17)."""
     x, w, b = r.inputs
     k, eps = int(r.attrs["k"]), float(r.attrs["eps"])
     if g.opset >= 17:
@@ -250,11 +268,13 @@ def reshape(g, r, r2):
 
 @converts(S.Permute)
 def permute(g, r, r2):
+    """Transpose."""
     return g.add("Transpose", [g.value(r.inputs[0])], perm=[int(i) for i in r.attrs["axes"]])
 
 
 @converts(S.BroadcastTo)
 def broadcast_to(g, r, r2):
+    """Expand; a dynamic dim is 1 in the shape (Expand keeps the input's)."""
     x, shape = r.inputs[0], list(r.attrs["shape"])
     lead = len(shape) - x.ndim
     for i in _dynamic(r, r2, shape, r2.attrs["shape"] if r2 else shape):
@@ -266,12 +286,14 @@ def broadcast_to(g, r, r2):
 
 @converts(S.Pad)
 def pad(g, r, r2):
+    """Pad with a constant."""
     x = r.inputs[0]
     return g.add("Pad", [g.value(x), g.ints(_pads(r.attrs["pad"])), g.const(r.attrs["value"], x.dtype)])
 
 
 @converts(S.Flip)
 def flip(g, r, r2):
+    """Slice with step -1 along the flipped axes."""
     axes = list(r.attrs["axes"])
     n = len(axes)
     return g.add("Slice", [g.value(r.inputs[0]), g.ints([-1] * n), g.ints([INT_MIN] * n), g.ints(axes),
@@ -324,32 +346,38 @@ def getitem(g, r, r2):
 
 @converts(Sum)
 def sum_(g, r, r2):
+    """ReduceSum."""
     return g.reduce("ReduceSum", g.value(r.inputs[0]), r.attrs["axes"], r.attrs["keepdims"])
 
 
 @converts(Max)
 def max_(g, r, r2):
+    """ReduceMax."""
     return g.reduce("ReduceMax", g.value(r.inputs[0]), r.attrs["axes"], r.attrs["keepdims"])
 
 
 @converts(Prod)
 def prod(g, r, r2):
+    """ReduceProd."""
     return g.reduce("ReduceProd", g.value(r.inputs[0]), [r.attrs["axis"]], r.attrs["keepdims"])
 
 
 @converts(Softmax, LogSoftmax)
 def softmax(g, r, r2):
+    """Softmax or LogSoftmax along the op's axis."""
     op_type = "Softmax" if isinstance(r.op, Softmax) else "LogSoftmax"
     return g.add(op_type, [g.value(r.inputs[0])], axis=int(r.attrs["axis"]))
 
 
 @converts(Cumsum)
 def cumsum(g, r, r2):
+    """CumSum."""
     return g.add("CumSum", [g.value(r.inputs[0]), g.const(np.asarray(r.attrs["axis"], np.int64))])
 
 
 @converts(Arg)
 def arg(g, r, r2):
+    """ArgMax / ArgMin along an axis, or of the flattened tensor."""
     x, a = r.inputs[0], r.attrs
     op_type = "ArgMax" if a["fn"] == "argmax" else "ArgMin"
     if a["axis"] is not None:
@@ -361,6 +389,7 @@ def arg(g, r, r2):
 
 @converts(Gather)
 def gather(g, r, r2):
+    """GatherElements by the traced (or constant) index along `dim`."""
     d, index = r.attrs["dim"], r.attrs["index"][r.attrs["dim"]]
     i = g.arrays.get(id(index)) or g.const(np.broadcast_to(index, r.output.shape))
     return g.add("GatherElements", [g.value(r.inputs[0]), i], axis=int(d))
@@ -368,11 +397,13 @@ def gather(g, r, r2):
 
 @converts(Concatenate)
 def concatenate(g, r, r2):
+    """Concat."""
     return g.add("Concat", [g.value(t) for t in r.inputs], axis=int(r.attrs["axis"]))
 
 
 @converts(Stack)
 def stack(g, r, r2):
+    """Unsqueeze each input, then Concat."""
     axis = int(r.attrs["axis"])
     parts = [g.add("Unsqueeze", [g.value(t), g.ints([axis])]) for t in r.inputs]
     return g.add("Concat", parts, axis=axis)

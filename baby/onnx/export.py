@@ -175,7 +175,7 @@ def _converter(op):
 
 
 def _check_same(r, r2):
-    """Raise unless the second trace's record is the same op with the same constant inputs."""
+    """Raise unless the second trace's record is the same op, with as many inputs."""
     if r2 is None:
         return
     if type(r.op) is not type(r2.op) or len(r.inputs) != len(r2.inputs):

@@ -94,7 +94,7 @@ def unsqueeze(x, axes):
     """Unsqueeze: size-1 dims at `axes` of the output."""
     n = x.ndim + len(_ints(axes))
     new = sorted(a % n for a in _ints(axes))
-    shape, rest = [], iter(x.shape)
+    rest = iter(x.shape)
     shape = [1 if i in new else next(rest) for i in range(n)]
     return ops.reshape(x, *shape)
 
