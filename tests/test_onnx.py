@@ -253,6 +253,18 @@ class Slices(nn.Module):
         return baby.cat(parts, dim=2)
 
 
+class SequenceTools(nn.Module):
+    """What sequence models use: causal masks (tril, triu), roll, narrow."""
+
+    def forward(self, x):
+        y = baby.tril(x) + baby.triu(x, 1) * 2 + baby.tril(x, -1)
+        return baby.roll(y, (1, -2), (1, 2)) + y.narrow(2, 1, 3).sum(dim=2, keepdim=True)
+
+
+def test_sequence_tools():
+    _check(SequenceTools(), (2, 4, 5))
+
+
 def test_slices_on_a_dynamic_axis():
     _check(Slices(), (3, 2, 4))
 

@@ -19,7 +19,9 @@ from ..ops.index import Gather
 from ..ops.join import Concatenate, Stack
 from ..ops.math import Cos, Expm1, Log1p, Sin
 from ..ops.matmul import Einsum, Linear, MatMul
+from ..ops.matrix import Triangle
 from ..ops.pool import AvgPool, MaxPool
+from ..ops.rearrange import Roll
 from ..ops.reduce import Arg, Cumsum, LogSoftmax, Max, Prod, Softmax, Sum
 from ..trace import Assign
 from .graph import OnnxExporterError
@@ -407,3 +409,27 @@ def stack(g, r, r2):
     axis = int(r.attrs["axis"])
     parts = [g.add("Unsqueeze", [g.value(t), g.ints([axis])]) for t in r.inputs]
     return g.add("Concat", parts, axis=axis)
+
+
+@converts(Triangle)
+def triangle(g, r, r2):
+    """tril / triu: Trilu (opset 14 and later) with the diagonal offset."""
+    if g.opset < 14:
+        raise OnnxExporterError(f"{r.attrs['fn'].__name__} needs opset 14 or later (Trilu)")
+    return g.add("Trilu", [g.value(r.inputs[0]), g.const(np.asarray(r.attrs["k"], np.int64))],
+                 upper=int(r.attrs["fn"].__name__ == "triu"))
+
+
+@converts(Roll)
+def roll(g, r, r2):
+    """Roll by s along d: the last s elements, then the rest (two Slices and a Concat per dim)."""
+    x, v = r.inputs[0], g.value(r.inputs[0])
+    for k, (s, d) in enumerate(zip(r.attrs["shifts"], r.attrs["dims"], strict=True)):
+        s %= x.shape[d]
+        if r2 is not None and s != r2.attrs["shifts"][k] % r2.inputs[0].shape[d]:
+            raise OnnxExporterError(f"roll along dim {d}: the shift changes with the dynamic axes")
+        if s:
+            tail = g.add("Slice", [v, g.ints([-s]), g.ints([INT_MAX]), g.ints([d])])
+            head = g.add("Slice", [v, g.ints([0]), g.ints([-s]), g.ints([d])])
+            v = g.add("Concat", [tail, head], axis=int(d))
+    return v

@@ -162,6 +162,7 @@ RUNNERS = {
     "Softmax": lambda x, *, axis=-1: ops.softmax(x, axis),
     "LogSoftmax": lambda x, *, axis=-1: ops.log_softmax(x, axis),
     "CumSum": lambda x, axis: ops.cumsum(x, int(axis.item())),
+    "Trilu": lambda x, k=None, *, upper=1: (ops.triu if upper else ops.tril)(x, 0 if k is None else k.item()),
     "ArgMax": lambda x, *, axis=0, keepdims=1: ops.argmax(x, axis, bool(keepdims)),
     "ArgMin": lambda x, *, axis=0, keepdims=1: ops.argmin(x, axis, bool(keepdims)),
 }
