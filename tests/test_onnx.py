@@ -314,6 +314,38 @@ def test_opset_versions_and_names_and_file(tmp_path):
     np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], model(x).numpy(), atol=ATOL)
 
 
+class TwoHeads(nn.Module):
+    """Two inputs (one by keyword) and two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.head = nn.Linear(5, 4), nn.Linear(4, 2)
+
+    def forward(self, x, scale=None):
+        h = self.body(x).relu() * scale
+        return self.head(h), h
+
+
+def test_keyword_inputs_and_several_outputs(capsys):
+    baby.manual_seed(0)
+    model, x, scale = TwoHeads().eval(), baby.randn(3, 5), baby.rand(3, 1)
+    f = io.BytesIO()
+    export(model, (x, {"scale": scale}), f, output_names=["logits", "features"], verbose=True,
+           dynamic_axes={"x": [0], "scale": [0], "logits": [0]})
+    assert capsys.readouterr().out.startswith("TwoHeads (")
+    session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x", "scale"]
+    shapes = [o.shape for o in session.get_outputs()]
+    assert shapes == [["logits_dynamic_axes_1", 2], ["features_dynamic_axes_1", 4]]
+    for n in (3, 6):
+        rng = np.random.default_rng(n)
+        xs, ss = rng.standard_normal((n, 5)).astype(np.float32), rng.random((n, 1)).astype(np.float32)
+        want = model(baby.tensor(xs), scale=baby.tensor(ss))
+        got = session.run(None, {"x": xs, "scale": ss})
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b.numpy(), atol=ATOL)
+
+
 def test_the_onnx_program_saves_and_runs():
     model, x = models.LeNet5(image_size=12).eval(), baby.randn(2, 1, 12, 12)
     program = export(model, x, dynamo=True)                      # PyTorch's modern spelling: f left out

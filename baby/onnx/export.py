@@ -293,7 +293,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                          keep_initializers_as_inputs, type(model).__name__)
     onnx.checker.check_model(model_proto)
     if verbose:
-        print(onnx.helper.printable_graph(model_proto.graph))
+        print(onnx.printer.to_text(model_proto.graph))
     program = ONNXProgram(model_proto)
     if f is not None:
         program.save(f)
