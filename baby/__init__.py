@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, dtypes, init, models, nn, onnx, ops, optim, trainer, utils
+from . import autograd, data, distributed, dtypes, init, models, nn, onnx, ops, optim, trainer, utils
 from .creation import (
     arange,
     empty,

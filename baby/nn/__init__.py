@@ -2,7 +2,7 @@
 # ruff: noqa: F401
 
 from .. import init
-from . import functional, utils
+from . import functional, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -87,3 +87,4 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
+from .sync_norm import SyncBatchNorm

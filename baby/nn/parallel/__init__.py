@@ -1,0 +1,3 @@
+"""torch.nn.parallel: DistributedDataParallel (over MPI, see baby.distributed)."""
+
+from .distributed import DDP, DistributedDataParallel
