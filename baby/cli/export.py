@@ -67,10 +67,10 @@ def add_parser(commands):
     x.add_argument("--out", required=True, metavar="FILE", help="the .onnx file to write")
     x.add_argument("--dataset", choices=list(DATASETS), help="the images a fit() checkpoint without run "
                    "settings takes (default digits); a `baby train` checkpoint knows its own")
-    x.add_argument("--opset", type=int, choices=list(onnx.OPSETS), default=18,
-                   help="ONNX opset version (default 18)")
-    x.add_argument("--batch-size", type=COUNT, default=1, help="the batch the model is traced with "
-                   "(default 1; any batch runs)")
+    x.add_argument("--opset", type=int, choices=list(onnx.OPSETS), default=18, metavar="N",
+                   help=f"ONNX opset version, {onnx.OPSETS[0]} to {onnx.OPSETS[-1]} (default 18)")
+    x.add_argument("--batch-size", type=COUNT, default=1, metavar="N", help="the batch the model is traced "
+                   "with (default 1; the file runs any batch)")
     x.add_argument("--force", action="store_true", help="replace an existing --out")
     x.set_defaults(run=run)
     return x
