@@ -4,6 +4,7 @@ the export's batch size and another one; baby.onnx.load runs them back with baby
 import io
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,23 @@ class InvertedResidual(nn.Module):
 def test_cifar_zoo_blocks(name, model):
     baby.manual_seed(0)
     _check(model(), (2, 4, 8, 8))
+
+
+def _zoo_file(monkeypatch):
+    """kuangliu/pytorch-cifar's models/preact_resnet.py (tests/fixtures, unchanged) on baby as torch."""
+    for name, module in (("torch", baby), ("torch.nn", baby.nn), ("torch.nn.functional", baby.nn.functional)):
+        monkeypatch.setitem(sys.modules, name, module)
+    path = ROOT / "tests" / "fixtures" / "preact_resnet.py"
+    module = types.ModuleType("preact_resnet")
+    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
+    monkeypatch.undo()
+    return module
+
+
+def test_a_public_cifar_zoo_network(monkeypatch):
+    zoo = _zoo_file(monkeypatch)
+    baby.manual_seed(0)
+    _check(zoo.PreActResNet(zoo.PreActBlock, [1, 1, 1, 1]), (2, 3, 32, 32))
 
 
 @pytest.mark.parametrize("layer, shape", [
