@@ -133,12 +133,27 @@ def copy_(x, src):
 
 def uniform_(x, a=0.0, b=1.0):
     """Fill with samples uniform in [a, b), in place."""
-    return fill_(x, _wrap((random.generator().random(x.shape) * (b - a) + a).astype(x.dtype)))
+    return _draw_(x, "uniform_", random.fill_uniform, a, b)
 
 
 def normal_(x, mean=0.0, std=1.0):
     """Fill with normal samples N(mean, std**2), in place."""
-    return fill_(x, _wrap((random.generator().standard_normal(x.shape) * std + mean).astype(x.dtype)))
+    return _draw_(x, "normal_", random.fill_normal, mean, std)
+
+
+def _draw_(x, name, fill, *args):
+    """Random draws into x's own memory, in its dtype (no temporary of its size); through fill_ (which
+    refuses a leaf that requires grad) when the write must be recorded."""
+    if _records(x, ()):
+        y = xp.empty_like(x._data)
+        fill(y, *args)
+        return fill_(x, _wrap(y))
+    try:
+        fill(x._data, *args)
+    except ValueError as e:
+        raise RuntimeError(f"{name}: cannot write into this tensor ({e})") from None
+    x._vc[0] += 1
+    return x
 
 
 def setitem(x, index, value):
