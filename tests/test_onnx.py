@@ -283,6 +283,46 @@ def test_sequence_tools():
     _check(SequenceTools(), (2, 4, 5))
 
 
+class CausalAttention(nn.Module):
+    """Self-attention with a causal bool mask made from the input's length."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        L = x.shape[1]
+        mask = baby.triu(baby.ones(L, L, dtype=baby.bool), 1)
+        return self.attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+    lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True,
+                                       activation="gelu"),
+    lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+    lambda: nn.RMSNorm(8),
+])
+def test_sequence_layers_with_dynamic_batch_and_length(layer):
+    baby.manual_seed(0)
+    model = layer().eval()
+    run = (lambda x: model(x, x, x)[0]) if isinstance(model, nn.MultiheadAttention) else model
+    f = io.BytesIO()
+    export(run, baby.randn(2, 5, 8), f, input_names=["x"], dynamic_axes={"x": [0, 1], "output": [0, 1]})
+    session, program = ort.InferenceSession(f.getvalue()), load(io.BytesIO(f.getvalue()))
+    for shape in ((2, 5, 8), (3, 7, 8)):
+        x = np.random.default_rng(shape[0]).standard_normal(shape).astype(np.float32)
+        with baby.no_grad():
+            want = run(baby.tensor(x)).numpy()
+        np.testing.assert_allclose(session.run(None, {"x": x})[0], want, atol=ATOL, rtol=RTOL)
+        np.testing.assert_allclose(program(baby.tensor(x)).numpy(), want, atol=ATOL, rtol=RTOL)
+
+
+def test_causal_attention_with_a_static_length():
+    baby.manual_seed(0)
+    _check(CausalAttention(), (2, 5, 8))
+
+
 def test_slices_on_a_dynamic_axis():
     _check(Slices(), (3, 2, 4))
 

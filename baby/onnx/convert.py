@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..nn.functional.attention import MaskedSoftmax
 from ..nn.functional.basic import LayerNorm
 from ..nn.functional.norm import BatchNorm
 from ..ops import elementwise as E
@@ -260,12 +261,28 @@ def reshape(g, r, r2):
         if i < x.ndim and shape[i] == x.shape[i] and r2.attrs["shape"][i] == r2.inputs[0].shape[i]:
             shape[i] = 0  # ONNX: the input's size in this dim
             dyn.remove(i)
-    if len(dyn) > 1:
-        raise OnnxExporterError(f"reshape to {tuple(r.attrs['shape'])}: several dims change with the "
-                                "dynamic axes")
+    if len(dyn) > 1:  # the sizes at run time, from the shape of a value that had them in both traces
+        return g.add("Reshape", [g.value(x), _shape_of_values(g, r, r2, shape, dyn)])
     for i in dyn:
         shape[i] = -1
     return g.add("Reshape", [g.value(x), g.ints(shape)])
+
+
+def _shape_of_values(g, r, r2, shape, dyn):
+    """A shape tensor: the static entries of `shape`, and each dynamic one gathered from the Shape of a
+    traced value whose size in some dim matched it in both traces."""
+    parts = []
+    for i, n in enumerate(shape):
+        if i not in dyn:
+            parts.append(g.ints([n]))
+            continue
+        found = next(((name, d) for name, s1, s2 in reversed(g.sizes) for d in range(len(s1))
+                      if s1[d] == n and s2[d] == r2.attrs["shape"][i]), None)
+        if found is None:
+            raise OnnxExporterError(f"reshape to {tuple(r.attrs['shape'])}: dim {i} changes with the dynamic "
+                                    "axes and no traced value has its size")
+        parts.append(g.add("Gather", [g.add("Shape", [found[0]]), g.ints([found[1]])], axis=0))
+    return g.add("Concat", parts, axis=0)
 
 
 @converts(S.Permute)
@@ -433,3 +450,16 @@ def roll(g, r, r2):
             head = g.add("Slice", [v, g.ints([0]), g.ints([-s]), g.ints([d])])
             v = g.add("Concat", [tail, head], axis=int(d))
     return v
+
+
+@converts(MaskedSoftmax)
+def masked_softmax(g, r, r2):
+    """Attention's softmax(s + mask) over the last dim, -inf where `keep` is false, 0 in rows left empty."""
+    s = r.inputs[0]
+    z = g.value(s) if len(r.inputs) == 1 else g.add("Add", [g.value(s), g.value(r.inputs[1])])
+    keep = r.attrs["keep"]
+    if keep is None:
+        return g.add("Softmax", [z], axis=-1)
+    k = g.arrays.get(id(keep)) or g.const(keep)
+    p = g.add("Softmax", [g.add("Where", [k, z, g.const(-np.inf, s.dtype)])], axis=-1)
+    return g.add("Where", [g.add("IsNaN", [p]), g.const(0, s.dtype), p])  # a row with no score: zeros

@@ -202,6 +202,8 @@ def _convert(g, records, records2):
         try:
             g.bind(r.output, convert(g, r, r2))
             g.made[id(r.output)] = (r, r2)
+            if r2 is not None:
+                g.sizes.append((g.names[id(r.output)], r.output.shape, r2.output.shape))
         except OnnxExporterError as e:
             raise OnnxExporterError(f"export: {type(r.op).__name__}: {e}".replace(": export:", ":")) from None
 
@@ -238,12 +240,14 @@ def _second_trace(model, args, kwargs, inputs, in_names, dyn, n):
     return records, outs
 
 
-def _graph(model, opset, in_names, inputs, out_names, outs, records, records2, fold):
+def _graph(model, opset, in_names, inputs, out_names, outs, records, records2, dyn, fold):
     """The tidied Graph of the traced ops, from the named inputs to the named outputs."""
     named = [*model.named_parameters(), *model.named_buffers()] if hasattr(model, "named_parameters") else []
     g = Graph(opset, [(n, p._data) for n, p in named])
     for name, t in zip(in_names, inputs, strict=True):
         g.bind(t, name)
+        grown = tuple(n + (i in dyn.get(name, {})) for i, n in enumerate(t.shape))  # the second trace's
+        g.sizes.append((name, t.shape, grown))
     _convert(g, records, records2)
     for k, (name, t) in enumerate(zip(out_names, outs, strict=True)):
         if not g.traced(t):
@@ -284,7 +288,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     finally:
         for m, mode in modes:
             m.training = mode
-    g = _graph(model, opset, in_names, inputs, out_names, outs, records, records2, do_constant_folding)
+    g = _graph(model, opset, in_names, inputs, out_names, outs, records, records2, dyn, do_constant_folding)
     for k, name in enumerate(out_names):  # output dims that changed between the traces are dynamic
         changed = [] if outs2 is None else [i for i, (m, n) in enumerate(zip(outs[k].shape, outs2[k].shape,
                                                                            strict=True)) if m != n]

@@ -37,6 +37,7 @@ class Graph:
         self.names, self.arrays = {}, {}  # id(tensor) -> name; id(array) of a traced tensor -> name
         self.unstable = {}  # id(tensor) -> why: constants that change with the dynamic axes
         self.made = {}  # id(traced tensor) -> (its record, the second trace's or None)
+        self.sizes = []  # (name, shape in the first trace, shape in the second) of the traced values
         self.params = {_key(a): name for name, a in params}
         self.count, self.scope = 0, ""
 
