@@ -101,11 +101,23 @@ def test_readme_snippets_run():
     assert np.isfinite(namespace["loss"].item())
 
 
+def test_autograd_doc_prints_what_it_says():
+    """docs/autograd.md's python blocks, run in order in one namespace, print exactly the text after each."""
+    doc = (ROOT / "docs" / "autograd.md").read_text()
+    pairs, namespace = re.findall(PAIR, doc, flags=re.S), {}
+    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 6
+    for code, expected in pairs:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+            exec(compile(code, "docs/autograd.md", "exec"), namespace)
+        assert printed.getvalue() == expected, code
+
+
 BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```\n(?:\n\1```text\n(.*?)^\1```\n)?", flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")
-                                 if p.name != "convolution.md"))
+@pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")  # but the two above
+                                 if p.name not in ("convolution.md", "autograd.md")))
 def test_every_docs_python_block_runs(doc, tmp_path, monkeypatch):
     """Every python block of docs/<doc> (indented ones too) runs in order in one namespace, in a scratch
     directory; a text block right after one is what it prints."""
