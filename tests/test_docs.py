@@ -113,11 +113,24 @@ def test_autograd_doc_prints_what_it_says():
         assert printed.getvalue() == expected, code
 
 
+def test_sequences_doc_prints_what_it_says():
+    """Every python block of docs/sequences.md, run in order in one namespace, prints the text block after
+    it."""
+    doc = (ROOT / "docs" / "sequences.md").read_text()
+    pairs, namespace = re.findall(PAIR, doc, flags=re.S), {}
+    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 3
+    for code, expected in pairs:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "docs/sequences.md", "exec"), namespace)
+        assert printed.getvalue() == expected, code
+
+
 BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```\n(?:\n\1```text\n(.*?)^\1```\n)?", flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")  # but the two above
-                                 if p.name not in ("convolution.md", "autograd.md")))
+@pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")  # but those above
+                                 if p.name not in ("convolution.md", "autograd.md", "sequences.md")))
 def test_every_docs_python_block_runs(doc, tmp_path, monkeypatch):
     """Every python block of docs/<doc> (indented ones too) runs in order in one namespace, in a scratch
     directory; a text block right after one is what it prints."""
