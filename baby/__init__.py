@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, distributed, dtypes, init, io, models, nn, ops, optim, trainer, utils, viz
+from . import autograd, data, distributed, dtypes, init, io, models, nn, onnx, ops, optim, trainer, utils, viz
 from .creation import (
     arange,
     empty,
