@@ -146,3 +146,6 @@ def _copy_slices(op, gy, node):
         return L.whole(buf)
 
     return LinearMap(hole, hole, "CopySlicesBackward0")(gy), gv
+
+
+derivative(E.Compare, R.Arg)(lambda op, gy, node: (None,) * len(node.inputs))  # bool/int results: no grad
