@@ -234,8 +234,11 @@ class Module:
         return self.to(dtypes.float16)
 
     def type(self, dst_type):
-        """Cast parameters and buffers to `dst_type`; returns self."""
-        return self.to(dst_type)
+        """Cast parameters and buffers to `dst_type` (a dtype or a legacy type such as FloatTensor); returns
+        self."""
+        from ..legacy import type_dtype
+
+        return self.to(type_dtype(dst_type))
 
     def train(self, mode=True):
         """Set training mode (recursively); returns self."""

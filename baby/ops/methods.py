@@ -56,9 +56,12 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
                "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
-def type_(self, dtype=None):
-    """The type name (e.g. 'baby.FloatTensor'), or with `dtype` this tensor converted to it."""
-    return f"baby.{_TYPE_NAMES[str(self.dtype)]}" if dtype is None else to(self, dtype)
+def type_(self, dtype=None, non_blocking=False):
+    """The type name as PyTorch's (e.g. 'torch.FloatTensor'), or with `dtype` (a dtype, a legacy type such
+    as baby.FloatTensor, or its name) this tensor converted to it."""
+    from ..legacy import type_dtype
+
+    return f"torch.{_TYPE_NAMES[str(self.dtype)]}" if dtype is None else to(self, type_dtype(dtype))
 
 
 def _new(fill):
