@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, dtypes, init, models, nn, ops, optim, trainer, utils
+from . import autograd, backends, data, dtypes, init, models, multiprocessing, nn, ops, optim, trainer, utils
 from .creation import (
     arange,
     empty,
@@ -26,7 +26,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import accelerator, backends, cuda, device, get_default_device, mps, set_default_device
+from .device import accelerator, cuda, device, get_default_device, mps, set_default_device
 from .dtypes import (
     bool,
     double,

@@ -1,8 +1,7 @@
 """Neural-network building blocks: Module, Parameter, layers, normalization, losses and `functional`."""
 # ruff: noqa: F401
 
-from .. import init
-from . import functional, utils
+from . import functional, init, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -75,6 +74,7 @@ from .norm import (
     LayerNorm,
     LayerNorm1d,
 )
+from .parallel import DataParallel
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

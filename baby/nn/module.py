@@ -217,6 +217,13 @@ class Module:
                         t.grad._data = t.grad._data.astype(dtype)
         return self
 
+    def share_memory(self):
+        """Move parameters and buffers (and gradients) into shared memory, for processes forked after
+        (Hogwild training); returns self."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
     def cpu(self):
         """Already on the CPU: returns self."""
         return self

@@ -3,6 +3,7 @@
 from .. import dtypes
 from ..device import as_device
 from ..device import device as Device
+from ..multiprocessing import is_shared, share_memory_
 from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import index as I
@@ -188,7 +189,7 @@ METHODS = {
     "int": _to(dtypes.int32, "As int32."), "short": _to(dtypes.int16, "As int16."),
     "bool": _to(dtypes.bool, "As bool."), "byte": _to(dtypes.uint8, "As uint8."),
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"), "new_full": new_full,
-    "new_tensor": new_tensor,
+    "new_tensor": new_tensor, "share_memory_": share_memory_, "is_shared": is_shared,
     "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "pow_": P.pow_, "neg_": P.neg_,
     "abs_": P.abs_, "exp_": P.exp_, "log_": P.log_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,
