@@ -1,6 +1,20 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, backends, data, dtypes, init, models, multiprocessing, nn, ops, optim, trainer, utils
+from . import (
+    autograd,
+    backends,
+    data,
+    distributions,
+    dtypes,
+    init,
+    models,
+    multiprocessing,
+    nn,
+    ops,
+    optim,
+    trainer,
+    utils,
+)
 from .creation import (
     arange,
     empty,
