@@ -31,6 +31,13 @@ PATHS = [
     ("nn.modules.normalization", ["LayerNorm", "GroupNorm"]),
     ("nn.modules.dropout", ["Dropout"]),
     ("nn.modules.utils", ["_pair", "_single", "_triple", "_ntuple"]),
+    ("nn.modules.pixelshuffle", ["PixelShuffle", "PixelUnshuffle"]),
+    ("nn.modules.fold", ["Fold", "Unfold"]),
+    ("nn.modules.distance", ["CosineSimilarity", "PairwiseDistance"]),
+    ("nn.modules.loss", ["TripletMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss"]),
+    ("nn.modules.upsampling", ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]),
+    ("nn.utils.parametrize", ["register_parametrization", "remove_parametrizations", "is_parametrized"]),
+    ("nn.utils.parametrizations", ["weight_norm", "spectral_norm"]),
     ("multiprocessing", ["Process", "Queue", "get_context", "set_start_method", "spawn", "cpu_count"]),
 ]
 

@@ -52,15 +52,18 @@ from .layers import (
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
     SoftMarginLoss,
     SoftmaxLoss,
+    TripletMarginLoss,
 )
 from .module import Module, Parameter
 from .norm import (
@@ -86,4 +89,16 @@ from .pool import (
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+)
+from .vision import (
+    Bilinear,
+    CosineSimilarity,
+    Fold,
+    PairwiseDistance,
+    PixelShuffle,
+    PixelUnshuffle,
+    PReLU,
+    Unfold,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )

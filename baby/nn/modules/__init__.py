@@ -7,14 +7,17 @@ from . import (
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    fold,
     instancenorm,
     linear,
     loss,
     module,
     normalization,
     padding,
+    pixelshuffle,
     pooling,
     sparse,
     upsampling,
@@ -24,14 +27,17 @@ from .activation import *
 from .batchnorm import *
 from .container import *
 from .conv import *
+from .distance import *
 from .dropout import *
 from .flatten import *
+from .fold import *
 from .instancenorm import *
 from .linear import *
 from .loss import *
 from .module import *
 from .normalization import *
 from .padding import *
+from .pixelshuffle import *
 from .pooling import *
 from .sparse import *
 from .upsampling import *

@@ -24,3 +24,4 @@ from ..activation import (  # noqa: F401
     Tanh,
     Tanhshrink,
 )
+from ..vision import PReLU  # noqa: F401

@@ -4,3 +4,4 @@ from ..layers import (  # noqa: F401
     Identity,
     Linear,
 )
+from ..vision import Bilinear  # noqa: F401

@@ -3,3 +3,4 @@
 from ..layers import (  # noqa: F401
     Upsample,
 )
+from ..vision import UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
