@@ -12,6 +12,7 @@ from . import (
     nn,
     ops,
     optim,
+    sparse,
     trainer,
     utils,
 )
@@ -178,6 +179,7 @@ from .ops import (
 from .ops.elementwise import add
 from .ops.inplace import torch_function
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from .sparse import sparse_coo_tensor, spmm
 from .tensor import Size, Tensor, as_tensor
 
 bool_ = bool

@@ -138,6 +138,12 @@ def array_function(self, func, types, args, kwargs):
     return func(*_arrays(args), **_arrays(kwargs))
 
 
+def _sparse():
+    from .. import sparse  # sparse builds on the ops
+
+    return sparse
+
+
 def copy(self):
     """A detached copy (the book's `.data.copy()`; PyTorch spells it clone().detach())."""
     return S.clone(self).detach()
@@ -190,6 +196,8 @@ METHODS = {
     "bool": _to(dtypes.bool, "As bool."), "byte": _to(dtypes.uint8, "As uint8."),
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"), "new_full": new_full,
     "new_tensor": new_tensor, "share_memory_": share_memory_, "is_shared": is_shared,
+    "to_sparse": lambda a, sparse_dim=None: _sparse().to_sparse(a, sparse_dim), "to_dense": lambda a: a,
+    "is_sparse": property(lambda a: False, doc="False: a dense tensor."),
     "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "pow_": P.pow_, "neg_": P.neg_,
     "abs_": P.abs_, "exp_": P.exp_, "log_": P.log_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,
