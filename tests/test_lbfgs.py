@@ -70,3 +70,33 @@ def test_lbfgs_arguments_and_convergence():
         baby.optim.LBFGS([p], line_search_fn="backtracking")
     with pytest.raises(ValueError, match="parameter groups"):
         baby.optim.LBFGS([{"params": [p]}, {"params": [baby.zeros(1, requires_grad=True)]}])
+
+
+def test_lbfgs_state_dict_resumes():
+    a = _run(baby, "float64", 3, line_search_fn="strong_wolfe", max_iter=4)
+    ps = [baby.tensor(x, dtype=baby.float64, requires_grad=True) for x in (W1, B1, W2, B2)]
+    x, y = baby.tensor(X, dtype=baby.float64), baby.tensor(Y, dtype=baby.float64)
+
+    def make(params):
+        opt = baby.optim.LBFGS(params, line_search_fn="strong_wolfe", max_iter=4)
+
+        def closure():
+            opt.zero_grad()
+            h = baby.tanh(x @ params[0].T + params[1])
+            loss = ((h @ params[2].T + params[3] - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        return opt, closure
+
+    opt, closure = make(ps)
+    opt.step(closure)
+    sd = opt.state_dict()
+    opt.step(closure)  # moves on; the saved state must not change with it
+    ps2 = [baby.tensor(p, dtype=baby.float64, requires_grad=True) for p in a[0][1]]
+    opt2, closure2 = make(ps2)
+    opt2.load_state_dict(sd)
+    opt2.step(closure2)
+    opt2.step(closure2)
+    for p, q in zip(ps2, a[2][1], strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), q, rtol=1e-9, atol=1e-12)

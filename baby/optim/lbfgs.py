@@ -78,6 +78,13 @@ def strong_wolfe(obj, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, m
     return bf[low], bg[low], bracket[low], evals
 
 
+def _copy(v):
+    """A copy of a state entry: arrays and lists of arrays copied, numbers as they are."""
+    if isinstance(v, list):
+        return [_copy(a) for a in v]
+    return v.copy() if isinstance(v, xp.ndarray) else v
+
+
 class LBFGS(Optimizer):
     """Limited-memory BFGS (minFunc's), with `line_search_fn=None` (a fixed step lr) or 'strong_wolfe'.
 
@@ -99,6 +106,21 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params_ = self.param_groups[0]["params"]
+
+    def state_dict(self):
+        """Hyperparameters and the state, the curvature history's lists copied."""
+        sd = super().state_dict()
+        for s in sd["state"].values():
+            s.update({k: _copy(v) for k, v in s.items()})
+        return sd
+
+    def load_state_dict(self, state_dict):
+        """Restore what `state_dict()` returned, the curvature history included."""
+        saved = state_dict["state"]
+        super().load_state_dict({**state_dict, "state": {}})
+        params = self._params()
+        for i, s in saved.items():
+            self.state[params[int(i)]] = {k: _copy(v) for k, v in s.items()}
 
     def _flat_grad(self):
         return xp.concatenate([xp.zeros(p.numel(), p.dtype) if p.grad is None else p.grad._data.ravel()
