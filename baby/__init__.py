@@ -27,6 +27,7 @@ from .creation import (
     is_tensor,
     linspace,
     logspace,
+    multinomial,
     normal,
     numel,
     ones,
@@ -76,6 +77,7 @@ from .legacy import (
 )
 from .ops import (
     abs,
+    addmm,
     all,
     allclose,
     amax,
@@ -84,6 +86,7 @@ from .ops import (
     argmax,
     argmin,
     argsort,
+    baddbmm,
     bmm,
     cat,
     ceil,
@@ -94,7 +97,11 @@ from .ops import (
     concat,
     concatenate,
     cos,
+    cumprod,
     cumsum,
+    diag,
+    diag_embed,
+    diagonal,
     div,
     einsum,
     eq,
@@ -110,6 +117,7 @@ from .ops import (
     ge,
     gt,
     hstack,
+    index_add,
     index_select,
     isclose,
     isfinite,
@@ -136,6 +144,7 @@ from .ops import (
     minimum,
     mm,
     mul,
+    narrow,
     ne,
     neg,
     nonzero,
@@ -147,9 +156,12 @@ from .ops import (
     relu,
     remainder,
     repeat,
+    repeat_interleave,
     reshape,
+    roll,
     round,
     rsqrt,
+    scatter,
     scatter_add,
     sigmoid,
     sign,
@@ -169,6 +181,10 @@ from .ops import (
     tanh,
     topk,
     transpose,
+    tril,
+    tril_indices,
+    triu,
+    triu_indices,
     trunc,
     unflatten,
     unsqueeze,
@@ -188,4 +204,7 @@ for _name in ("abs", "add", "bmm", "cat", "ceil", "clamp", "clip", "concat", "co
               "maximum", "mean", "minimum", "mm", "mul", "neg", "pow", "prod", "remainder", "round", "rsqrt",
               "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sub", "sum", "tanh", "where"):
     globals()[_name] = torch_function(globals()[_name])  # input=/other= keywords and out= as torch.*
+for _name in ("addmm", "baddbmm", "cumprod", "diag", "diag_embed", "diagonal", "index_add", "narrow",
+              "repeat_interleave", "roll", "scatter", "scatter_add", "tril", "triu"):
+    globals()[_name] = torch_function(globals()[_name])
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div

@@ -193,3 +193,35 @@ def numel(t):
 def is_tensor(obj):
     """Whether `obj` is a baby Tensor."""
     return isinstance(obj, Tensor)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """`num_samples` category indices per row of the non-negative weights `input` (1-d or 2-d); int64."""
+    p = input._data if isinstance(input, Tensor) else xp.asarray(input)
+    if p.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {p.dtype}")
+    if p.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {tuple(p.shape)}")
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial: cannot sample n_sample <= 0 samples, got {num_samples}")
+    w = p.reshape(-1, p.shape[-1]).astype(xp.float64)  # (rows, n)
+    if not xp.isfinite(w).all() or (w < 0).any():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
+    if (w.sum(axis=1) <= 0).any():
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+    rng, (rows, n) = random.numpy_generator(generator), w.shape
+    if not replacement:
+        if num_samples > n:
+            raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > prob_dist.size(-1) "
+                               f"({n}) samples without replacement")
+        with xp.errstate(divide="ignore"):
+            keys = rng.exponential(size=w.shape) / w  # exponential races: the order of arrival is a draw;
+        # zero weights arrive last (inf), in index order, as PyTorch's
+        i = xp.argsort(keys, axis=1, kind="stable")[:, :num_samples]  # without replacement, in order
+    else:
+        cdf = xp.cumsum(w, axis=1)
+        cdf /= cdf[:, -1:]  # (rows, n), ends at exactly 1
+        u = rng.random((rows, num_samples))
+        i = xp.stack([xp.searchsorted(c, v, side="right") for c, v in zip(cdf, u, strict=True)])
+        i = xp.minimum(i, n - 1)  # (rows, num_samples)
+    return _wrap(i.reshape(p.shape[:-1] + (num_samples,)).astype(xp.int64))

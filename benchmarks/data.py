@@ -39,12 +39,12 @@ from baby import cli, models  # noqa: E402
 from baby.data import DataLoader, ImageDataset, transforms  # noqa: E402
 from baby.train import train_epoch  # noqa: E402
 
-CONFIG = cli._resolve({"dataset": "mnist", "model": "lenet"})  # the recipe's optimizer, lr, batch size
+CONFIG = cli.train.resolve({"dataset": "mnist", "model": "lenet"})  # the recipe's optimizer, lr, batch size
 MEAN, STD = cli.DATASETS["mnist"][2]
 
 
 def t_optimizer(config, params):
-    """cli._optimizer in PyTorch."""
+    """cli.train.make_optimizer in PyTorch."""
     lr, wd = config["lr"], config["weight_decay"]
     if config["optimizer"] == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
@@ -78,7 +78,7 @@ def _loops(n):
     baby.manual_seed(0)
     torch.manual_seed(0)
     ours, theirs = models.LeNet5(), t_lenet5()
-    opt, topt = cli._optimizer(CONFIG, ours.parameters()), t_optimizer(CONFIG, theirs.parameters())
+    opt, topt = cli.train.make_optimizer(CONFIG, ours.parameters()), t_optimizer(CONFIG, theirs.parameters())
     loss_fn, tloss_fn = baby.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     batch = CONFIG["batch_size"]
     loader = DataLoader(ImageDataset(x, y, transforms.Normalize(MEAN, STD)), batch_size=batch, shuffle=True)

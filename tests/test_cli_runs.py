@@ -63,13 +63,13 @@ def test_resume_from_epoch_1_with_more_epochs_equals_a_run_started_with_them(tmp
 
 def test_resume_a_finished_run_with_more_epochs_anneals_over_the_new_total(tmp_path, capsys, monkeypatch):
     assert run(capsys, "train", "--model", "cnn", "--epochs", "2", "--out", "run")[0] == 0
-    before, lrs, fit = rows(tmp_path / "run" / "metrics.csv"), [], cli.fit
+    before, lrs, fit = rows(tmp_path / "run" / "metrics.csv"), [], cli.train.fit
 
     def spy(model, train_loader, test_loader, optimizer, *args, **kwargs):
         lrs.append(optimizer.param_groups[0]["lr"])
         return fit(model, train_loader, test_loader, optimizer, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "fit", spy)
+    monkeypatch.setattr(cli.train, "fit", spy)
     status, out, _ = run(capsys, "train", "--resume", "run/checkpoint.npz", "--epochs", "4")
     assert status == 0 and out[0] == "resuming cnn on digits after epoch 2 of 4 (was 2)"
     assert lrs == [pytest.approx(0.01 * (1 + math.cos(math.pi * 2 / 4)) / 2)]    # epoch 3 of a 4-epoch cosine
@@ -115,7 +115,7 @@ def test_an_empty_or_foreign_directory_takes_a_run(tmp_path, capsys):
 ])
 def test_an_out_that_cannot_be_a_directory(tmp_path, capsys, monkeypatch, out, reason):
     (tmp_path / "afile").write_text("x")
-    monkeypatch.setattr(cli, "_dataset", None)                 # checked before any data is read
+    monkeypatch.setattr(cli.train, "load_dataset", None)     # checked before any data is read
     before = files(tmp_path)
     assert run(capsys, "train", "--out", out) == (2, [], [f"baby train: error: {reason}"])
     assert files(tmp_path) == before
@@ -128,7 +128,7 @@ def _denied(dir):
 def test_an_out_in_a_read_only_directory(tmp_path, capsys, monkeypatch):
     (tmp_path / "ro").mkdir(mode=0o555)
     if os.geteuid() == 0:                                      # root may write there: fail as for anyone else
-        monkeypatch.setattr(cli.tempfile, "TemporaryFile", _denied)
+        monkeypatch.setattr(cli.common.tempfile, "TemporaryFile", _denied)
     assert run(capsys, "train", "--out", "ro/run") == (
         2, [], ["baby train: error: --out ro/run: cannot write in ro (Permission denied)"])
 

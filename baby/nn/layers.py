@@ -129,6 +129,9 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, sparse=False):
         """An Embedding whose weight is `embeddings` (frozen unless freeze=False)."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings are expected to be 2-dimensional "
+                             f"(num_embeddings, embedding_dim), got shape {tuple(embeddings.shape)}")
         n, d = embeddings.shape
         return cls(n, d, padding_idx, max_norm, norm_type, _weight=embeddings, _freeze=freeze)
 

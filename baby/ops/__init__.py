@@ -35,7 +35,18 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import argsort, gather, index_select, masked_fill, nonzero, scatter_add, sort, topk
+from .index import (
+    argsort,
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    nonzero,
+    scatter,
+    scatter_add,
+    sort,
+    topk,
+)
 from .join import cat, chunk, concat, concatenate, hstack, split, stack, vstack
 from .math import (
     allclose,
@@ -69,7 +80,9 @@ from .math import (
     trunc,
 )
 from .matmul import bmm, einsum, linear, matmul, mm
+from .matrix import addmm, baddbmm, diag, diag_embed, diagonal, tril, tril_indices, triu, triu_indices
 from .pool import avg_pool, max_pool
+from .rearrange import narrow, repeat_interleave, roll
 from .reduce import (
     all,
     amax,
@@ -77,6 +90,7 @@ from .reduce import (
     any,
     argmax,
     argmin,
+    cumprod,
     cumsum,
     log_softmax,
     logsumexp,

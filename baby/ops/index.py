@@ -1,4 +1,5 @@
-"""Indexing with index tensors: gather, scatter_add, index_select, masked_fill, sort, topk, x[i] = v."""
+"""Indexing with index tensors: gather, scatter, scatter_add, index_add, index_select, masked_fill, sort,
+topk, x[i] = v."""
 
 import collections
 
@@ -94,9 +95,9 @@ def gather(a, dim, index):
 
 def scatter_add(a, dim, index, src):
     """`a` with `src` added at `index` along `dim` (repeated indices add up)."""
-    d = one_axis(dim, a.shape, "dim")
-    a, src = _binary(a, src)
-    return ScatterAdd(d, _indices(index, a, d, "scatter_add"))(a, src)
+    a, src = _binary(a, src) if not isinstance(src, Tensor) or src.dtype != a.dtype else (a, src)
+    d, i = _scatter_index(a, dim, index, src, "scatter_add")
+    return ScatterAdd(d, i)(a, src)
 
 
 def index_select(a, dim, index):
@@ -110,12 +111,20 @@ def index_select(a, dim, index):
 
 
 def masked_fill(a, mask, value):
-    """`a` with `value` wherever the bool `mask` (broadcast to a's shape) is true."""
+    """`a` with `value` wherever the bool `mask` is true (mask and `a` broadcast together)."""
     m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    try:
+        xp.broadcast_shapes(m.shape, a.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast with the input's "
+                           f"shape {tuple(a.shape)}") from None
     v = _operand(value, a.dtype) if isinstance(value, Tensor) else xp.asarray(value, a.dtype)
-    return where(xp.broadcast_to(m, a.shape), v, a)
+    return where(m, v, a)
 
 
 @dim_args
@@ -155,3 +164,84 @@ def nonzero(a, as_tuple=False):
     if as_tuple:
         return tuple(_wrap(i.astype(xp.int64)) for i in idx)
     return _wrap(xp.stack(idx, axis=1).astype(xp.int64))
+
+
+class Scatter(Function):
+    """a with a[..index along dim..] = src (the part of src of index's shape); the rest of a kept."""
+
+    def __init__(self, dim, index):
+        self.index, self.part = _along(index, dim), tuple(slice(n) for n in index.shape)
+
+    def forward(self, a, src):
+        out = a.copy()
+        out[self.index] = src[self.part]
+        return out
+
+    def backward(self, gy, node):
+        a, src = node.inputs
+        ga = gy.copy()
+        ga[self.index] = 0  # overwritten places get nothing back
+        gsrc = None
+        if src.requires_grad:
+            gsrc = xp.zeros(src.shape, gy.dtype)
+            gsrc[self.part] = gy[self.index]
+        return ga, gsrc
+
+
+def _scatter_index(a, dim, index, src, name):
+    """The checked dim and index of scatter / scatter_add: index no larger than src, nor a off `dim`."""
+    d = one_axis(dim, a.shape, "dim")
+    i = _indices(index, a, d, name)
+    bigger = [k for k in range(a.ndim) if i.shape[k] > src.shape[k] or (k != d and i.shape[k] > a.shape[k])]
+    if bigger:
+        raise RuntimeError(f"{name}: expected index {tuple(i.shape)} to be smaller than self "
+                           f"{tuple(a.shape)} apart from dimension {d} and to be smaller size than src "
+                           f"{tuple(src.shape)}")
+    return d, i
+
+
+def scatter(a, dim, index, src=None, value=None):
+    """`a` with src (or the number `value`) written at `index` along `dim`."""
+    src = value if src is None else src
+    if not isinstance(src, Tensor):
+        i = index._data if isinstance(index, Tensor) else xp.asarray(index)
+        src = _wrap(xp.full(i.shape, src, dtype=a.dtype))
+    a, src = _binary(a, src) if src.dtype != a.dtype else (a, src)
+    d, i = _scatter_index(a, dim, index, src, "scatter")
+    return Scatter(d, i)(a, src)
+
+
+class IndexAdd(Function):
+    """a with alpha * src[..., j, ...] added at a[..., index[j], ...] along `dim` (repeats add up)."""
+
+    def __init__(self, dim, index, alpha):
+        self.dim, self.index, self.alpha = dim, index, alpha
+
+    def forward(self, a, src):
+        out = a.copy()
+        at = (slice(None),) * self.dim + (self.index,)
+        xp.add.at(out, at, src * self.alpha if self.alpha != 1 else src)
+        return out
+
+    def backward(self, gy, node):
+        gsrc = xp.take(gy, self.index, axis=self.dim)  # (..., len(index), ...)
+        return gy, gsrc * self.alpha if self.alpha != 1 else gsrc
+
+
+def index_add(a, dim, index, source, *, alpha=1):
+    """`a` with alpha * source added at the 1-d `index` along `dim` (repeated indices add up)."""
+    d = one_axis(dim, a.shape, "dim")
+    i = index._data if isinstance(index, Tensor) else xp.asarray(index)
+    if i.ndim > 1 or i.dtype.kind not in "iu":
+        raise TypeError(f"index_add: index must be a 1-d integer tensor, got {i.dtype} of shape "
+                        f"{tuple(i.shape)}")
+    i = i.reshape(-1).astype(xp.int64)  # (k,)
+    want = a.shape[:d] + (len(i),) + a.shape[d + 1:]
+    if source.shape != want:
+        raise RuntimeError(f"index_add: source of shape {tuple(source.shape)} does not match: expected "
+                           f"{want} for {len(i)} indices along dim {d} of input {tuple(a.shape)}")
+    n = a.shape[d]
+    if i.size and (i.min() < -n or i.max() >= n):
+        raise IndexError(f"index_add: index {int(i.max() if i.max() >= n else i.min())} is out of bounds for "
+                         f"dimension {d} with size {n}")
+    return IndexAdd(d, i % max(n, 1), alpha)(a, _operand(source, a.dtype))

@@ -15,7 +15,8 @@ from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import math as M
 from . import shape as S
-from .index import SetItem, masked_fill, scatter_add
+from .index import SetItem, index_add, masked_fill, scatter, scatter_add
+from .matrix import tril, triu
 from .shape import _index
 
 
@@ -103,6 +104,8 @@ clamp_ = clip_ = _inplace(M.clamp, "clamp_")
 floor_, round_ = _inplace(M.floor, "floor_"), _inplace(M.round, "round_")
 masked_fill_ = _inplace(masked_fill, "masked_fill_")
 scatter_add_ = _inplace(scatter_add, "scatter_add_")
+scatter_, index_add_ = _inplace(scatter, "scatter_"), _inplace(index_add, "index_add_")
+tril_, triu_ = _inplace(tril, "tril_"), _inplace(triu, "triu_")
 floor_divide_, remainder_ = _inplace(M.floor_divide, "floor_divide_"), _inplace(M.remainder, "remainder_")
 
 

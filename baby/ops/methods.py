@@ -1,6 +1,7 @@
 """The ops as Tensor methods and operators, with PyTorch's signatures: x.sum(dim=1), x += y, x[i] = v."""
 
 from .. import dtypes
+from ..creation import multinomial
 from ..device import as_device
 from ..device import device as Device
 from ..multiprocessing import is_shared, share_memory_
@@ -10,6 +11,8 @@ from . import index as I
 from . import inplace as P
 from . import join as J
 from . import math as M
+from . import matrix as X
+from . import rearrange as A
 from . import reduce as R
 from . import shape as S
 from .matmul import bmm, matmul, mm
@@ -203,6 +206,12 @@ METHODS = {
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,
     "round_": P.round_, "masked_fill_": P.masked_fill_, "scatter_add_": P.scatter_add_, "zero_": P.zero_,
     "fill_": P.fill_, "copy_": P.copy_, "t_": P.t_, "uniform_": P.uniform_, "normal_": P.normal_,
+    "cumprod": R.cumprod, "tril": X.tril, "triu": X.triu, "tril_": P.tril_, "triu_": P.triu_,
+    "diag": X.diag, "diagonal": X.diagonal, "diag_embed": X.diag_embed, "addmm": X.addmm,
+    "baddbmm": X.baddbmm,
+    "scatter": I.scatter, "scatter_": P.scatter_, "index_add": I.index_add, "index_add_": P.index_add_,
+    "narrow": A.narrow, "roll": A.roll, "repeat_interleave": A.repeat_interleave,
+    "multinomial": multinomial,
     **P.AUGMENTED,
 }
 

@@ -1,4 +1,4 @@
-"""Reductions: sum, max, prod, cumsum (primitives) and mean, min, var, std, norm, logsumexp, softmax,
+"""Reductions: sum, max, prod, cumsum, cumprod (primitives) and mean, min, var, std, norm, logsumexp, softmax,
 log_softmax, argmax, all/any built on them. PyTorch's `dim` / `keepdim`; NumPy's `axis` / `keepdims` and
 the book's `axes` are accepted as the same arguments."""
 
@@ -77,6 +77,27 @@ class Cumsum(Function):
 
     def backward(self, gy, node):
         return (xp.flip(xp.cumsum(xp.flip(gy, self.axis), axis=self.axis), self.axis),)
+
+
+class Cumprod(Function):
+    """Running product along one axis; exact gradients where elements are zero."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, a):
+        return xp.cumprod(a, axis=self.axis)
+
+    def backward(self, gy, node):
+        x, y, k = node.inputs[0]._data, node._data, self.axis
+        if (x != 0).all():  # d y_j / d x_i = y_j / x_i for j >= i: a reversed running sum
+            return (xp.flip(xp.cumsum(xp.flip(gy * y, k), axis=k), k) / x,)
+        x, y, gy = (xp.moveaxis(t, k, 0) for t in (x, y, gy))  # (n, ...)
+        r, gx = xp.zeros_like(gy[0]), xp.empty_like(gy)  # r_i = sum_{j>=i} gy_j prod_{i<m<=j} x_m
+        for i in reversed(range(len(x))):
+            r = gy[i] + (x[i + 1] * r if i + 1 < len(x) else 0)
+            gx[i] = r * (y[i - 1] if i else 1)  # times the product before i
+        return (xp.moveaxis(gx, 0, k),)
 
 
 class LogSoftmax(Function):
@@ -212,6 +233,13 @@ def cumsum(a, dim, *, dtype=None):
     """Running sum along `dim`; integers give int64."""
     a = _with_dtype(a, dtype if dtype is not None or a.dtype.kind == "f" else dtypes.int64)
     return Cumsum(one_axis(dim, a.shape, "dim"))(a)
+
+
+@dim_args
+def cumprod(a, dim, *, dtype=None):
+    """Running product along `dim`; integers give int64."""
+    a = _with_dtype(a, dtype if dtype is not None or a.dtype.kind == "f" else dtypes.int64)
+    return Cumprod(one_axis(dim, a.shape, "dim"))(a)
 
 
 @dim_args
