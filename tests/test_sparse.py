@@ -1,15 +1,14 @@
 """Sparse COO tensors against PyTorch: construction, coalesce, to_dense / to_sparse, and the sparse @ dense
 product with the gradients of the dense operand and of the values."""
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
 
 import baby
 
-warnings.filterwarnings("ignore", message="Sparse invariant checks")
+pytestmark = [pytest.mark.filterwarnings("ignore:Sparse invariant checks"),
+              pytest.mark.filterwarnings("ignore:torch.sparse.SparseTensor")]  # PyTorch's own notices
 
 R = np.random.default_rng(0)
 IND = np.array([[0, 1, 1, 3, 0, 2], [2, 0, 2, 1, 2, 3]])  # (0, 2) twice: uncoalesced
