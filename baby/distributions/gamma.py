@@ -1,14 +1,15 @@
 """Gamma, Dirichlet and Beta: the families drawn from gamma variates. Their rsample differentiates the draw
-through the implicit reparameterisation (d x / d a = -(dP(a, x)/da) / p(x), P the gamma CDF), as PyTorch's
-Gamma does; Dirichlet and Beta normalise gamma draws, so their per-draw gradients are a different unbiased
-estimator from PyTorch's (the same in expectation)."""
+by implicit reparameterisation, as PyTorch's: Gamma's d x / d a = -(dP(a, x)/da) / p(x) (P the gamma CDF),
+Dirichlet's (and so Beta's) through each coordinate's Beta marginal (PyTorch's _dirichlet_grad), computed
+from the exact incomplete gamma and beta functions where PyTorch uses approximations (they agree to ~1e-3).
+"""
 
 from .. import random
 from ..backend import xp
 from ..ops import clamp, log, stack
 from . import constraints
 from .distribution import Distribution, broadcast_all
-from .special import StandardGamma, digamma, lgamma
+from .special import DirichletDraw, StandardGamma, digamma, lgamma
 
 
 def _xlogy(x, y):
@@ -89,10 +90,12 @@ class Dirichlet(Distribution):
         return a * (a0 - a) / (a0**2 * (a0 + 1))
 
     def rsample(self, sample_shape=()):
-        """Gamma(a, 1) draws normalised to sum to 1 (reparameterised)."""
-        g = standard_gamma(self.concentration, self._extended_shape(sample_shape))
-        tiny = float(xp.finfo(g.dtype).tiny)
-        return clamp(g / g.sum(-1, keepdim=True), tiny, 1 - float(xp.finfo(g.dtype).eps))
+        """Gamma(a, 1) draws normalised to sum to 1, reparameterised as PyTorch's."""
+        a = self.concentration.expand(*self._extended_shape(sample_shape))
+        g = random.generator().standard_gamma(a._data.astype(xp.float64))
+        x = g / g.sum(-1, keepdims=True)
+        info = xp.finfo(a.dtype)
+        return DirichletDraw(xp.clip(x, info.tiny, 1 - info.eps).astype(a.dtype))(a)
 
     def log_prob(self, value):
         """sum (a - 1) log x + log Gamma(sum a) - sum log Gamma(a)."""

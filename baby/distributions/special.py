@@ -107,6 +107,64 @@ def standard_gamma_grad_array(a, x):
     return -dp / xp.exp(log_pdf)
 
 
+def betainc_array(a, b, x, iters=300):
+    """The regularised incomplete beta I_x(a, b): Lentz's continued fraction, on the side of the mean where
+    it converges (I_x(a, b) = 1 - I_(1-x)(b, a) on the other)."""
+    a, b, x = xp.broadcast_arrays(*(xp.asarray(v, xp.float64) for v in (a, b, x)))
+    flip = x > (a + 1) / (a + b + 2)
+    a, b, x = xp.where(flip, b, a), xp.where(flip, a, b), xp.where(flip, 1 - x, x)
+    x = xp.clip(x, 1e-300, 1.0)
+    log_front = a * xp.log(x) + b * xp.log1p(-xp.minimum(x, 1 - 1e-16)) - (
+        lgamma_array(a) + lgamma_array(b) - lgamma_array(a + b)) - xp.log(a)
+    tiny = 1e-300
+    c, d = xp.ones_like(x), 1 - (a + b) * x / (a + 1)
+    d = 1 / xp.where(xp.abs(d) < tiny, tiny, d)
+    h, step = d, xp.zeros_like(d)
+    for m in range(1, iters):
+        if xp.all(xp.abs(step - 1) < 1e-15):  # the last terms changed nothing
+            break
+        step = 1.0
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + num * d
+            d = 1 / xp.where(xp.abs(d) < tiny, tiny, d)
+            c = 1 + num / c
+            c = xp.where(xp.abs(c) < tiny, tiny, c)
+            h, step = h * d * c, step * d * c
+    r = xp.exp(log_front) * h
+    return xp.where(flip, 1 - r, r)
+
+
+def dirichlet_grad_array(x, a, total):
+    """PyTorch's _dirichlet_grad: for x ~ Beta(a, b), b = total - a (a Dirichlet coordinate's marginal),
+    d x / d a with b held (implicit reparameterisation: -dI_x(a, b)/da / pdf) divided by 1 - x, so that
+    g_j (delta_ij - x_i) is d x_i / d a_j; dI/da by a central difference in float64."""
+    x, a, total = (xp.asarray(v, xp.float64) for v in (x, a, total))
+    b = total - a
+    h = 1e-5 * xp.maximum(a, 1e-3)
+    di = (betainc_array(a + h, b, x) - betainc_array(a - h, b, x)) / (2 * h)
+    xc = xp.clip(x, 1e-300, 1 - 1e-16)
+    log_pdf = (a - 1) * xp.log(xc) + (b - 1) * xp.log1p(-xc) - (
+        lgamma_array(a) + lgamma_array(b) - lgamma_array(a + b))
+    return -di / xp.exp(log_pdf) / (1 - xc)
+
+
+class DirichletDraw(Function):
+    """Draws x ~ Dirichlet(a) along the last dim (given), with PyTorch's reparameterised gradient:
+    g * (gy - sum(x * gy)), g = d x_i / d a_i of each coordinate's Beta marginal."""
+
+    def __init__(self, draws):
+        self.draws = draws
+
+    def forward(self, a):
+        return self.draws
+
+    def backward(self, gy, node):
+        a, x = node.inputs[0]._data, self.draws
+        g = dirichlet_grad_array(x, a, a.sum(-1, keepdims=True)).astype(a.dtype)
+        return (g * (gy - (x * gy).sum(-1, keepdims=True)),)
+
+
 class Lgamma(Function):
     """log|Gamma(x)|; d/dx = digamma(x)."""
 
