@@ -51,7 +51,7 @@ def test_to_sparse_round_trip():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("k", [3, None], ids=["matrix", "vector"])
-@pytest.mark.parametrize("fn", ["sparse.mm", "spmm", "matmul"])
+@pytest.mark.parametrize("fn", ["sparse.mm", "spmm", "matmul", "torch.mm"])
 def test_sparse_dense_product_and_gradients(dtype, k, fn):
     b, t = _both(dtype, requires_grad=True)
     shape = (5, k) if k else (5,)
@@ -62,6 +62,8 @@ def test_sparse_dense_product_and_gradients(dtype, k, fn):
         yb, yt = baby.sparse.mm(b, xb), torch.sparse.mm(t, xt) if k else torch.mv(t, xt)
     elif fn == "spmm":
         yb, yt = baby.spmm(b, xb), torch.spmm(t, xt) if k else torch.mv(t, xt)
+    elif fn == "torch.mm":
+        yb, yt = (baby.mm(b, xb), torch.mm(t, xt)) if k else (baby.matmul(b, xb), torch.matmul(t, xt))
     else:
         yb, yt = b @ xb, t @ xt
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
