@@ -331,3 +331,14 @@ def test_enumerate_support_as_torch():
             np.testing.assert_array_equal(
                 b.enumerate_support(expand).numpy(), t.enumerate_support(expand).numpy()
             )
+
+
+@pytest.mark.parametrize("what", ["cdf", "icdf"])
+@pytest.mark.parametrize("name", ["Normal", "Uniform"])
+def test_cdf_icdf(name, what):
+    arrays = [R.normal(size=(3, 4)), POS] if name == "Normal" else [-POS, POS]
+    value = R.normal(size=(3, 4)) * 0.3 if what == "cdf" else R.uniform(0.02, 0.98, (3, 4))
+    (db, pb), (dt, pt) = ((getattr(lib.distributions, name)(*ps), ps) for lib, ps in
+                          ((baby, _params(baby, arrays)), (torch, _params(torch, arrays))))
+    vb, vt = baby.tensor(value, requires_grad=True), torch.tensor(value, requires_grad=True)
+    _close(getattr(db, what)(vb), getattr(dt, what)(vt), pb + [vb], pt + [vt])

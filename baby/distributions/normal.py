@@ -6,6 +6,7 @@ from .. import creation
 from ..ops import log, where
 from . import constraints
 from .distribution import Distribution, broadcast_all
+from .special import NormalCdf, NormalIcdf
 
 
 class Normal(Distribution):
@@ -36,6 +37,16 @@ class Normal(Distribution):
         return (
             -((value - self.loc) ** 2) / (2 * self.variance) - log(self.scale) - 0.5 * math.log(2 * math.pi)
         )
+
+    def cdf(self, value):
+        """Phi((x - loc) / scale)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return NormalCdf()((value - self.loc) / self.scale)
+
+    def icdf(self, value):
+        """loc + scale Phi^-1(p)."""
+        return self.loc + self.scale * NormalIcdf()(value)
 
     def entropy(self):
         """1/2 + log(sqrt(2 pi) scale)."""

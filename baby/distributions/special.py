@@ -246,6 +246,32 @@ class Inverse(Function):
         return (-inv_t @ gy @ inv_t,)
 
 
+class NormalCdf(Function):
+    """The standard normal CDF Phi(z) (scipy.special.ndtr); d/dz = the standard normal density."""
+
+    def forward(self, z):
+        from scipy.special import ndtr
+
+        return ndtr(z).astype(z.dtype, copy=False)
+
+    def backward(self, gy, node):
+        z = node.inputs[0]._data
+        return (gy * xp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi),)
+
+
+class NormalIcdf(Function):
+    """The standard normal quantile Phi^-1(p) (scipy.special.ndtri); d/dp = 1 / density(Phi^-1(p))."""
+
+    def forward(self, p):
+        from scipy.special import ndtri
+
+        return ndtri(p).astype(p.dtype, copy=False)
+
+    def backward(self, gy, node):
+        z = node._data
+        return (gy * math.sqrt(2 * math.pi) * xp.exp(0.5 * z * z),)
+
+
 def lgamma(x):
     """log|Gamma(x)|, elementwise."""
     return Lgamma()(x)
