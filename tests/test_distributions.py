@@ -342,3 +342,17 @@ def test_cdf_icdf(name, what):
                           ((baby, _params(baby, arrays)), (torch, _params(torch, arrays))))
     vb, vt = baby.tensor(value, requires_grad=True), torch.tensor(value, requires_grad=True)
     _close(getattr(db, what)(vb), getattr(dt, what)(vt), pb + [vb], pt + [vt])
+
+
+@pytest.mark.parametrize("name, arrays, build, value", CASES, ids=[c[0] for c in CASES])
+def test_expand(name, arrays, build, value):
+    (db, _), (dt, _) = _build(baby, arrays, build), _build(torch, arrays, build)
+    shape = (2, *dt.batch_shape)
+    eb, et = db.expand(shape), dt.expand(shape)
+    assert tuple(eb.batch_shape) == tuple(et.batch_shape) and tuple(eb.event_shape) == tuple(et.event_shape)
+    dtype = "int64" if name.startswith("Categorical") else "float64"
+    value = value[:1] if value.ndim >= len(shape) + len(dt.event_shape) else value  # broadcasts with shape
+    b = eb.log_prob(baby.tensor(value, dtype=dtype))
+    t = et.log_prob(torch.tensor(value, dtype=getattr(torch, dtype)))
+    np.testing.assert_allclose(b.detach().numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-8)
+    assert tuple(eb.sample().shape) == tuple(et.sample().shape)

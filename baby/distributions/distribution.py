@@ -66,6 +66,19 @@ class Distribution:
         """The standard deviation."""
         return self.variance.sqrt()
 
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution repeated over a larger batch_shape (parameters broadcast, no copies)."""
+        batch_shape, nb = Size(batch_shape), len(self._batch_shape)
+        new = type(self).__new__(type(self)) if _instance is None else _instance
+        for k, v in self.__dict__.items():
+            if isinstance(v, Tensor) and not k.startswith("_unbroadcasted"):
+                v = v.expand(*batch_shape, *v.shape[nb:])  # (*batch_shape, *event part)
+            elif isinstance(v, Distribution):
+                v = v.expand(batch_shape + v.batch_shape[nb:])
+            new.__dict__[k] = v
+        new._batch_shape = batch_shape
+        return new
+
     def sample(self, sample_shape=()):
         """Draws of shape sample_shape + batch_shape + event_shape, outside the graph."""
         with grad_mode.no_grad():
@@ -96,7 +109,7 @@ class Distribution:
             raise ValueError(
                 f"The right-most size of value must match event_shape: {value.shape} vs {self._event_shape}."
             )
-        expected = self._batch_shape + self._event_shape
+        expected = Size(self._batch_shape + self._event_shape)
         for i, j in zip(reversed(value.shape), reversed(expected), strict=False):
             if i != 1 and j != 1 and i != j:
                 raise ValueError(
