@@ -136,3 +136,23 @@ def test_hogwild_training_in_two_processes():
     model = baby.nn.Linear(3, 1).share_memory()
     _run(_hogwild, (model, 100), one_after_other=False)
     np.testing.assert_allclose(model.weight.numpy(), [[2.0, -1.0, 0.5]], atol=0.05)
+
+
+def _put(rank, queue):
+    queue.put(rank * 10)
+
+
+def _fail(rank):
+    raise SystemExit(3 if rank == 1 else 0)
+
+
+def test_multiprocessing_spawn():
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    assert baby.multiprocessing.spawn(_put, args=(q,), nprocs=2, start_method="fork") is None
+    assert sorted(q.get(timeout=30) for _ in range(2)) == [0, 10]
+    pc = baby.multiprocessing.spawn(_put, args=(q,), nprocs=1, join=False, start_method="fork")
+    assert isinstance(pc, baby.multiprocessing.ProcessContext) and len(pc.pids()) == 1
+    assert pc.join(60) is True and q.get(timeout=30) == 0
+    with pytest.raises(RuntimeError, match="process 1 terminated with exit code 3"):
+        baby.multiprocessing.spawn(_fail, nprocs=2, start_method="fork")
