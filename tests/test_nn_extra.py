@@ -231,3 +231,14 @@ def test_register_parametrization_custom():
     assert baby.nn.utils.parametrize.is_parametrized(
         m, "weight"
     ) and not baby.nn.utils.parametrize.is_parametrized(m, "bias")
+
+
+def test_parametrized_tensor_assignment_goes_through_right_inverse():
+    for lib in (baby, torch):
+        m = lib.nn.utils.parametrizations.weight_norm(lib.nn.Linear(3, 2))
+        w = lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3) + 1)
+        with lib.no_grad():
+            m.weight = w
+        np.testing.assert_allclose(m.weight.detach().numpy(), w.numpy(), rtol=1e-6)
+        g = m.parametrizations.weight.original0.detach().numpy()
+        np.testing.assert_allclose(g.ravel(), np.linalg.norm(w.numpy(), axis=1), rtol=1e-6)

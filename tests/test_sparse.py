@@ -104,3 +104,21 @@ def test_errors():
         baby.sparse_coo_tensor(IND, VAL, (2, 2))
     with pytest.raises(RuntimeError, match="values"):
         baby.sparse_coo_tensor(IND, VAL[:3], (4, 5))
+
+
+def test_sparse_tensor_methods_as_torch():
+    b, t = _both()
+    for fb, ft in [(lambda s: s.t(), lambda s: s.t()), (lambda s: s * 2.0, lambda s: s * 2.0),
+                   (lambda s: 3.0 * s, lambda s: 3.0 * s), (lambda s: -s, lambda s: -s),
+                   (lambda s: s.detach(), lambda s: s.detach()), (lambda s: s.coalesce().to_sparse(),
+                                                                  lambda s: s.coalesce().to_sparse())]:
+        rb, rt = fb(b), ft(t)
+        np.testing.assert_allclose(rb.to_dense().detach().numpy(), rt.to_dense().detach().numpy())
+        assert tuple(rb.shape) == tuple(rt.shape)
+    for name in ("sparse_dim", "dense_dim", "dim", "_nnz"):
+        assert getattr(b, name)() == getattr(t, name)(), name
+    np.testing.assert_array_equal(b._indices().numpy(), t._indices().numpy())
+    np.testing.assert_allclose(b._values().numpy(), t._values().numpy())
+    assert not b.requires_grad and b.requires_grad_().requires_grad and b.grad is None
+    L = baby.sparse.LongTensor(baby.tensor([[0, 1]]), baby.tensor([4, 5]), (3,))
+    assert L.dtype == baby.int64 and L.to_dense().tolist() == [4, 5, 0]
