@@ -6,7 +6,8 @@ from the exact incomplete gamma and beta functions where PyTorch uses approximat
 
 from .. import random
 from ..backend import xp
-from ..ops import clamp, log, stack
+from ..ops import clamp, log, stack, where
+from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution, broadcast_all
 from .special import DirichletDraw, StandardGamma, digamma, lgamma
@@ -78,9 +79,14 @@ class Dirichlet(Distribution):
 
     @property
     def mode(self):
-        """(a - 1) / (sum(a) - K) where every a > 1."""
+        """(a - 1)+ / sum (a - 1)+; where every a < 1, a one-hot corner (PyTorch's: the argmax of that
+        all-NaN row, its first)."""
         a = clamp(self.concentration - 1, min=0)
-        return a / a.sum(-1, keepdim=True)
+        with xp.errstate(invalid="ignore"):
+            mode = a / a.sum(-1, keepdim=True)
+        c = self.concentration._data
+        corner = (xp.argmax(mode._data, -1)[..., None] == xp.arange(c.shape[-1])).astype(c.dtype)  # (..., K)
+        return where(Tensor(xp.all(c < 1, -1, keepdims=True), dtype=None), Tensor(corner, dtype=None), mode)
 
     @property
     def variance(self):

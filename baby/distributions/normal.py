@@ -78,7 +78,7 @@ class Uniform(Distribution):
         return constraints.interval(self.low, self.high)
 
     mean = property(lambda self: (self.high + self.low) / 2, doc="The mean: (low + high) / 2.")
-    mode = property(lambda self: self.low * float("nan"), doc="No single mode: NaN.")
+    mode = property(lambda self: float("nan") * self.high, doc="No single mode: NaN.")
     variance = property(lambda self: (self.high - self.low) ** 2 / 12, doc="The variance: (high - low)^2/12.")
 
     def rsample(self, sample_shape=()):
