@@ -4,6 +4,7 @@ from . import (
     autograd,
     backends,
     data,
+    distributed,
     distributions,
     dtypes,
     init,

@@ -153,9 +153,11 @@ def load(f, map_location=None, weights_only=None):
         raise ValueError("load: weights_only=False is not supported: it would unpickle arbitrary objects, "
                          "which can run code, and baby never does; baby.load always behaves as "
                          f"weights_only=True and reads {_WHAT}")
-    if callable(map_location) or isinstance(map_location, dict):
-        raise TypeError(f"load: map_location must be None, 'cpu' or baby.device('cpu') (baby loads every "
-                        f"tensor to the CPU), got {map_location!r:.60}")
+    if isinstance(map_location, dict):  # {saved location: new one}: baby's tensors were saved on the CPU
+        map_location = map_location.get("cpu", "cpu")
+    if callable(map_location):
+        raise TypeError(f"load: map_location must be None, 'cpu', baby.device('cpu') or a dict (baby loads "
+                        f"every tensor to the CPU), got {map_location!r:.60}")
     as_device(map_location)
     data, where = _read(f)
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):

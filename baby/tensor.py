@@ -164,6 +164,7 @@ class Tensor:
     __array_priority__ = 1000
     _base = None  # the tensor whose memory this view shares
     _hooks = None  # functions register_hook added
+    _post_hooks = None  # functions register_post_accumulate_grad_hook added
     _retains_grad = False
     _grad = None
 
@@ -291,6 +292,14 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         self._hooks = (self._hooks or []) + [hook]
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(tensor)` on this leaf each time backward() has accumulated into its `.grad`."""
+        if self._op is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        self._post_hooks = (self._post_hooks or []) + [hook]
 
     def __len__(self):
         if not self.ndim:

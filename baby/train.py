@@ -5,6 +5,7 @@ A checkpoint is one `.npz` readable with `allow_pickle=False` (it can never run 
     epoch                   the number of finished epochs (int64)
     config, history         JSON strings: the run's settings, and one metrics record per finished epoch
     rng, loader_rng         JSON strings: `baby.get_rng_state()` and the train loader's own generator (if any)
+    world_size, rank_rng    under mpiexec: the number of processes, and JSON: every rank's `get_rng_state()`
     model/<name>            the model's state_dict, one array per parameter or buffer
     optim/type              the optimizer's class name
     optim/param_groups      JSON: the groups' hyperparameters (parameters as indices)
@@ -28,15 +29,17 @@ import numpy as np
 from tqdm import tqdm
 
 from . import random
+from .distributed import all_gather_object, launch
 from .grad_mode import no_grad
 from .io import write_atomic
+from .nn.parallel import DistributedDataParallel
 
 FORMAT = "baby-checkpoint-1"
 COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 
 Metrics = namedtuple("Metrics", ["loss", "accuracy"])
 Checkpoint = namedtuple("Checkpoint", ["path", "epoch", "config", "history", "model", "optim", "sched", "rng",
-                                       "loader_rng"])
+                                       "loader_rng", "world_size", "rank_rng"], defaults=(1, None))
 
 
 class Diverged(RuntimeError):
@@ -48,8 +51,9 @@ class CheckpointError(ValueError):
 
 
 def _images(loader):
-    """How many samples one pass over `loader` yields."""
-    return min(len(loader) * loader.batch_size, len(loader.dataset))
+    """How many samples one pass over `loader` yields (on every rank together under mpiexec)."""
+    n = len(loader.dataset) if launch.world() == 1 else len(loader.sampler)  # the sampler pads the shards
+    return min(len(loader) * loader.batch_size, n) * launch.world()
 
 
 def _correct(logits, y):
@@ -66,7 +70,7 @@ def train_epoch(model, loader, optimizer, loss_fn, epoch=1, progress=True, desc=
     model.train()
     total, correct, seen = 0.0, 0, 0
     with tqdm(total=_images(loader), desc=desc, unit="img", unit_scale=True, leave=False,
-              disable=None if progress else True) as bar:
+              disable=None if progress and launch.rank() == 0 else True) as bar:
         for step, (x, y) in enumerate(loader, 1):
             logits = model(x)
             loss = loss_fn(logits, y)
@@ -77,13 +81,16 @@ def train_epoch(model, loader, optimizer, loss_fn, epoch=1, progress=True, desc=
             loss.backward()
             optimizer.step()
             total, correct, seen = total + value * len(y), correct + _correct(logits, y), seen + len(y)
-            bar.update(len(y))
+            bar.update(len(y) * launch.world())
             bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
+    total, correct, seen = launch.summed(total, correct, seen)
     return Metrics(total / max(seen, 1), correct / max(seen, 1))
 
 
 def evaluate(model, loader, loss_fn=None):
-    """Mean loss (None without `loss_fn`) and top-1 accuracy of `model` over `loader`, in eval mode."""
+    """Mean loss (None without `loss_fn`) and top-1 accuracy of `model` over `loader`, in eval mode (under
+    mpiexec: over every rank's `loader`, which may differ in length, so DDP's forward is left out)."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
     model.eval()
     total, correct, seen = 0.0, 0, 0
     with no_grad():
@@ -93,6 +100,7 @@ def evaluate(model, loader, loss_fn=None):
                 total += loss_fn(logits, y).item() * len(y)
             correct += _correct(logits, y)
             seen += len(y)
+    total, correct, seen = launch.summed(total, correct, seen)
     seen = max(seen, 1)
     return Metrics(total / seen if loss_fn is not None else None, correct / seen)
 
@@ -118,6 +126,8 @@ def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a bad loss raises Diverged
             for epoch in range(start_epoch + 1, epochs + 1):
+                if hasattr(train_loader.sampler, "set_epoch"):
+                    train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
                 train = _train_or_explain(model, train_loader, optimizer, loss_fn, epoch, epochs, progress,
                                           out)
@@ -131,15 +141,25 @@ def fit(model, train_loader, test_loader, optimizer, loss_fn, epochs, scheduler=
                 log(f"epoch {epoch}/{epochs}  train loss {train.loss:.4f}  acc {train.accuracy:.4f}  "
                     f"test loss {test.loss:.4f}  acc {test.accuracy:.4f}  "
                     f"({_images(train_loader) / train_seconds:.0f} img/s)")
+                rngs = _rank_rngs()
                 if out is not None:
                     save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, epoch, config,
-                                    history, train_loader)
+                                    history, train_loader, rngs)
                     write_metrics(out / "metrics.csv", history)
     finally:
         if out is not None and history and not plot_curves(out / "curves.png", history,
                                                            _title(model, config, epochs)):
             print("matplotlib is not installed: no curves.png (pip install matplotlib)", file=sys.stderr)
     return history
+
+
+def _rank_rngs():
+    """Every rank's generator state under mpiexec (all ranks must call it), None when alone."""
+    if launch.world() == 1:
+        return None
+    states = [None] * launch.world()
+    all_gather_object(states, random.get_rng_state())
+    return states
 
 
 def _title(model, config, epochs):
@@ -205,8 +225,10 @@ def _text(obj):
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config=None, history=(),
-                    loader=None):
-    """Write everything needed to resume after `epoch` finished epochs to the .npz `path`, atomically."""
+                    loader=None, rank_rngs=None):
+    """Write everything needed to resume after `epoch` finished epochs to the .npz `path`, atomically
+    (`rank_rngs`: every rank's generator state, from a run under mpiexec)."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
     arrays = {"format": np.array(FORMAT), "epoch": np.array(epoch, dtype=np.int64),
               "config": _text(config or {}), "history": _text(list(history)),
               "rng": np.array(random.get_rng_state())}
@@ -222,6 +244,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config
     generator = getattr(loader, "_generator", None)
     if generator is not None:
         arrays["loader_rng"] = _text(generator.bit_generator.state)
+    if rank_rngs is not None:
+        arrays["world_size"], arrays["rank_rng"] = np.array(len(rank_rngs), dtype=np.int64), _text(rank_rngs)
     write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
@@ -262,7 +286,9 @@ def load_checkpoint(path):
         load = {k: json.loads(data[k].item()) if k in data else None for k in ("config", "history", "sched")}
         return Checkpoint(str(path), int(data["epoch"]), load["config"], load["history"],
                           {k[6:]: v for k, v in data.items() if k.startswith("model/")}, optim, load["sched"],
-                          data["rng"].item(), data["loader_rng"].item() if "loader_rng" in data else None)
+                          data["rng"].item(), data["loader_rng"].item() if "loader_rng" in data else None,
+                          int(data.get("world_size", 1)),
+                          json.loads(data["rank_rng"].item()) if "rank_rng" in data else None)
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete or damaged checkpoint ({type(e).__name__}: {e})") from None
 
@@ -283,7 +309,14 @@ def _check_model(ckpt, model):
 
 
 def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):
-    """Load a Checkpoint into the model (and optimizer, scheduler, RNG and loader generator when given)."""
+    """Load a Checkpoint into the model (and optimizer, scheduler, RNG and loader generator when given).
+    Under mpiexec the run must have as many processes as the one that wrote it (CheckpointError if not)."""
+    if ckpt.world_size != launch.world():
+        raise CheckpointError(f"{ckpt.path} was written by {_procs(ckpt.world_size)} and this run has "
+                              f"{_procs(launch.world())}: resume it with "
+                              f"{f'mpiexec -n {ckpt.world_size} ' if ckpt.world_size > 1 else 'no mpiexec, '}"
+                              f"as its data shards and random streams depend on the number")
+    model = model.module if isinstance(model, DistributedDataParallel) else model
     _check_model(ckpt, model)
     model.load_state_dict(ckpt.model)
     if optimizer is not None:
@@ -302,8 +335,13 @@ def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):
         scheduler.load_state_dict(ckpt.sched)
     generator = getattr(loader, "_generator", None)
     try:
-        random.set_rng_state(ckpt.rng)
+        random.set_rng_state(ckpt.rng if ckpt.rank_rng is None else ckpt.rank_rng[launch.rank()])
         if generator is not None and ckpt.loader_rng is not None:
             generator.bit_generator.state = json.loads(ckpt.loader_rng)
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{ckpt.path}: damaged random-number state ({type(e).__name__}: {e})") from None
+
+
+def _procs(n):
+    """'1 process', '2 processes'."""
+    return f"{n} process{'' if n == 1 else 'es'}"

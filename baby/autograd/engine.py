@@ -103,6 +103,8 @@ def _accumulate(node, g):
         xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
         node._grad._data = node._grad._data + g
+    for hook in node._post_hooks or ():
+        hook(node)
 
 
 def _own_copy(g, like):
@@ -144,4 +146,20 @@ def _topo_order(roots):
             visited.add(id(node))
             stack.append((node, True))
             stack.extend((x, False) for x in node._inputs if x.requires_grad and id(x) not in visited)
-    return order[::-1]
+    return _leaves_early(order[::-1])
+
+
+def _leaves_early(order):
+    """`order` with each leaf moved up to just after its last consumer, so its gradient is complete (and its
+    post-accumulate hooks run: DDP starts all-reduces there) while the rest of the backward goes on."""
+    last = {id(x): i for i, node in enumerate(order) for x in node._inputs if x._op is None}
+    after = {}
+    for node in order:
+        if id(node) in last:
+            after.setdefault(last[id(node)], []).append(node)
+    out = []
+    for i, node in enumerate(order):
+        if id(node) not in last:
+            out.append(node)
+        out.extend(after.get(i, ()))
+    return out

@@ -13,6 +13,7 @@ import numpy
 
 from ..backend import keep_freed_memory
 from ..data import DatasetError, MissingData
+from ..distributed import launch
 from ..train import CheckpointError, Diverged
 from . import eval, train
 from .common import DATASETS, RUN_FILES, Parser, UsageError
@@ -53,10 +54,10 @@ def main(argv=None):
         return args.run(args)
     except (UsageError, CheckpointError, MissingData) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+        return launch.ended(2)
     except (Diverged, DatasetError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
-        return 1
+        return launch.ended(1)
     except KeyboardInterrupt as e:
         print(f"{prog}: interrupted" + (f"; {e}" if str(e) else ""), file=sys.stderr)
-        return 130
+        return launch.ended(130)

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from .. import models, nn, optim
-from ..data import CIFAR10, MNIST, DataLoader, FashionMNIST
+from ..data import CIFAR10, MNIST, FashionMNIST
+from ..distributed import launch
 from ..random import manual_seed
 from ..train import CheckpointError, evaluate, fit, load_checkpoint, restore
 from .common import (
@@ -140,39 +141,42 @@ def run(args):
 
 def _train(config, ckpt, out, data_dir, clear, start):
     """Load the data, build (or restore) the run and fit it; returns the exit status."""
+    launch.join()  # under mpiexec -n N: data-parallel (baby/distributed/launch.py)
+    say = print if launch.rank() == 0 else lambda *a, **k: None
     manual_seed(config["seed"])
     train_set, test_set = (load_dataset(config["dataset"], data_dir, split) for split in (True, False))
     shape, classes = shape_of(train_set)
     if ckpt is None:
         config.update(input_shape=shape, num_classes=classes)
     model = build_model(config)
-    train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True)
-    test_loader = DataLoader(test_set, batch_size=config["batch_size"])
+    train_loader, test_loader = launch.loaders(train_set, test_set, config["batch_size"], config["seed"])
     optimizer = make_optimizer(config, model.parameters())
     first, history = 0, []
     if ckpt is not None:
         restore(ckpt, model, optimizer, loader=train_loader)
         first, history = ckpt.epoch, ckpt.history
         grown = "" if ckpt.config["epochs"] == config["epochs"] else f" (was {ckpt.config['epochs']})"
-        print(f"resuming {config['model']} on {config['dataset']} after epoch {first} of "
+        say(f"resuming {config['model']} on {config['dataset']} after epoch {first} of "
               f"{config['epochs']}{grown}")
     else:
-        print(f"training {config['model']} on {config['dataset']}: {_epochs(config['epochs'])}, "
-              f"{config['optimizer']} lr {config['lr']:g}, batch {config['batch_size']}; writing to {out}")
+        say(f"training {config['model']} on {config['dataset']}: {_epochs(config['epochs'])}, "
+            f"{config['optimizer']} lr {config['lr']:g}, batch {config['batch_size']}; writing to {out}")
     try:
         scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"], last_epoch=first - 1)
     except ValueError as e:
         raise CheckpointError(f"{ckpt.path}: optimizer state without a schedule ({e})") from None
     if ckpt is not None and ckpt.config["epochs"] != config["epochs"]:
         scheduler.step(first)  # anneal over the new total: the closed form at epoch `first`
-    if clear:
+    model = launch.wrap(model, config["seed"])
+    if clear and launch.rank() == 0:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
     history = fit(model, train_loader, test_loader, optimizer, nn.CrossEntropyLoss(), config["epochs"],
-                  scheduler, out=out, config=config, start_epoch=first, history=history)
+                  scheduler, out=out if launch.rank() == 0 else None, config=config, start_epoch=first,
+                  history=history, log=say)
     accuracy = history[-1]["test_acc"] if history else evaluate(model, test_loader).accuracy
-    print(f"trained {_epochs(config['epochs'] - first)} in {time.perf_counter() - start:.1f}s")
-    print(f"test accuracy: {accuracy:.4f}")
+    say(f"trained {_epochs(config['epochs'] - first)} in {time.perf_counter() - start:.1f}s")
+    say(f"test accuracy: {accuracy:.4f}")
     return 0
 
 
@@ -236,7 +240,8 @@ def add_parser(commands):
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default: the recipe's")
     p.add_argument("--epochs", type=COUNT, help="passes over the training set (default: the recipe's; with "
                    "--resume, a larger number extends the run)")
-    p.add_argument("--batch-size", type=COUNT, help="samples per step (default: the recipe's)")
+    p.add_argument("--batch-size", type=COUNT, help="samples per step and process: under mpiexec -n N each "
+                   "step takes N x this (default: the recipe's)")
     p.add_argument("--lr", type=positive, metavar="LR", help="learning rate of the first epoch, annealed "
                    "to 0 by a cosine over the epochs (default: the recipe's)")
     p.add_argument("--weight-decay", type=number(float, 0, strict=False), metavar="WD",

@@ -13,6 +13,7 @@ from .dataset import (
     random_split,
 )
 from .digits import Digits
+from .distributed import DistributedSampler
 from .download import DatasetError, MissingData
 from .loader import DataLoader
 from .mnist import MNIST, FashionMNIST, ImageDataset
@@ -28,7 +29,8 @@ from .worker import WorkerInfo, get_worker_info
 
 __all__ = [
     "Batch", "BatchSampler", "CIFAR10", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
-    "DatasetError", "Digits", "FashionMNIST", "ImageDataset", "IterableDataset", "MNIST", "MissingData",
+    "DatasetError", "Digits", "DistributedSampler",
+    "FashionMNIST", "ImageDataset", "IterableDataset", "MNIST", "MissingData",
     "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "WorkerInfo", "collate", "default_collate", "default_convert", "get_worker_info",
     "random_split", "transforms",

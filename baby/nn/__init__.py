@@ -90,6 +90,7 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
+from .sync_norm import SyncBatchNorm
 from .vision import (
     Bilinear,
     CosineSimilarity,
