@@ -106,7 +106,7 @@ class Function(abc.ABC):
         if self.view and xp.may_share_memory(y._data, tensors[0]._data):
             x = tensors[0]
             y._vc, y._base = x._vc, x if x._base is None else x._base
-        if grad_mode.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
+        if grad_mode.state.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
             y.requires_grad, y._op, y._inputs = True, self, tensors
             self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
             self.node_inputs = tensors

@@ -1,5 +1,9 @@
 """The backward engine: a topological order of the graph, then each op's gradients, checked against the
-version counters so nothing changed in place since the forward is read, accumulated into leaves' .grad."""
+version counters so nothing changed in place since the forward is read, accumulated into leaves' .grad.
+Backward runs under no_grad in the calling thread only (grad mode is per thread); backward calls in several
+threads may share leaves: their sums into `.grad` are serialized by one lock, as PyTorch's AccumulateGrad."""
+
+import threading
 
 from .. import grad_mode
 from ..backend import xp
@@ -95,8 +99,17 @@ def _version_error(node):
                 "Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor before changing it")
 
 
+_accumulating = threading.Lock()
+
+
 def _accumulate(node, g):
     """Add `g` to `node.grad`: in place, or a fresh array laid out like the node's data the first time."""
+    with _accumulating:
+        _add_grad(node, g)
+
+
+def _add_grad(node, g):
+    """_accumulate's sum, the lock held."""
     if node._grad is None:
         node._grad = _wrap(_own_copy(g, node._data))
     elif node._grad._data.flags.writeable:

@@ -92,7 +92,7 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         skip = getattr(ctx, "non_differentiable", set())
         diff = [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f" and id(o) not in skip]
-        if not (grad_mode.enabled and any(needs) and diff):
+        if not (grad_mode.state.enabled and any(needs) and diff):
             return out
         positions = [i for i, n in enumerate(needs) if n]
         node = _Node(cls, ctx, positions, diff)(*[args[i] for i in positions])

@@ -148,6 +148,10 @@ def _train(config, ckpt, out, data_dir, clear, start):
     shape, classes = shape_of(train_set)
     if ckpt is None:
         config.update(input_shape=shape, num_classes=classes)
+    elif [shape, classes] != [config["input_shape"], config["num_classes"]]:
+        raise CheckpointError(f"{ckpt.path}: its {config['model']} takes inputs {config['input_shape']} "
+                              f"with {config['num_classes']} classes; --dataset {config['dataset']} has "
+                              f"{shape} with {classes}")
     model = build_model(config)
     train_loader, test_loader = launch.loaders(train_set, test_set, config["batch_size"], config["seed"])
     optimizer = make_optimizer(config, model.parameters())
