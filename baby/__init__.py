@@ -8,6 +8,7 @@ from . import (
     distributions,
     dtypes,
     init,
+    io,
     models,
     multiprocessing,
     nn,
@@ -16,6 +17,7 @@ from . import (
     sparse,
     trainer,
     utils,
+    viz,
 )
 from .creation import (
     arange,
@@ -198,6 +200,8 @@ from .ops.inplace import torch_function
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .sparse import sparse_coo_tensor, spmm
 from .tensor import Size, Tensor, as_tensor
+
+nn.Module.storage = io  # Module.save / load (the book's) go through baby.io, which imports nn
 
 bool_ = bool
 for _name in ("abs", "add", "bmm", "cat", "ceil", "clamp", "clip", "concat", "cos", "cumsum", "div", "einsum",

@@ -26,6 +26,7 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
@@ -76,6 +77,7 @@ from .norm import (
     InstanceNorm3d,
     LayerNorm,
     LayerNorm1d,
+    RMSNorm,
 )
 from .parallel import DataParallel
 from .pool import (
@@ -91,6 +93,13 @@ from .pool import (
     MaxPool3d,
 )
 from .sync_norm import SyncBatchNorm
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .vision import (
     Bilinear,
     CosineSimilarity,

@@ -166,10 +166,11 @@ class Exp(Function):
 
 
 class Log(Function):
-    """Natural logarithm."""
+    """Natural logarithm (log 0 = -inf without a warning, as PyTorch: log(tril(ones)) is a causal mask)."""
 
     def forward(self, a):
-        return xp.log(a)
+        with xp.errstate(divide="ignore"):
+            return xp.log(a)
 
     def backward(self, gy, node):
         return (gy / node.inputs[0]._data,)
