@@ -12,6 +12,7 @@ from . import (
     models,
     multiprocessing,
     nn,
+    onnx,
     ops,
     optim,
     sparse,

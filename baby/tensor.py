@@ -32,6 +32,8 @@ class Size(tuple):
         return f"baby.Size({list(self)})"
 
 
+_traces = []  # the active baby.trace.Trace objects, told of every op call (none: one empty loop)
+
 _FLOAT = object()  # Tensor(data): the default float type, as torch.Tensor; dtype=None keeps an array's type
 
 
@@ -106,7 +108,10 @@ class Function(abc.ABC):
 
     def __call__(self, *inputs):
         tensors = tuple(_lift(x) for x in inputs)
+        attrs = dict(vars(self)) if _traces else None  # the op's arguments, before forward adds its state
         y = _wrap(xp.asarray(self.forward(*[t._data for t in tensors])))  # NumPy reductions give scalars
+        for trace in _traces:
+            trace.record(self, tensors, attrs, y)
         if self.view and xp.may_share_memory(y._data, tensors[0]._data):
             x = tensors[0]
             y._vc, y._base = x._vc, x if x._base is None else x._base

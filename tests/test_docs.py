@@ -1,5 +1,6 @@
 """The docs run as written: docs/convolution.md prints what it says, its statements about which algorithm
-runs hold for the calls it names, and every python snippet of the README runs."""
+runs hold for the calls it names, every python block of the other docs runs in order (printing the text
+block after it, where there is one), and every python snippet of the README runs."""
 
 import contextlib
 import dataclasses
@@ -123,3 +124,24 @@ def test_sequences_doc_prints_what_it_says():
         with contextlib.redirect_stdout(printed):
             exec(compile(code, "docs/sequences.md", "exec"), namespace)
         assert printed.getvalue() == expected, code
+
+
+BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```\n(?:\n\1```text\n(.*?)^\1```\n)?", flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")  # but those above
+                                 if p.name not in ("convolution.md", "autograd.md", "sequences.md")))
+def test_every_docs_python_block_runs(doc, tmp_path, monkeypatch):
+    """Every python block of docs/<doc> (indented ones too) runs in order in one namespace, in a scratch
+    directory; a text block right after one is what it prints."""
+    text = (ROOT / "docs" / doc).read_text()
+    blocks = BLOCK.findall(text)
+    assert len(blocks) == text.count("```python\n")
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__"}
+    for indent, code, expected in blocks:
+        code, expected = (re.sub(f"^{indent}", "", b, flags=re.M) for b in (code, expected))
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, f"docs/{doc}", "exec"), namespace)
+        assert not expected or printed.getvalue() == expected, code

@@ -1,8 +1,8 @@
-"""The `baby` command: `baby train` (digits, MNIST, Fashion-MNIST, CIFAR-10) and `baby eval`.
+"""The `baby` command: `baby train` (digits, MNIST, Fashion-MNIST, CIFAR-10), `baby eval` and `baby export`.
 
 One module per command (`add_parser` and `run`); `common` holds what they share. Errors are one line on
 stderr: exit status 2 for bad arguments, an unusable --out, missing dataset files and unusable checkpoints; 1
-for runs that fail (divergence, corrupt data); 130 when interrupted (Ctrl-C).
+for runs that fail (divergence, corrupt data, a model ONNX cannot express); 130 when interrupted (Ctrl-C).
 """
 
 import platform
@@ -14,12 +14,13 @@ import numpy
 from ..backend import keep_freed_memory
 from ..data import DatasetError, MissingData
 from ..distributed import launch
+from ..onnx import OnnxExporterError
 from ..train import CheckpointError, Diverged
-from . import eval, train
+from . import eval, export, train
 from .common import DATASETS, RUN_FILES, Parser, UsageError
 from .train import RECIPES, TESTED
 
-COMMANDS = (train, eval)
+COMMANDS = (train, eval, export)
 
 
 def _version():
@@ -55,7 +56,7 @@ def main(argv=None):
     except (UsageError, CheckpointError, MissingData) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return launch.ended(2)
-    except (Diverged, DatasetError, OSError) as e:
+    except (Diverged, DatasetError, OnnxExporterError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return launch.ended(1)
     except KeyboardInterrupt as e:

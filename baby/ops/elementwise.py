@@ -420,10 +420,22 @@ def where(cond, a=None, b=None):
     return Where(cond.astype(bool, copy=False))(a, b)
 
 
+class Compare(Function):
+    """A comparison `fn` (a NumPy ufunc: greater, equal, ...) of a and b: a bool array, no gradient."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, a, b):
+        return self.fn(a, b)
+
+    def backward(self, gy, node):
+        return None, None
+
+
 def _compare(fn):
     def compare(a, b):
-        a, b = _binary(a, b)
-        return _wrap(fn(a._data, b._data))
+        return Compare(fn)(*_binary(a, b))
 
     compare.__doc__ = f"Elementwise {fn.__name__} (a bool tensor, no gradient)."
     return compare

@@ -11,7 +11,7 @@ import functools
 
 from .. import dtypes, grad_mode, random
 from ..backend import xp
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, _traces, _wrap
 from . import elementwise as E
 from . import math as M
 from . import shape as S
@@ -39,6 +39,8 @@ def _write(x, y, name, cast=False):
     except ValueError as e:
         raise RuntimeError(f"{name}: cannot write into this tensor ({e})") from None
     x._vc[0] += 1
+    for trace in _traces:
+        trace.assign(x, y)
 
 
 def apply_(x, fn, *args, name, cast=False):

@@ -8,7 +8,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Function, Tensor, _wrap
-from .elementwise import Rounding, _binary, _floating, div, log, mul, pow, where
+from .elementwise import Rounding, _binary, _floating, div, gt, log, lt, mul, pow, where
 
 
 class Sin(Function):
@@ -125,8 +125,8 @@ def clamp(a, min=None, max=None):
     """Each element limited to [min, max] (tensors or numbers); the gradient passes where min <= a <= max."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    y = a if min is None else where(_data(a) < _data(min), min, a)
-    return y if max is None else where(_data(y) > _data(max), max, y)
+    y = a if min is None else where(lt(a, min), min, a)
+    return y if max is None else where(gt(y, max), max, y)
 
 
 def _data(x):

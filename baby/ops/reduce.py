@@ -202,22 +202,33 @@ def min(a, dim=None, keepdim=False):
     return _extremum(a, dim, keepdim, "min")
 
 
+class Arg(Function):
+    """The int64 index of the first largest (`fn` 'argmax') or smallest ('argmin') element along `axis`, or
+    of the flattened array when `axis` is None; no gradient."""
+
+    def __init__(self, fn, axis, keepdims):
+        self.fn, self.axis, self.keepdims = fn, axis, keepdims
+
+    def forward(self, a):
+        if self.axis is None:
+            i = xp.asarray(getattr(a, self.fn)(), dtype=xp.int64)
+            return i.reshape((1,) * a.ndim) if self.keepdims else i
+        return getattr(a, self.fn)(axis=self.axis, keepdims=self.keepdims).astype(xp.int64)
+
+    def backward(self, gy, node):
+        return (None,)
+
+
 @dim_args
 def argmax(a, dim=None, keepdim=False):
     """Index of the (first) largest element, over all elements (flattened) or along `dim`; int64."""
-    if dim is None:
-        i = xp.asarray(a._data.argmax(), dtype=xp.int64)
-        return _wrap(i.reshape((1,) * a.ndim) if keepdim else i)
-    return _wrap(a._data.argmax(axis=one_axis(dim, a.shape, "dim"), keepdims=keepdim).astype(xp.int64))
+    return Arg("argmax", None if dim is None else one_axis(dim, a.shape, "dim"), keepdim)(a)
 
 
 @dim_args
 def argmin(a, dim=None, keepdim=False):
     """Index of the (first) smallest element, flattened or along `dim`; int64."""
-    if dim is None:
-        i = xp.asarray(a._data.argmin(), dtype=xp.int64)
-        return _wrap(i.reshape((1,) * a.ndim) if keepdim else i)
-    return _wrap(a._data.argmin(axis=one_axis(dim, a.shape, "dim"), keepdims=keepdim).astype(xp.int64))
+    return Arg("argmin", None if dim is None else one_axis(dim, a.shape, "dim"), keepdim)(a)
 
 
 @dim_args

@@ -23,19 +23,19 @@ def _apply(fn, x, inplace, name, *args):
 
 def _hardtanh(x, lo, hi):
     """x clamped to [lo, hi]; the gradient passes only where lo < x < hi, as PyTorch's hardtanh."""
-    return E.where(x._data <= lo, lo, E.where(x._data >= hi, hi, x))
+    return E.where(E.le(x, lo), lo, E.where(E.ge(x, hi), hi, x))
 
 
 def _elu(x, alpha, scale, input_scale):
     """scale * x for x > 0, else scale * alpha * (exp(input_scale * x) - 1), exp taken on min(x, 0)."""
     neg = M.expm1(M.clamp(x, max=0) * input_scale) * (alpha * scale)
-    return E.where(x._data > 0, x * scale if scale != 1 else x, neg)
+    return E.where(E.gt(x, 0), x * scale if scale != 1 else x, neg)
 
 
 def _softplus(x, beta, threshold):
     bx = x * beta
     soft = M.log1p(E.exp(M.clamp(bx, max=threshold))) / beta  # the clamp keeps exp finite
-    return E.where(bx._data > threshold, x, soft)
+    return E.where(E.gt(bx, threshold), x, soft)
 
 
 def relu(input, inplace=False):
@@ -57,7 +57,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, else negative_slope * x."""
-    return _apply(lambda x: E.where(x._data > 0, x, x * negative_slope), input, inplace, "leaky_relu_")
+    return _apply(lambda x: E.where(E.gt(x, 0), x, x * negative_slope), input, inplace, "leaky_relu_")
 
 
 def elu(input, alpha=1.0, inplace=False):

@@ -134,13 +134,14 @@ def _adaptive_max(name, nd, x, output_size, return_indices):
     O = _output_size(name, S, output_size)
     if O == (1,) * nd:  # global: pick each plane's first max (its gradient goes to that element alone)
         flat = x.reshape(N, C, -1)  # (N, C, L)
-        idx = flat.numpy().argmax(axis=-1)  # (N, C)
+        i = ops.argmax(flat, -1, keepdim=True)  # (N, C, 1): an op, so an ONNX export sees it
         nan = xp.isnan(flat.numpy())  # (N, C, L)
         if nan.any():  # a plane holding NaN: its last NaN, as PyTorch's kernel
             last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)  # (N, C)
-            idx = xp.where(nan.any(axis=-1), last, idx)  # (N, C)
-        y = flat[xp.arange(N)[:, None], xp.arange(C), idx].reshape(N, C, *O)
-        idx = idx.reshape(N, C, *O)
+            last = xp.where(nan.any(axis=-1), last, i.numpy()[..., 0])  # (N, C)
+            i = Tensor(last[..., None], dtype=xp.int64)  # (N, C, 1)
+        y = ops.gather(flat, -1, i).reshape(N, C, *O)
+        idx = i.numpy().reshape(N, C, *O)
     else:
         tables = [_bins(n, o) for n, o in zip(S, O, strict=True)]
         for d, (n, o, t) in enumerate(zip(S, O, tables, strict=True)):
