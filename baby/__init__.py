@@ -1,6 +1,25 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, distributed, dtypes, init, io, models, nn, onnx, ops, optim, trainer, utils, viz
+from . import (
+    autograd,
+    backends,
+    data,
+    distributed,
+    distributions,
+    dtypes,
+    init,
+    io,
+    models,
+    multiprocessing,
+    nn,
+    onnx,
+    ops,
+    optim,
+    sparse,
+    trainer,
+    utils,
+    viz,
+)
 from .creation import (
     arange,
     empty,
@@ -27,7 +46,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import accelerator, backends, cuda, device, get_default_device, mps, set_default_device
+from .device import accelerator, cuda, device, get_default_device, mps, set_default_device
 from .dtypes import (
     bool,
     double,
@@ -49,6 +68,17 @@ from .dtypes import (
 )
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .io import load, save
+from .legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from .ops import (
     abs,
     addmm,
@@ -169,6 +199,7 @@ from .ops import (
 from .ops.elementwise import add
 from .ops.inplace import torch_function
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from .sparse import sparse_coo_tensor, spmm
 from .tensor import Size, Tensor, as_tensor
 
 nn.Module.storage = io  # Module.save / load (the book's) go through baby.io, which imports nn

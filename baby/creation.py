@@ -9,12 +9,26 @@ from .device import as_device
 from .tensor import Tensor, _to_array, _wrap
 
 
-def _size(size, name="size"):
-    """Sizes given as ints or as one sequence, as a tuple of non-negative ints."""
+def _size(size, name="size", keyword=None):
+    """Sizes given as ints or as one sequence (or as the `size=` keyword), as a tuple of non-negative ints."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{name} given both as positional arguments {size!r} and as {name}={keyword!r}")
+        size = (keyword,)
     size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     if any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0 for n in size):
         raise TypeError(f"{name} must be non-negative ints, got {size!r}")
     return tuple(int(n) for n in size)
+
+
+def _size_kw(kw):
+    """The `size=` keyword of the factories (and `pin_memory`, which the CPU ignores); any other keyword
+    is a TypeError."""
+    size = kw.pop("size", None)
+    kw.pop("pin_memory", None)
+    if kw:
+        raise TypeError(f"got unexpected keyword arguments {sorted(kw)}")
+    return size
 
 
 def _first(*ds):
@@ -51,8 +65,9 @@ def from_numpy(a):
 
 
 def _shaped(fill):
-    def make(*size, dtype=None, device=None, requires_grad=False):
-        return _make(fill(_size(size), _dtype(dtype)), dtype, device, requires_grad)  # made in its dtype
+    def make(*size, dtype=None, device=None, requires_grad=False, **kw):
+        return _make(fill(_size(size, keyword=_size_kw(kw)), _dtype(dtype)), dtype, device,
+                     requires_grad)  # made in its dtype
 
     return make
 
@@ -102,15 +117,15 @@ def _float_draws(draw, size, dtype):
     return draw(random.generator(), size, d if d == xp.float64 else xp.float32).astype(d, copy=False)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size, dtype=None, device=None, requires_grad=False, **kw):
     """Standard normal samples from the library's seeded generator."""
-    a = _float_draws(lambda g, s, d: g.standard_normal(s, dtype=d), _size(size), dtype)
+    a = _float_draws(lambda g, s, d: g.standard_normal(s, dtype=d), _size(size, keyword=_size_kw(kw)), dtype)
     return _make(a, dtype, device, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size, dtype=None, device=None, requires_grad=False, **kw):
     """Uniform [0, 1) samples from the library's seeded generator."""
-    a = _float_draws(lambda g, s, d: g.random(s, dtype=d), _size(size), dtype)
+    a = _float_draws(lambda g, s, d: g.random(s, dtype=d), _size(size, keyword=_size_kw(kw)), dtype)
     return _make(a, dtype, device, requires_grad)
 
 

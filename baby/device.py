@@ -87,10 +87,3 @@ class _Absent:
 
 
 cuda, mps, accelerator = _Absent("cuda"), _Absent("mps"), _Absent("accelerator")
-
-
-class backends:
-    """torch.backends as far as device selection reads it."""
-
-    mps = mps
-    cuda = cuda

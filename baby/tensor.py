@@ -63,6 +63,21 @@ def _to_array(data, dtype, infer):
     return a.astype(dtypes.get_default_dtype(), copy=False)
 
 
+def _legacy_args(args, dtype, requires_grad):
+    """(data, dtype, requires_grad) from Tensor(data, dtype, requires_grad) or PyTorch's legacy size forms:
+    Tensor() is empty, Tensor(3, 4) and Tensor(size) are uninitialised tensors of those sizes."""
+    if not args:
+        return xp.empty(0, dtypes.get_default_dtype()), dtype, requires_grad
+    sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+    if dtype is _FLOAT and all(type(n) is int for n in sizes):  # noqa: E721 (bools are data, not sizes)
+        if any(n < 0 for n in sizes):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+        return xp.empty(sizes, dtypes.get_default_dtype()), dtype, requires_grad
+    if len(args) > 3:
+        raise TypeError(f"Tensor() takes data, dtype and requires_grad, or sizes as ints; got {args!r:.80}")
+    return args[0], (args[1] if len(args) > 1 else dtype), (args[2] if len(args) > 2 else requires_grad)
+
+
 def _has_str(seq):
     return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
 
@@ -164,8 +179,9 @@ class Tensor:
     _retains_grad = False
     _grad = None
 
-    def __init__(self, data, dtype=_FLOAT, requires_grad=False, device=None):
+    def __init__(self, *args, dtype=_FLOAT, requires_grad=False, device=None):
         as_device(device)
+        data, dtype, requires_grad = _legacy_args(args, dtype, requires_grad)
         if isinstance(data, Tensor) and dtype is _FLOAT:
             dtype = None  # a tensor keeps its dtype, as torch.Tensor(t) does
         self._data = _to_array(data, dtype, infer=False)

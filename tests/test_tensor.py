@@ -13,7 +13,7 @@ CONSTRUCT = [
     pytest.param(lambda: Tensor([[1, 2], [3, 4]]), (2, 2), np.float32, id="list-of-ints"),
     pytest.param(lambda: Tensor([1.5, 2.5]), (2,), np.float32, id="list-of-floats"),
     pytest.param(lambda: Tensor(3.5), (), np.float32, id="python-float"),
-    pytest.param(lambda: Tensor(7), (), np.float32, id="python-int"),
+    pytest.param(lambda: Tensor(7), (7,), np.float32, id="python-int-is-a-size"),
     pytest.param(lambda: Tensor(np.ones((2, 3))), (2, 3), np.float32, id="float64-numpy-to-float32"),
     pytest.param(lambda: Tensor(np.ones(3), dtype=np.float64), (3,), np.float64, id="float64-numpy-kept"),
     pytest.param(lambda: Tensor(np.arange(4)), (4,), np.float32, id="int-numpy-to-float32"),

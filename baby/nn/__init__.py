@@ -1,8 +1,7 @@
 """Neural-network building blocks: Module, Parameter, layers, normalization, losses and `functional`."""
 # ruff: noqa: F401
 
-from .. import init
-from . import functional, parallel, utils
+from . import functional, init, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -54,15 +53,18 @@ from .layers import (
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
     SoftMarginLoss,
     SoftmaxLoss,
+    TripletMarginLoss,
 )
 from .module import Module, Parameter
 from .norm import (
@@ -77,6 +79,7 @@ from .norm import (
     LayerNorm1d,
     RMSNorm,
 )
+from .parallel import DataParallel
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -97,4 +100,16 @@ from .transformer import (
     TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
+)
+from .vision import (
+    Bilinear,
+    CosineSimilarity,
+    Fold,
+    PairwiseDistance,
+    PixelShuffle,
+    PixelUnshuffle,
+    PReLU,
+    Unfold,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )

@@ -217,6 +217,13 @@ class Module:
                         t.grad._data = t.grad._data.astype(dtype)
         return self
 
+    def share_memory(self):
+        """Move parameters and buffers (and gradients) into shared memory, for processes forked after
+        (Hogwild training); returns self."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
     def cpu(self):
         """Already on the CPU: returns self."""
         return self
@@ -234,8 +241,11 @@ class Module:
         return self.to(dtypes.float16)
 
     def type(self, dst_type):
-        """Cast parameters and buffers to `dst_type`; returns self."""
-        return self.to(dst_type)
+        """Cast parameters and buffers to `dst_type` (a dtype or a legacy type such as FloatTensor); returns
+        self."""
+        from ..legacy import type_dtype
+
+        return self.to(type_dtype(dst_type))
 
     def train(self, mode=True):
         """Set training mode (recursively); returns self."""

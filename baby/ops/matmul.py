@@ -48,8 +48,17 @@ def linear(x, w, b=None):
     return Linear()(x, w) if b is None else Linear()(x, w, b)
 
 
+def _sparse_mm(a, b):
+    """A sparse COO matrix times a dense one (baby.sparse builds on the ops, so it is imported here)."""
+    from ..sparse import mm as sparse_mm
+
+    return sparse_mm(a, b)
+
+
 def matmul(a, b):
     """a @ b: vectors, matrices, and stacks of matrices with broadcast batch dims."""
+    if getattr(a, "is_sparse", False):
+        return _sparse_mm(a, b)
     a, b = (x if isinstance(x, (Tensor, xp.ndarray)) else xp.asarray(x) for x in (a, b))
     d = dtypes.result_type(a, b)
     a, b = _operand(a, d), _operand(b, d)
@@ -69,7 +78,9 @@ def matmul(a, b):
 
 
 def mm(a, b):
-    """The product of two matrices."""
+    """The product of two matrices (the first may be sparse)."""
+    if getattr(a, "is_sparse", False):
+        return _sparse_mm(a, b)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"mm expects two 2-d tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)

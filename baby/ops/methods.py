@@ -6,6 +6,7 @@ from .. import dtypes
 from ..creation import multinomial
 from ..device import as_device
 from ..device import device as Device
+from ..multiprocessing import is_shared, share_memory_
 from ..tensor import Tensor, _wrap
 from . import elementwise as E
 from . import index as I
@@ -74,9 +75,12 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
                "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
-def type_(self, dtype=None):
-    """The type name (e.g. 'baby.FloatTensor'), or with `dtype` this tensor converted to it."""
-    return f"baby.{_TYPE_NAMES[str(self.dtype)]}" if dtype is None else to(self, dtype)
+def type_(self, dtype=None, non_blocking=False):
+    """The type name as PyTorch's (e.g. 'torch.FloatTensor'), or with `dtype` (a dtype, a legacy type such
+    as baby.FloatTensor, or its name) this tensor converted to it."""
+    from ..legacy import type_dtype
+
+    return f"torch.{_TYPE_NAMES[str(self.dtype)]}" if dtype is None else to(self, type_dtype(dtype))
 
 
 def _new(fill):
@@ -152,6 +156,12 @@ def array_function(self, func, types, args, kwargs):
     return func(*_arrays(args), **_arrays(kwargs))
 
 
+def _sparse():
+    from .. import sparse  # sparse builds on the ops
+
+    return sparse
+
+
 def copy(self):
     """A detached copy (the book's `.data.copy()`; PyTorch spells it clone().detach())."""
     return S.clone(self).detach()
@@ -203,7 +213,9 @@ METHODS = {
     "int": _to(dtypes.int32, "As int32."), "short": _to(dtypes.int16, "As int16."),
     "bool": _to(dtypes.bool, "As bool."), "byte": _to(dtypes.uint8, "As uint8."),
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"), "new_full": new_full,
-    "new_tensor": new_tensor,
+    "new_tensor": new_tensor, "share_memory_": share_memory_, "is_shared": is_shared,
+    "to_sparse": lambda a, sparse_dim=None: _sparse().to_sparse(a, sparse_dim), "to_dense": lambda a: a,
+    "is_sparse": property(lambda a: False, doc="False: a dense tensor."),
     "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "pow_": P.pow_, "neg_": P.neg_,
     "abs_": P.abs_, "exp_": P.exp_, "log_": P.log_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "clamp_": P.clamp_, "clip_": P.clip_, "floor_": P.floor_,

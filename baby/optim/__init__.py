@@ -2,10 +2,11 @@
 
 from . import lr_scheduler
 from .adam import Adam, Adamax, AdamW, NAdam
+from .lbfgs import LBFGS
 from .lr_scheduler import CosineAnnealingLR, StepLR
 from .optimizer import Optimizer
 from .rms import Adadelta, Adagrad, RMSprop
 from .sgd import SGD
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "CosineAnnealingLR", "lr_scheduler", "NAdam",
-           "Optimizer", "RMSprop", "SGD", "StepLR"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "CosineAnnealingLR", "LBFGS", "lr_scheduler",
+           "NAdam", "Optimizer", "RMSprop", "SGD", "StepLR"]

@@ -35,6 +35,15 @@ from .conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
+from .distance import (
+    bilinear,
+    cosine_embedding_loss,
+    cosine_similarity,
+    margin_ranking_loss,
+    pairwise_distance,
+    prelu,
+    triplet_margin_loss,
+)
 from .embedding import embedding
 from .loss import (
     binary_cross_entropy,
@@ -64,3 +73,4 @@ from .pool import (
     max_pool3d,
 )
 from .sampling import interpolate, pad, upsample
+from .vision import fold, pixel_shuffle, pixel_unshuffle, unfold

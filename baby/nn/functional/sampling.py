@@ -79,22 +79,70 @@ def _linear_along(x, d, n_out, scale, align_corners):
     return lo * (1 - w) + hi * w  # (not lo + (hi - lo) w: inf - inf would be NaN where PyTorch keeps inf)
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize the spatial dims of input (N, C, *d): 'nearest', or 'linear'/'bilinear'/'trilinear'."""
+def _cubic_weights(t, A=-0.75):
+    """The four taps' weights of cubic convolution at fractional offset t (n_out,) -> (4, n_out)."""
+    def near(u):
+        return ((A + 2) * u - (A + 3)) * u * u + 1
+
+    def far(u):
+        return ((A * u - 5 * A) * u + 8 * A) * u - 4 * A
+
+    return xp.stack([far(t + 1), near(t), near(1 - t), far(2 - t)])
+
+
+def _cubic_along(x, d, n_out, scale, align_corners):
+    """Bicubic (cubic convolution, A = -0.75, edges replicated) interpolation of x along dim d."""
+    n = x.shape[d]
+    o = xp.arange(n_out, dtype=xp.float64)
+    if align_corners:
+        src = o * ((n - 1) / (n_out - 1)) if n_out > 1 else xp.zeros(n_out)
+    else:
+        src = (o + 0.5) * scale - 0.5
+    i0 = xp.floor(src).astype(xp.int64)
+    w = _cubic_weights(src - i0)  # (4, n_out)
+    head, y = (slice(None),) * d, None
+    for j in range(4):
+        idx = Tensor(xp.clip(i0 - 1 + j, 0, n - 1), dtype=xp.int64)
+        wj = Tensor(w[j].reshape((-1,) + (1,) * (x.ndim - d - 1)), dtype=x.dtype)  # (n_out, 1, ...)
+        term = x[head + (idx,)] * wj
+        y = term if y is None else y + term
+    return y
+
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims of input (N, C, *d): 'nearest', 'nearest-exact', 'area', or
+    'linear' / 'bilinear' / 'trilinear' / 'bicubic' (for 1 / 2 / 3 / 2 spatial dims)."""
     x = input
-    linear = {"linear": 1, "bilinear": 2, "trilinear": 3}
-    if mode != "nearest" and linear.get(mode) != x.ndim - 2:
+    if mode not in ("nearest", "nearest-exact", "area") and _LINEAR.get(mode) != x.ndim - 2:
         raise ValueError(f"interpolate: mode {mode!r} does not fit input of shape {tuple(x.shape)} "
-                         f"(nearest, or "
-                         "linear / bilinear / trilinear for 1 / 2 / 3 spatial dims)")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError("interpolate: align_corners only applies to the linear modes")
+                         f"(nearest, nearest-exact, area, or "
+                         "linear / bilinear / trilinear / bicubic for 1 / 2 / 3 / 2 spatial dims)")
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
+        raise ValueError("interpolate: align_corners only applies to the linear and bicubic modes")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported by baby")
     out, scales = _size(x, size, scale_factor, "interpolate")
+    if recompute_scale_factor:
+        scales = [n / m for n, m in zip(x.shape[2:], out, strict=True)]
+    if mode == "area":
+        from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+
+        if x.ndim not in (3, 4):
+            raise ValueError(f"interpolate: mode 'area' takes (N, C, L) or (N, C, H, W), got "
+                             f"{tuple(x.shape)}")
+        return (adaptive_avg_pool1d if x.ndim == 3 else adaptive_avg_pool2d)(x, out)
     for k, (n_out, s) in enumerate(zip(out, scales, strict=True)):
         d = 2 + k
-        if mode == "nearest":
-            src = xp.minimum(xp.floor(xp.arange(n_out) * s).astype(xp.int64), x.shape[d] - 1)
+        if mode in ("nearest", "nearest-exact"):
+            o = xp.arange(n_out) + (0.5 if mode == "nearest-exact" else 0)
+            src = xp.minimum(xp.floor(o * s).astype(xp.int64), x.shape[d] - 1)
             x = x[(slice(None),) * d + (Tensor(src, dtype=xp.int64),)]
+        elif mode == "bicubic":
+            x = _cubic_along(x, d, n_out, s, bool(align_corners))
         else:
             x = _linear_along(x, d, n_out, s, bool(align_corners))
     return x

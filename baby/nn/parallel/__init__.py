@@ -1,3 +1,5 @@
-"""torch.nn.parallel: DistributedDataParallel (over MPI, see baby.distributed)."""
+"""torch.nn.parallel: DataParallel (on baby's one CPU device, the wrapped module itself) and
+DistributedDataParallel (over MPI, see baby.distributed)."""
 
+from .data_parallel import DataParallel
 from .distributed import DDP, DistributedDataParallel

@@ -1,0 +1,3 @@
+"""torch.nn.modules.distance at PyTorch's path."""
+
+from ..vision import CosineSimilarity, PairwiseDistance  # noqa: F401

@@ -1,0 +1,3 @@
+"""torch.nn.modules.pixelshuffle at PyTorch's path."""
+
+from ..vision import PixelShuffle, PixelUnshuffle  # noqa: F401
