@@ -4,6 +4,7 @@ Tensors (gy, the inputs and the output `node`), so the gradient is itself a diff
 import math
 
 from ...backend import xp
+from ...distributions import special as D
 from ...ops import elementwise as E
 from ...ops import math as M
 from ...ops.elementwise import sum_to
@@ -105,3 +106,14 @@ def _gelu(op, gy, node):
         t = E.tanh(k * (a + 0.044715 * a ** 3))
         return (gy * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)),)
     return (gy * (NormalCDF()(a) + a * _pdf(a)),)
+
+
+derivative(D.Lgamma)(lambda op, gy, node: (gy * D.digamma(node.inputs[0]),))
+derivative(D.NormalCdf)(lambda op, gy, node: (gy * _pdf(node.inputs[0]),))
+derivative(D.NormalIcdf)(lambda op, gy, node: (gy / _pdf(node),))
+
+
+@derivative(D.Inverse)
+def _inverse(op, gy, node):
+    t = node.transpose(-1, -2)  # (..., n, n): the inverse's transpose
+    return (-(t @ gy @ t),)

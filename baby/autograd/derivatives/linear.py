@@ -11,6 +11,7 @@ derivative rule is `LinearMap(adj, fwd)`: differentiable to any order, with the 
 import copy
 
 from ...backend import xp
+from ...nn.functional.vision import Fold, Unfold
 from ...ops import elementwise as E
 from ...ops import pool as P
 from ...ops import reduce as R
@@ -19,6 +20,7 @@ from ...ops.index import Gather
 from ...ops.matrix import DiagEmbed, Diagonal, Triangle
 from ...ops.rearrange import Roll
 from ...ops.views import CopySlices, ViewOf
+from ...sparse import ToDense
 from ...tensor import Function, _wrap
 from ..higher import derivative
 
@@ -64,7 +66,7 @@ def forward_map(op):
 
 
 @derivative(S.Reshape, S.Permute, S.BroadcastTo, S.GetItem, S.Flip, S.Dilate, S.Undilate, S.Clone, R.Sum,
-            R.Cumsum, P.AvgPool, Gather, E.Cast, Triangle, Diagonal, DiagEmbed, Roll)
+            R.Cumsum, P.AvgPool, Gather, E.Cast, Triangle, Diagonal, DiagEmbed, Roll, Fold, Unfold, ToDense)
 def _linear(op, gy, node):
     name = f"{op.name().removesuffix('0')}Backward0"
     return (LinearMap(backward_map(op, node), forward_map(op), name)(gy),)
