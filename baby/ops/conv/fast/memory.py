@@ -22,6 +22,8 @@ import math
 import threading
 import weakref
 
+from .... import arena
+from ....arena import fresh
 from ....backend import xp
 from ....parallel import num_threads, parallel, rows, single_threaded_blas
 from ..geometry import is_int, out_size
@@ -41,9 +43,6 @@ _kept = 0  # bytes of kept forward workspaces in use
 _cache = []  # the memory of freed kept buffers (uint8 arrays), oldest first
 _lock = threading.RLock()  # (re-entrant: a buffer's finalizer may run inside a garbage collection here)
 _local = threading.local()  # per-thread scratch arrays
-ARENA_MIN = 1 << 18  # arrays of this many bytes or more come from the arena (`fresh`)
-_free = {}  # the arena: {bytes: [bytearray blocks of freed arrays]}
-_free_bytes = 0  # bytes in _free
 
 
 def channels_first(x):
@@ -56,37 +55,6 @@ def alloc(shape, first, dtype, zero=False):
     if not first:
         return fresh(shape, dtype, zero)  # (N, *S, C)
     return xp.moveaxis(fresh((shape[0], shape[-1], *shape[1:-1]), dtype, zero), 1, -1)  # (N, *S, C) view
-
-
-def fresh(shape, dtype, zero=False):
-    """A new array (zero-filled when `zero`), as xp.empty/xp.zeros; one of ARENA_MIN bytes or more comes
-    from the arena: the memory of an earlier one of the same size, freed since (cached within the
-    budget), not fresh pages that page-fault on first touch (~0.25 ms per MiB) as glibc's malloc gives
-    when it has handed a large freed block back to the system. The array owns its block until it and
-    every view of it are freed (all views' `base` chains end at it: its own base is a bytearray)."""
-    global _free_bytes
-    dtype = xp.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < ARENA_MIN:
-        return (xp.zeros if zero else xp.empty)(shape, dtype)
-    with _lock:
-        blocks = _free.get(nbytes)
-        block = blocks.pop() if blocks else None
-        _free_bytes -= 0 if block is None else nbytes
-    owner = xp.frombuffer(bytearray(nbytes) if block is None else block, dtype)  # (prod(shape),)
-    if zero and block is not None:
-        owner.fill(0)
-    weakref.finalize(owner, _free_block, owner.base.obj).atexit = False
-    return owner.reshape(shape)
-
-
-def _free_block(block):
-    """An arena array was freed: keep its block for the next one of its size, within the budget."""
-    global _free_bytes
-    with _lock:
-        if _free_bytes + len(block) <= _budget:
-            _free.setdefault(len(block), []).append(block)
-            _free_bytes += len(block)
 
 
 def contiguous(a, first):
@@ -263,11 +231,9 @@ def _trim():
 
 def empty_cache():
     """Free the cached memory of kept buffers and of the arena (the next forwards allocate afresh)."""
-    global _free_bytes
     with _lock:
         _cache.clear()
-        _free.clear()
-        _free_bytes = 0
+    arena.empty()
 
 
 def kept_bytes():
