@@ -1,6 +1,6 @@
 """baby: a small, readable, fast deep-learning library on NumPy, spelled like PyTorch."""
 
-from . import autograd, data, distributed, dtypes, init, models, nn, ops, optim, trainer, utils
+from . import autograd, data, distributed, dtypes, init, io, models, nn, ops, optim, trainer, utils, viz
 from .creation import (
     arange,
     empty,
@@ -170,6 +170,8 @@ from .ops.elementwise import add
 from .ops.inplace import torch_function
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, as_tensor
+
+nn.Module.storage = io  # Module.save / load (the book's) go through baby.io, which imports nn
 
 bool_ = bool
 for _name in ("abs", "add", "bmm", "cat", "ceil", "clamp", "clip", "concat", "cos", "cumsum", "div", "einsum",

@@ -22,6 +22,11 @@ def _first(*ds):
     return next(d for d in ds if d is not None)
 
 
+def _dtype(dtype, default=None):
+    """The dtype a factory makes: `dtype`, else `default`, else the default float."""
+    return _first(dtypes.as_dtype(dtype), default, dtypes.get_default_dtype())
+
+
 def _make(a, dtype, device, requires_grad, default=None):
     """A leaf tensor from array `a` in `dtype` (else `default`, else the default float)."""
     as_device(device)
@@ -47,23 +52,24 @@ def from_numpy(a):
 
 def _shaped(fill):
     def make(*size, dtype=None, device=None, requires_grad=False):
-        return _make(fill(_size(size)), dtype, device, requires_grad)
+        return _make(fill(_size(size), _dtype(dtype)), dtype, device, requires_grad)  # made in its dtype
 
     return make
 
 
-empty = _shaped(lambda s: xp.empty(s, dtypes.get_default_dtype()))
+empty = _shaped(xp.empty)
 empty.__doc__ = "An uninitialised tensor of the given size."
-zeros = _shaped(lambda s: xp.zeros(s, dtypes.get_default_dtype()))
+zeros = _shaped(xp.zeros)
 zeros.__doc__ = "A tensor of zeros."
-ones = _shaped(lambda s: xp.ones(s, dtypes.get_default_dtype()))
+ones = _shaped(xp.ones)
 ones.__doc__ = "A tensor of ones."
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with `fill_value` (dtype inferred from it: bool, int64 or the default float)."""
     v = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    return _make(xp.full(_size((size,)), v), dtype, device, requires_grad, dtypes.scalar_dtype(v))
+    d = _dtype(dtype, dtypes.scalar_dtype(v))
+    return _make(xp.full(_size((size,)), v, d), dtype, device, requires_grad, d)
 
 
 def _like(fill):
@@ -84,7 +90,8 @@ empty_like.__doc__ = "An uninitialised tensor with the shape (and dtype, unless 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     """`fill_value` everywhere, with the shape (and dtype, unless given) of `t`."""
-    return _make(xp.full(t.shape, fill_value), dtype, device, requires_grad, t.dtype)
+    d = _dtype(dtype, t.dtype)
+    return _make(xp.full(t.shape, fill_value, d), dtype, device, requires_grad, d)
 
 
 def _float_draws(draw, size, dtype):
@@ -143,7 +150,9 @@ def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad=Fals
     like = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), None)
     d = _first(dtype, like, dtypes.get_default_dtype())
     z = _float_draws(lambda g, sh, d: g.standard_normal(sh, dtype=d), shape, d)
-    return _make(z * xp.asarray(s, z.dtype) + xp.asarray(m, z.dtype), dtype, device, requires_grad, like)
+    z *= xp.asarray(s, z.dtype)  # in place: the draws are the result's only array of its size
+    z += xp.asarray(m, z.dtype)
+    return _make(z, dtype, device, requires_grad, like)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -152,23 +161,46 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if step == 0 or (end - start) * step < 0:
         raise RuntimeError(f"arange: the range [{start}, {end}) with step {step} is empty or infinite")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-    return _make(xp.arange(start, end, step), dtype, device, requires_grad, dtypes.int64 if ints else None)
+    d = _dtype(dtype, dtypes.int64 if ints else None)
+    if d.kind != "f":
+        return _make(xp.arange(start, end, step, dtype=d if ints else None), dtype, device, requires_grad, d)
+    n = math.ceil((end - start) / step)
+    return _make(_chunked(n, d, lambda i: start + i * step), dtype, device, requires_grad, d)  # as NumPy's
+
+
+def _chunked(n, d, value, chunk=1 << 12):
+    """An array of `n` elements of dtype `d`, value(i) (float64 indices) computed a chunk at a time, so no
+    float64 array of the result's size exists."""
+    out = xp.empty(n, d)
+    for lo in range(0, n, chunk):
+        out[lo:lo + chunk] = value(xp.arange(lo, min(lo + chunk, n), dtype=xp.float64))
+    return out
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """`steps` evenly spaced values from start to end inclusive."""
-    return _make(xp.linspace(start, end, _size((steps,), "steps")[0]), dtype, device, requires_grad)
+    return _make(_spaced(start, end, _size((steps,), "steps")[0], _dtype(dtype), None), dtype, device,
+                 requires_grad)
+
+
+def _spaced(start, end, n, d, base):
+    """NumPy's linspace (or with `base`, logspace) values, computed in float64 chunks into dtype `d`."""
+    step = (end - start) / max(n - 1, 1)
+    out = _chunked(n, d, lambda i: i * step + start if base is None else base ** (i * step + start))
+    if n > 1:
+        out[-1] = end if base is None else base ** end
+    return out
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """`steps` values from base**start to base**end, evenly spaced in the exponent."""
-    a = xp.logspace(start, end, _size((steps,), "steps")[0], base=base)
-    return _make(a, dtype, device, requires_grad)
+    return _make(_spaced(start, end, _size((steps,), "steps")[0], _dtype(dtype), base), dtype, device,
+                 requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """The identity matrix (n x m)."""
-    return _make(xp.eye(n, m), dtype, device, requires_grad)
+    return _make(xp.eye(n, m, dtype=_dtype(dtype)), dtype, device, requires_grad)
 
 
 def numel(t):

@@ -1,8 +1,28 @@
-"""Grad modes: whether ops record the graph, and the blocks and decorators that switch it."""
+"""Grad modes: whether ops record the graph, and the blocks and decorators that switch it.
+
+The mode is per thread, as PyTorch's: a `no_grad()` block (backward's own included) in one thread leaves
+every other thread recording. Ops read `state.enabled` (an attribute of a thread-local object, as cheap as
+a module global); a new thread starts with grad enabled.
+"""
 
 import functools
+import threading
 
-enabled = True
+
+class _State(threading.local):
+    """The grad mode of the running thread (each thread's first use runs __init__: grad enabled)."""
+
+    def __init__(self):
+        self.enabled = True
+
+
+state = _State()
+
+
+def __getattr__(name):
+    if name == "enabled":  # `grad_mode.enabled`: the running thread's mode, read only
+        return state.enabled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _GradMode:
@@ -20,13 +40,12 @@ class _GradMode:
         return False
 
     def __enter__(self):
-        global enabled
-        self.prev, enabled = enabled, self.mode(enabled)
+        self.prev = state.enabled
+        state.enabled = self.mode(self.prev)
         return self
 
     def __exit__(self, *exc):
-        global enabled
-        enabled = self.prev
+        state.enabled = self.prev
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -82,8 +101,7 @@ class set_grad_enabled(_Fixed):
     """Set graph recording on or off: now (a call), for a block (then restored) or a decorated function."""
 
     def __init__(self, mode):
-        global enabled
-        self.enabled, self.prev, enabled = bool(mode), enabled, bool(mode)
+        self.enabled, self.prev, state.enabled = bool(mode), state.enabled, bool(mode)
 
     def __enter__(self):
         return self
@@ -94,5 +112,5 @@ class set_grad_enabled(_Fixed):
 
 
 def is_grad_enabled():
-    """Whether ops currently record the graph."""
-    return enabled
+    """Whether ops in this thread currently record the graph."""
+    return state.enabled

@@ -40,14 +40,15 @@ def _dtype(dtype):
     return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
 
 
-def _draw(kind, shape, dtype):
-    """Standard uniform [0, 1) or normal samples of `shape`, drawn in float32 (float64 only if asked)."""
+def _draw(fill, shape, dtype, *args):
+    """An array of `shape` filled in place by random.fill_uniform or fill_normal(array, *args), drawn in its
+    own dtype (float32 unless asked)."""
     dtype = _dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"random init needs a floating dtype, got {dtype}")
-    draw_dtype = xp.float64 if dtype == xp.float64 else xp.float32
-    draw = random.generator().random if kind == "uniform" else random.generator().standard_normal
-    return draw(shape, dtype=draw_dtype), dtype
+    a = xp.empty(shape, dtype)
+    fill(a, *args)
+    return a, dtype
 
 
 def _tensor(array, dtype, device, requires_grad):
@@ -58,14 +59,14 @@ def _tensor(array, dtype, device, requires_grad):
 
 def uniform(shape, low=0.0, high=1.0, dtype=None, device=None, requires_grad=False):
     """Samples from U(low, high)."""
-    a, dtype = _draw("uniform", _shape((shape,)), dtype)
-    return _tensor(a * (high - low) + low, dtype, device, requires_grad)
+    a, dtype = _draw(random.fill_uniform, _shape((shape,)), dtype, low, high)
+    return _tensor(a, dtype, device, requires_grad)
 
 
 def normal(shape, mean=0.0, std=1.0, dtype=None, device=None, requires_grad=False):
     """Samples from N(mean, std**2)."""
-    a, dtype = _draw("normal", _shape((shape,)), dtype)
-    return _tensor(a * std + mean, dtype, device, requires_grad)
+    a, dtype = _draw(random.fill_normal, _shape((shape,)), dtype, mean, std)
+    return _tensor(a, dtype, device, requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
@@ -87,27 +88,37 @@ def _fan(fan_in, fan_out, mode):
     return fan
 
 
+def _xavier(fan_in, fan_out, gain, k):
+    """Glorot's scale gain * sqrt(k / (fan_in + fan_out)): k = 6 gives the uniform bound, 2 the std."""
+    return gain * math.sqrt(k / (fan_in + fan_out))
+
+
+def _kaiming(fan_in, fan_out, nonlinearity, a, mode, k):
+    """He's scale gain * sqrt(k / fan): k = 3 gives the uniform bound, 1 the std."""
+    return calculate_gain(nonlinearity, a) * math.sqrt(k / _fan(fan_in, fan_out, mode))
+
+
 def xavier_uniform(fan_in, fan_out, shape=None, gain=1.0, **kwargs):
     """Glorot uniform: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
-    b = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    b = _xavier(fan_in, fan_out, gain, 6.0)
     return uniform(shape or (fan_in, fan_out), -b, b, **kwargs)
 
 
 def xavier_normal(fan_in, fan_out, shape=None, gain=1.0, **kwargs):
     """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
-    return normal(shape or (fan_in, fan_out), 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), **kwargs)
+    return normal(shape or (fan_in, fan_out), 0.0, _xavier(fan_in, fan_out, gain, 2.0), **kwargs)
 
 
 def kaiming_uniform(fan_in, fan_out, shape=None, nonlinearity="relu", a=0, mode="fan_in", **kwargs):
     """He uniform: U(-b, b), b = gain * sqrt(3 / fan), gain from `nonlinearity` (leaky_relu uses `a`)."""
-    b = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(fan_in, fan_out, mode))
+    b = _kaiming(fan_in, fan_out, nonlinearity, a, mode, 3.0)
     return uniform(shape or (fan_in, fan_out), -b, b, **kwargs)
 
 
 def kaiming_normal(fan_in, fan_out, shape=None, nonlinearity="relu", a=0, mode="fan_in", **kwargs):
     """He normal: N(0, std**2), std = gain / sqrt(fan)."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(fan_in, fan_out, mode))
-    return normal(shape or (fan_in, fan_out), 0.0, std, **kwargs)
+    return normal(shape or (fan_in, fan_out), 0.0, _kaiming(fan_in, fan_out, nonlinearity, a, mode, 1.0),
+                  **kwargs)
 
 
 # ---- PyTorch's in-place forms: fill an existing tensor, return it ---------------------------------------
@@ -126,14 +137,21 @@ def _fill(t, source):
     return t
 
 
+def _draw_(t, fill, *args):
+    """Random draws straight into `t`'s memory, in its dtype (counted as an in-place write); returns t."""
+    fill(t._data, *args)
+    t._vc[0] += 1
+    return t
+
+
 def uniform_(t, a=0.0, b=1.0):
     """Fill `t` from U(a, b)."""
-    return _fill(t, uniform(t.shape, a, b, dtype=t.dtype))
+    return _draw_(t, random.fill_uniform, a, b)
 
 
 def normal_(t, mean=0.0, std=1.0):
     """Fill `t` from N(mean, std**2)."""
-    return _fill(t, normal(t.shape, mean, std, dtype=t.dtype))
+    return _draw_(t, random.fill_normal, mean, std)
 
 
 def constant_(t, val):
@@ -153,24 +171,24 @@ def ones_(t):
 
 def xavier_uniform_(t, gain=1.0):
     """Fill `t` (out, in, *k) with Glorot uniform samples."""
-    return _fill(t, xavier_uniform(*calculate_fan_in_and_fan_out(t), shape=t.shape, gain=gain, dtype=t.dtype))
+    b = _xavier(*calculate_fan_in_and_fan_out(t), gain, 6.0)
+    return uniform_(t, -b, b)
 
 
 def xavier_normal_(t, gain=1.0):
     """Fill `t` (out, in, *k) with Glorot normal samples."""
-    return _fill(t, xavier_normal(*calculate_fan_in_and_fan_out(t), shape=t.shape, gain=gain, dtype=t.dtype))
+    return normal_(t, 0.0, _xavier(*calculate_fan_in_and_fan_out(t), gain, 2.0))
 
 
 def kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """Fill `t` (out, in, *k) with He uniform samples (PyTorch's defaults)."""
-    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
-    return _fill(t, kaiming_uniform(fan_in, fan_out, t.shape, nonlinearity, a, mode, dtype=t.dtype))
+    b = _kaiming(*calculate_fan_in_and_fan_out(t), nonlinearity, a, mode, 3.0)
+    return uniform_(t, -b, b)
 
 
 def kaiming_normal_(t, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """Fill `t` (out, in, *k) with He normal samples (PyTorch's defaults)."""
-    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
-    return _fill(t, kaiming_normal(fan_in, fan_out, t.shape, nonlinearity, a, mode, dtype=t.dtype))
+    return normal_(t, 0.0, _kaiming(*calculate_fan_in_and_fan_out(t), nonlinearity, a, mode, 1.0))
 
 
 _calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
@@ -178,12 +196,12 @@ _calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
 
 def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0):
     """Fill `t` from N(mean, std**2) restricted to [a, b] (redrawing what falls outside)."""
-    out = normal(t.shape, mean, std, dtype=xp.float64)._data
-    bad = (out < a) | (out > b)
+    out = normal_(t, mean, std)._data
+    bad = (out < a) | (out > b)  # a bool mask, a quarter of a float32 tensor
     while bad.any():
-        out[bad] = normal(int(bad.sum()), mean, std, dtype=xp.float64)._data
+        out[bad] = normal(int(bad.sum()), mean, std, dtype=t.dtype)._data
         bad = (out < a) | (out > b)
-    return _fill(t, out)
+    return t
 
 
 def orthogonal_(t, gain=1.0):
@@ -191,7 +209,7 @@ def orthogonal_(t, gain=1.0):
     if t.ndim < 2:
         raise ValueError(f"orthogonal_ needs a tensor with at least 2 dims, got shape {tuple(t.shape)}")
     rows, cols = t.shape[0], math.prod(t.shape[1:])
-    a = normal((rows, cols), dtype=xp.float64)._data
+    a = normal((rows, cols), dtype=t.dtype)._data  # in t's dtype, as PyTorch's QR
     a = a.T if rows < cols else a  # (max, min)
     q, r = xp.linalg.qr(a)
     q = q * xp.sign(xp.diag(r))  # a unique, uniformly distributed Q
@@ -203,7 +221,10 @@ def eye_(t):
     """Fill the 2-d `t` with the identity."""
     if t.ndim != 2:
         raise ValueError(f"eye_ needs a 2-d tensor, got shape {tuple(t.shape)}")
-    return _fill(t, xp.eye(*t.shape))
+    t._data[...] = 0
+    xp.fill_diagonal(t._data, 1)
+    t._vc[0] += 1
+    return t
 
 
 def dirac_(t, groups=1):
@@ -211,9 +232,10 @@ def dirac_(t, groups=1):
     if not 3 <= t.ndim <= 5 or t.shape[0] % groups:
         raise ValueError(f"dirac_ needs a 3-5-d weight whose out channels divide by groups={groups}, "
                          f"got shape {tuple(t.shape)}")
-    out = xp.zeros(t.shape)
+    t._data[...] = 0
     per, centre = t.shape[0] // groups, tuple(k // 2 for k in t.shape[2:])
     for g in range(groups):
         for i in range(min(per, t.shape[1])):
-            out[(g * per + i, i) + centre] = 1
-    return _fill(t, out)
+            t._data[(g * per + i, i) + centre] = 1
+    t._vc[0] += 1
+    return t

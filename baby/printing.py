@@ -4,10 +4,19 @@ from . import dtypes
 from .backend import xp
 
 
+def _shown(a):
+    """The elements repr prints: all of a small array; past 1000 elements, the first and last 3 along each
+    dim (PyTorch decides the format from these too), so a huge or expanded tensor is never read whole."""
+    if a.size <= 1000:
+        return a
+    return a[xp.ix_(*[xp.r_[0:3, n - 3:n] if n > 6 else xp.arange(n) for n in a.shape])]  # (<=6, ...)
+
+
 def tensor_repr(t, name="tensor"):
     """`tensor([[1., 2.]], requires_grad=True)`, with dtype and grad_fn where PyTorch shows them."""
     a = t._data
-    whole = a.dtype.kind != "f" or bool(xp.all(xp.isnan(a) | xp.isinf(a) | (a == xp.round(a))))
+    s = _shown(a)
+    whole = a.dtype.kind != "f" or bool(xp.all(xp.isnan(s) | xp.isinf(s) | (s == xp.round(s))))
     body = xp.array2string(a, separator=", ", prefix=f"{name}(", threshold=1000, edgeitems=3,
                            max_line_width=80, precision=4, floatmode="maxprec" if whole else "fixed")
     body = body.replace(", ..., ", ",  ..., ")  # PyTorch's spacing around the summary

@@ -20,6 +20,34 @@ def generator():
     return _rng
 
 
+def fill_uniform(a, low=0.0, high=1.0):
+    """Fill array `a` in place with U(low, high) draws made in its own float dtype (no float64 copy of it)."""
+    _fill(a, lambda g, out: g.random(dtype=out.dtype, out=out), high - low, low)
+
+
+def fill_normal(a, mean=0.0, std=1.0):
+    """Fill array `a` in place with N(mean, std**2) draws made in its own float dtype."""
+    _fill(a, lambda g, out: g.standard_normal(dtype=out.dtype, out=out), std, mean)
+
+
+def _fill(a, draw, scale, shift, chunk=1 << 16):
+    """draw(generator, out) into `a` (float32/float64, contiguous) or else through a small buffer, then
+    a * scale + shift, in place."""
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable:
+        flat = a.reshape(-1)  # a view: the draws land in a's memory
+        draw(_rng, flat)
+        flat *= scale
+        flat += shift
+        return
+    buf = np.empty(min(a.size, chunk), np.float64 if a.dtype == np.float64 else np.float32)
+    for lo in range(0, a.size, chunk):
+        part = buf[:min(chunk, a.size - lo)]
+        draw(_rng, part)
+        part *= scale
+        part += shift
+        a.flat[lo:lo + part.size] = part
+
+
 def get_rng_state():
     """The generator's state as a JSON string (storable without pickle)."""
     return json.dumps(_rng.bit_generator.state)

@@ -8,10 +8,13 @@ changed since, so an in-place op gives a correct gradient or a clear error, neve
 
 import abc
 import math
+import traceback
 
 from . import dtypes, grad_mode
 from .backend import xp
 from .device import CPU, as_device
+from .dims import one_axis
+from .printing import tensor_repr
 
 
 class Size(tuple):
@@ -79,6 +82,7 @@ class Function(abc.ABC):
     """
 
     view = False
+    anomaly = anomaly_nan = False  # set by baby.autograd.set_detect_anomaly: record each op's creation stack
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -91,10 +95,12 @@ class Function(abc.ABC):
         if self.view and xp.may_share_memory(y._data, tensors[0]._data):
             x = tensors[0]
             y._vc, y._base = x._vc, x if x._base is None else x._base
-        if grad_mode.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
+        if grad_mode.state.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
             y.requires_grad, y._op, y._inputs = True, self, tensors
             self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
             self.node_inputs = tensors
+            if self.anomaly:
+                self.stack = traceback.extract_stack()[:-1]
         return y
 
     def name(self):
@@ -213,8 +219,6 @@ class Tensor:
         """The shape, or the length of dimension `dim`."""
         if dim is None:
             return self.shape
-        from .ops.shape import one_axis
-
         return self._data.shape[one_axis(dim, self.shape, "dim")]
 
     def numel(self):
@@ -296,8 +300,6 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     def __repr__(self):
-        from .printing import tensor_repr
-
         return tensor_repr(self)
 
     def __format__(self, spec):
@@ -324,12 +326,12 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
-    def backward(self, gradient=None, retain_graph=None, inputs=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
-        `retain_graph`."""
-        from .autograd.engine import run_backward  # the engine needs Tensor, so it imports this module
+        `retain_graph`; with `create_graph` the gradients are recorded as a graph (differentiable again)."""
+        self._engine([self], [gradient], retain_graph, inputs=inputs, create_graph=create_graph)
 
-        run_backward([self], [gradient], retain_graph, inputs=inputs)
+    _engine = None  # the backward engine: baby.autograd (the room above this one) sets it when it loads
 
 
 def as_tensor(data, dtype=None, device=None):

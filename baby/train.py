@@ -21,7 +21,6 @@ import json
 import math
 import sys
 import time
-import zipfile
 from collections import namedtuple
 from pathlib import Path
 
@@ -31,8 +30,8 @@ from tqdm import tqdm
 from . import random
 from .distributed import all_gather_object, launch
 from .grad_mode import no_grad
-from .io import write_atomic
 from .nn.parallel import DistributedDataParallel
+from .serialization.files import ZIP_MAGIC, read_all, read_npz, write_atomic
 
 FORMAT = "baby-checkpoint-1"
 COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -249,31 +248,36 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, config
     write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
-def _check_zip(path):
-    """Raise CheckpointError unless `path` is a file that starts as a zip archive (as every .npz does)."""
+def _read(path):
+    """The bytes of the checkpoint at `path`, refused from its first bytes unless it starts as a zip
+    archive (as every .npz does); CheckpointError if it cannot be read."""
+    def refuse(head, size):
+        if head[:4] not in ZIP_MAGIC:
+            raise CheckpointError(f"{path}: not a baby checkpoint (a checkpoint is a .npz zip archive; this "
+                                  f"file starts with {head[:4]!r})")
+
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            return read_all(f, str(path), refuse)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read it ({e.strerror})") from None
-    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
-        raise CheckpointError(f"{path}: not a baby checkpoint (a checkpoint is a .npz zip archive; this file "
-                              f"starts with {head!r})")
 
 
 def load_checkpoint(path):
-    """Read the .npz at `path` (never unpickling) into a Checkpoint; CheckpointError if it is not one."""
-    _check_zip(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    """Read the .npz at `path` (never unpickling) into a Checkpoint; CheckpointError if it is not one.
+
+    Every member's declared shape is checked against its size before it is read, and the arrays are views
+    into the file's one read; the stored run settings are checked to be in range (see `check_config`)."""
+    data = read_npz(_read(path), str(path), CheckpointError)
     if data.get("format", np.array("")).item() != FORMAT:
         raise CheckpointError(f"{path}: not a baby checkpoint (no format key {FORMAT!r})")
     try:
+        bad = [k for k, v in data.items()
+               if k.startswith(("model/", "optim/state/")) and v.dtype.kind not in "biuf"]
+        if bad:
+            raise ValueError(f"{bad[0]!r} holds {data[bad[0]].dtype} data, not numbers")
         optim = None
         if "optim/type" in data:
             state = {}
@@ -284,13 +288,52 @@ def load_checkpoint(path):
             optim = {"type": data["optim/type"].item(), "state": state,
                      "param_groups": json.loads(data["optim/param_groups"].item())}
         load = {k: json.loads(data[k].item()) if k in data else None for k in ("config", "history", "sched")}
-        return Checkpoint(str(path), int(data["epoch"]), load["config"], load["history"],
+        epoch = data["epoch"].item()
+        if type(epoch) is not int or epoch < 0 or not isinstance(load["history"] or [], list):
+            raise ValueError(f"epoch {epoch!r} and history of type {type(load['history']).__name__}")
+        ckpt = Checkpoint(str(path), epoch, load["config"], load["history"],
                           {k[6:]: v for k, v in data.items() if k.startswith("model/")}, optim, load["sched"],
                           data["rng"].item(), data["loader_rng"].item() if "loader_rng" in data else None,
-                          int(data.get("world_size", 1)),
+                          data["world_size"].item() if "world_size" in data else 1,
                           json.loads(data["rank_rng"].item()) if "rank_rng" in data else None)
-    except (KeyError, ValueError, TypeError) as e:
+        ranks = ckpt.rank_rng
+        if type(ckpt.world_size) is not int or ckpt.world_size < 1 or not (
+                ranks is None or isinstance(ranks, list) and len(ranks) == ckpt.world_size):
+            raise ValueError(f"world_size {ckpt.world_size!r} and {type(ckpt.rank_rng).__name__} rank_rng")
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as e:
         raise CheckpointError(f"{path}: incomplete or damaged checkpoint ({type(e).__name__}: {e})") from None
+    check_config(ckpt)
+    return ckpt
+
+
+_COUNTS = {"epochs": 0, "batch_size": 1, "seed": 0}  # int settings: the least each may be
+_RATES = ("lr", "weight_decay")  # real settings: finite and >= 0
+
+
+def check_config(ckpt):
+    """Raise CheckpointError unless the stored run settings that are present are in range: integer counts,
+    finite non-negative rates, strings for names, a 3-d input shape and at most as many classes as the
+    model has weights (a hostile num_classes of 10**9 would otherwise allocate gigabytes)."""
+    config = ckpt.config
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{ckpt.path}: damaged run settings (a {type(config).__name__}, not a mapping)")
+    weights = sum(v.size for v in ckpt.model.values())
+    bad = [f"{k}={config[k]!r}" for k, least in _COUNTS.items()
+           if k in config and not (type(config[k]) is int and config[k] >= least)]
+    bad += [f"{k}={config[k]!r}" for k in _RATES if k in config and not (
+        type(config[k]) in (int, float) and math.isfinite(config[k]) and config[k] >= 0)]
+    bad += [f"{k}={config[k]!r}" for k in ("dataset", "model", "optimizer", "data_dir")
+            if k in config and not isinstance(config[k], str)]
+    shape, classes = config.get("input_shape", [1, 1, 1]), config.get("num_classes", 1)
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and 1 <= n <= 2 ** 16
+                                                                 for n in shape)):
+        bad.append(f"input_shape={shape!r}")
+    if not (type(classes) is int and 1 <= classes <= max(weights, 1)):
+        bad.append(f"num_classes={classes!r}")
+    if bad:
+        raise CheckpointError(f"{ckpt.path}: damaged run settings: {', '.join(bad)} out of range")
 
 
 def _check_model(ckpt, model):
@@ -327,7 +370,7 @@ def restore(ckpt, model, optimizer=None, scheduler=None, loader=None):
             raise CheckpointError(f"{ckpt.path}: holds optimizer state for {ckpt.optim['type']}, not {name}")
         try:
             optimizer.load_state_dict({k: ckpt.optim[k] for k in ("state", "param_groups")})
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
             raise CheckpointError(f"{ckpt.path}: optimizer state does not fit ({e})") from None
     if scheduler is not None:
         if ckpt.sched is None:

@@ -166,7 +166,7 @@ def test_bad_checkpoints_exit_2_with_one_line(capsys, tmp_path):
     cases = [
         (["eval", "--checkpoint", str(tmp_path / "nope.npz")], "no such checkpoint file"),
         (["eval", "--checkpoint", str(tmp_path / "junk.npz")], "not a baby checkpoint (a checkpoint is a"),
-        (["train", "--resume", str(tmp_path / "half.npz")], "not a readable checkpoint"),
+        (["train", "--resume", str(tmp_path / "half.npz")], "damaged or truncated zip archive"),
         (["eval", "--checkpoint", str(other)], "holds another model than MLP"),
         (["train", "--resume", str(other)], "holds another model than MLP"),
         (["train", "--resume", str(tmp_path / "bare.npz")], "not a `baby train` checkpoint"),

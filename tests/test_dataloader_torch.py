@@ -2,6 +2,7 @@
 
 import collections
 import os
+import signal
 import time
 
 import numpy as np
@@ -394,3 +395,31 @@ def test_dead_worker_and_timeout_raise_runtime_error():
     with pytest.raises(RuntimeError, match="timed out after 0.2 seconds"):
         list(bud.DataLoader(_Dies(), batch_size=2, num_workers=1, timeout=0.2))
     assert time.perf_counter() - t < 5
+
+
+class _KillsItself(bud.Dataset):
+    """Its worker dies by SIGKILL (as the OOM killer does) when it loads sample 5."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
+@pytest.mark.parametrize("how", ["while loading", "between batches"])
+def test_a_worker_killed_by_a_signal_is_pytorchs_runtime_error(how):
+    killed = r"DataLoader worker \(pid \d+\) is killed by signal: Killed\.$"
+    if how == "while loading":
+        with pytest.raises(RuntimeError, match=killed):
+            list(bud.DataLoader(_KillsItself(), batch_size=2, num_workers=2, timeout=30))
+        return
+    it = iter(bud.DataLoader(list(range(40)), batch_size=2, num_workers=2, prefetch_factor=1, timeout=30))
+    next(it)
+    for p in it.pool.procs:
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(timeout=10)
+    with pytest.raises(RuntimeError, match=killed):  # the next task's send meets a broken pipe
+        list(it)

@@ -6,6 +6,7 @@ import http.server
 import io
 import os
 import pickle
+import struct
 import tarfile
 import threading
 import urllib.error
@@ -384,3 +385,18 @@ def test_extract_tar_corrupt_archive(tmp_path):
     (tmp_path / "a.tar.gz").write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(DatasetError, match="a.tar.gz: could not extract the tar archive"):
         extract_tar(tmp_path / "a.tar.gz", tmp_path)
+
+
+@pytest.mark.parametrize("dims, gz, pattern", [
+    ((2 ** 16, 2 ** 16, 2 ** 32 - 1), False,
+     r"header dims \(65536, 65536, 4294967295\) need 18446744069414584320 bytes, file has 5488"),
+    ((2 ** 32 - 1,) * 3, True, r"need 79228162458924105385300197375 bytes, the \d+-byte gzip file cannot"),
+    ((7, 28, 2 ** 20), True, r"need 205520896 bytes, the \d+-byte gzip file cannot hold them"),
+], ids=["overflow", "overflow-gz", "gzip-bomb"])
+def test_mnist_idx_dims_that_overflow_are_one_line_errors(tmp_path, dims, gz, pattern):
+    images = struct.pack(">4I", 0x0803, *dims) + GOOD_X[16:]
+    write(tmp_path / "train-images-idx3-ubyte", images, gz=gz)
+    write(tmp_path / "train-labels-idx1-ubyte", GOOD_Y, gz=gz)
+    with pytest.raises(DatasetError, match=pattern) as e:
+        MNIST(tmp_path)
+    assert "\n" not in str(e.value)

@@ -98,3 +98,15 @@ def test_readme_snippets_run():
         ops.set_workspace_budget(budget)
         ops.set_num_threads(threads)
     assert np.isfinite(namespace["loss"].item())
+
+
+def test_autograd_doc_prints_what_it_says():
+    """docs/autograd.md's python blocks, run in order in one namespace, print exactly the text after each."""
+    doc = (ROOT / "docs" / "autograd.md").read_text()
+    pairs, namespace = re.findall(PAIR, doc, flags=re.S), {}
+    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 6
+    for code, expected in pairs:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+            exec(compile(code, "docs/autograd.md", "exec"), namespace)
+        assert printed.getvalue() == expected, code

@@ -137,8 +137,8 @@ def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "w.safetensors"
     baby.save({"w": baby.ones(3)}, path)
     before = path.read_bytes()
-    with pytest.raises(TypeError, match=r"cannot store a set at obj\['w'\]\[1\]"):
-        baby.save({"w": [baby.zeros(3), {1}]}, path)
+    with pytest.raises(TypeError, match=r"cannot store a object at obj\['w'\]\[1\]"):
+        baby.save({"w": [baby.zeros(3), object()]}, path)
 
     def crash(fd):
         raise OSError("disk full")
@@ -150,14 +150,10 @@ def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: baby.save(models.MLP(), io.BytesIO()), TypeError, r"Module \(MLP\).*model.state_dict\(\)"),
-    (lambda: baby.save({"m": baby.nn.Linear(2, 2)}, io.BytesIO()), TypeError, r"Module \(Linear\) at obj"),
-    (lambda: baby.save(baby.optim.SGD(models.MLP().parameters(), lr=1), io.BytesIO()), TypeError,
-     r"cannot store a SGD.*state_dict\(\)"),
+    (lambda: baby.save({"f": lambda x: x}, io.BytesIO()), TypeError, r"<lambda> at obj\['f'\].*found again"),
     (lambda: baby.save(np.ones(2, complex), io.BytesIO()), TypeError, "dtype complex128"),
-    (lambda: baby.save({object(): 1}, io.BytesIO()), TypeError, "dict key of type object"),
+    (lambda: baby.save({object(): 1}, io.BytesIO()), TypeError, "cannot store a object"),
     (lambda: baby.save(1, 5), TypeError, "f must be a path or a writable binary file"),
-    (lambda: baby.load(io.BytesIO(), weights_only=False), ValueError, "never does"),
     (lambda: baby.load(io.BytesIO(), map_location="cuda:0"), RuntimeError, "CPU only"),
     (lambda: baby.load(io.BytesIO(), map_location=lambda s, loc: s), TypeError, "map_location must be"),
     (lambda: baby.load(io.BytesIO(b"hello, world")), ValueError, "neither a safetensors file nor"),
@@ -376,7 +372,7 @@ def test_a_pickle_cannot_alter_the_admitted_globals(tmp_path):
     build = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(N}X\x0c\x00\x00\x00__defaults__(K\x01tstb."
     with pytest.raises(pickle.UnpicklingError, match="damaged PyTorch file"):
         baby.load(_pth_with(tmp_path, build))
-    assert baby.io._rebuild_tensor_v2.__defaults__ is None
+    assert baby.serialization.torchfile._rebuild_tensor_v2.__defaults__ is None
     np.testing.assert_array_equal(baby.load(_pth_with(tmp_path))["w"].numpy(), [1.0, 2.0, 3.0])
 
 

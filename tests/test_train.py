@@ -147,7 +147,7 @@ def _write(path, **arrays):
     (lambda p: (p / "c.npz").write_bytes(b"not a zip") and p / "c.npz", "not a baby checkpoint .*zip"),
     (lambda p: _write(p / "c.npz", x=np.zeros(2)), "not a baby checkpoint"),
     (lambda p: _write(p / "c.npz", format=np.array(train.FORMAT), code=np.array([print], dtype=object)),
-     "not a readable checkpoint.*allow_pickle"),
+     "holds Python objects.*allow_pickle=False"),
     (lambda p: _write(p / "c.npz", format=np.array(train.FORMAT), epoch=np.array(1)), "incomplete"),
 ])
 def test_unreadable_checkpoints(tmp_path, make, match):
@@ -160,7 +160,7 @@ def test_truncated_checkpoint(tmp_path):
     train.save_checkpoint(tmp_path / "c.npz", model, opt, sched, 1)
     data = (tmp_path / "c.npz").read_bytes()
     (tmp_path / "c.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="damaged or truncated zip archive"):
         train.load_checkpoint(tmp_path / "c.npz")
     assert zipfile.is_zipfile(tmp_path / "c.npz") is False
 

@@ -1,16 +1,22 @@
 """The backward engine: a topological order of the graph, then each op's gradients, checked against the
-version counters so nothing changed in place since the forward is read, accumulated into leaves' .grad."""
+version counters so nothing changed in place since the forward is read, accumulated into leaves' .grad.
+Backward runs under no_grad in the calling thread only (grad mode is per thread); backward calls in several
+threads may share leaves: their sums into `.grad` are serialized by one lock, as PyTorch's AccumulateGrad."""
+
+import threading
 
 from .. import grad_mode
 from ..backend import xp
 from ..parallel import split
 from ..tensor import Function, Tensor, _to_array, _wrap
+from . import anomaly, higher
 
 
-def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=True):
+def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=True, create_graph=False):
     """Backpropagate from `roots` (each seeded with its gradient, or ones for a scalar); accumulate into
     leaves' `.grad` (only those in `inputs` when given), or, with accumulate=False, return the gradients
-    at `inputs` as {id: array} without touching any `.grad`."""
+    at `inputs` as {id: array} without touching any `.grad`. With `create_graph` the walk records its ops
+    (baby/autograd/higher.py): the gradients are Tensors that can be differentiated again."""
     grads = {}
     for i, (t, g) in enumerate(zip(roots, gradients, strict=True)):
         if not t.requires_grad:
@@ -28,6 +34,10 @@ def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=Tr
                                    f"{tuple(t._data.shape)}")
         grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
     wanted = None if inputs is None else {id(t) for t in inputs}
+    if create_graph:
+        seeds = higher.seeds(roots, gradients, grads)
+        keep = create_graph if retain_graph is None else retain_graph
+        return higher.propagate(_topo_order(roots), seeds, keep, wanted, accumulate)
     with grad_mode.no_grad():
         return _propagate(_topo_order(roots), grads, retain_graph, wanted, accumulate)
 
@@ -52,7 +62,10 @@ def _propagate(order, grads, retain_graph, wanted, accumulate):
                 _accumulate(node, g)
         if node._op is None:
             continue
-        for x, gx in zip(node._inputs, _grads_of(node, g), strict=True):
+        gxs = _grads_of(node, g)
+        if Function.anomaly_nan:
+            anomaly.check(node._op, gxs)
+        for x, gx in zip(node._inputs, gxs, strict=True):
             if gx is None or not x.requires_grad:
                 continue
             if gx.shape != x._data.shape:
@@ -95,11 +108,20 @@ def _version_error(node):
                 "Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor before changing it")
 
 
+_accumulating = threading.Lock()
+
+
 def _accumulate(node, g):
     """Add `g` to `node.grad`: in place, or a fresh array laid out like the node's data the first time."""
+    with _accumulating:
+        _add_grad(node, g)
+
+
+def _add_grad(node, g):
+    """_accumulate's sum, the lock held."""
     if node._grad is None:
         node._grad = _wrap(_own_copy(g, node._data))
-    elif node._grad._data.flags.writeable:
+    elif node._grad._data.flags.writeable and not node._grad.requires_grad:
         xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
         node._grad._data = node._grad._data + g
@@ -163,3 +185,6 @@ def _leaves_early(order):
             out.append(node)
         out.extend(after.get(i, ()))
     return out
+
+
+Tensor._engine = staticmethod(run_backward)  # Tensor.backward runs this engine (tensor.py cannot import it)

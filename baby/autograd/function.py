@@ -1,6 +1,8 @@
 """torch.autograd.Function: a user op as static forward(ctx, ...) / backward(ctx, *grads) on Tensors."""
 
+import contextlib
 import functools
+import math
 
 from .. import grad_mode
 from ..backend import xp
@@ -65,6 +67,22 @@ class _Node(Op):
             grads.append(None if g is None else xp.asarray(g._data if isinstance(g, Tensor) else g, x.dtype))
         return tuple(grads)
 
+    def backward_graph(self, gy, node):
+        """The user's backward on Tensors that keep their graph (create_graph=True); a backward marked
+        once_differentiable runs without one, and differentiating its result raises."""
+        gys, start = [], 0
+        for shape in self.shapes:  # the outputs' gradients, sliced from gy as ops
+            n = math.prod(shape)
+            gys.append(gy[start:start + n].reshape(*shape))
+            start += n
+        once = getattr(self.fn.backward, "once_differentiable", False)
+        with grad_mode.no_grad() if once else contextlib.nullcontext():
+            out = self.fn.backward(self.ctx, *gys)
+        out = out if isinstance(out, tuple) else (out,)
+        if once:
+            out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
+        return tuple(out[p] for p in self.positions)
+
     def name(self):
         return f"{self.fn.__name__}Backward"
 
@@ -92,7 +110,7 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         skip = getattr(ctx, "non_differentiable", set())
         diff = [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f" and id(o) not in skip]
-        if not (grad_mode.enabled and any(needs) and diff):
+        if not (grad_mode.state.enabled and any(needs) and diff):
             return out
         positions = [i for i, n in enumerate(needs) if n]
         node = _Node(cls, ctx, positions, diff)(*[args[i] for i in positions])
@@ -106,5 +124,13 @@ class Function:
 
 
 def once_differentiable(fn):
-    """Mark a backward as first-order only (baby's backward always is); returns `fn` unchanged."""
-    return functools.wraps(fn)(fn)
+    """Mark a backward as first-order only: under create_graph it runs without recording, and
+    differentiating its result raises a RuntimeError naming the Function."""
+
+    @functools.wraps(fn)
+    def wrapped(ctx, *grads):
+        with grad_mode.no_grad():
+            return fn(ctx, *grads)
+
+    wrapped.once_differentiable = True
+    return wrapped

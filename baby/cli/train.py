@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 from .. import models, nn, optim
-from ..data import CIFAR10, MNIST, FashionMNIST
+from ..data import CIFAR10, MNIST, DataLoader, FashionMNIST
 from ..distributed import launch
 from ..random import manual_seed
 from ..train import CheckpointError, evaluate, fit, load_checkpoint, restore
+from ..viz import make_dot
 from .common import (
     COUNT,
     DATA_DIR,
@@ -134,12 +135,12 @@ def run(args):
     require(config["dataset"], data_dir, (True, False))
     config["data_dir"] = str(Path(data_dir).resolve())
     try:
-        return _train(config, ckpt, out, data_dir, args.force and not own, start)
+        return _train(config, ckpt, out, data_dir, args.force and not own, start, args.graph)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(_interrupted(out, config, args.resume)) from None
 
 
-def _train(config, ckpt, out, data_dir, clear, start):
+def _train(config, ckpt, out, data_dir, clear, start, graph=False):
     """Load the data, build (or restore) the run and fit it; returns the exit status."""
     launch.join()  # under mpiexec -n N: data-parallel (baby/distributed/launch.py)
     say = print if launch.rank() == 0 else lambda *a, **k: None
@@ -148,6 +149,10 @@ def _train(config, ckpt, out, data_dir, clear, start):
     shape, classes = shape_of(train_set)
     if ckpt is None:
         config.update(input_shape=shape, num_classes=classes)
+    elif [shape, classes] != [config["input_shape"], config["num_classes"]]:
+        raise CheckpointError(f"{ckpt.path}: its {config['model']} takes inputs {config['input_shape']} "
+                              f"with {config['num_classes']} classes; --dataset {config['dataset']} has "
+                              f"{shape} with {classes}")
     model = build_model(config)
     train_loader, test_loader = launch.loaders(train_set, test_set, config["batch_size"], config["seed"])
     optimizer = make_optimizer(config, model.parameters())
@@ -167,10 +172,12 @@ def _train(config, ckpt, out, data_dir, clear, start):
         raise CheckpointError(f"{ckpt.path}: optimizer state without a schedule ({e})") from None
     if ckpt is not None and ckpt.config["epochs"] != config["epochs"]:
         scheduler.step(first)  # anneal over the new total: the closed form at epoch `first`
-    model = launch.wrap(model, config["seed"])
     if clear and launch.rank() == 0:
-        for name in RUN_FILES:
+        for name in (*RUN_FILES, "graph.svg"):
             (out / name).unlink(missing_ok=True)
+    if graph and launch.rank() == 0:
+        draw_graph(model, train_set, out)
+    model = launch.wrap(model, config["seed"])
     history = fit(model, train_loader, test_loader, optimizer, nn.CrossEntropyLoss(), config["epochs"],
                   scheduler, out=out if launch.rank() == 0 else None, config=config, start_epoch=first,
                   history=history, log=say)
@@ -178,6 +185,22 @@ def _train(config, ckpt, out, data_dir, clear, start):
     say(f"trained {_epochs(config['epochs'] - first)} in {time.perf_counter() - start:.1f}s")
     say(f"test accuracy: {accuracy:.4f}")
     return 0
+
+
+def draw_graph(model, dataset, out):
+    """out/graph.svg: the autograd graph of the model's loss on two training samples (in eval mode, so
+    nothing of the run changes)."""
+    x, y = next(iter(DataLoader(dataset, batch_size=2)))
+    model.eval()
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    model.train()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        dot = make_dot(loss, params=dict(model.named_parameters()))
+        dot.render(out / "graph", format="svg", cleanup=True)
+    except (ImportError, RuntimeError) as e:
+        raise UsageError(f"--graph: {e}") from None
+    print(f"wrote {out / 'graph.svg'}")
 
 
 def _recipes_help():
@@ -213,9 +236,10 @@ to fetch by hand):
                  from {CIFAR10.mirror + CIFAR10.filename}"""
 RUNS_HELP = """\
 runs:
-  --out DIR gets metrics.csv, checkpoint.npz (after every epoch) and curves.png. A directory that already
-  holds a run is refused (nothing is overwritten): continue it with --resume DIR/checkpoint.npz, or start it
-  over with --force. --data-dir is stored in the run, so --resume and `baby eval` find the data again.
+  --out DIR gets metrics.csv, checkpoint.npz (after every epoch), curves.png and, with --graph, graph.svg. A
+  directory that already holds a run is refused (nothing is overwritten): continue it with --resume
+  DIR/checkpoint.npz, or start it over with --force. --data-dir is stored in the run, so --resume and
+  `baby eval` find the data again.
   --resume PATH --epochs N with N above the run's epochs extends a run (finished or not): the cosine schedule
   is then over N epochs, from the epoch the checkpoint reached. The extended run equals one started with
   --epochs N only when the checkpoint is from epoch 1 (every cosine starts at the same lr) or already had
@@ -252,6 +276,8 @@ def add_parser(commands):
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<timestamp>; with --resume, "
                    "the checkpoint's); must not hold another run")
     p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint.npz")
+    p.add_argument("--graph", action="store_true", help="also write graph.svg, the model's autograd graph "
+                   "(needs Graphviz: apt-get install graphviz)")
     p.add_argument("--force", action="store_true", help="start over in an --out that holds a run, "
                    "deleting its checkpoint, metrics and curves")
     p.set_defaults(run=run)

@@ -1,6 +1,8 @@
 """MNIST and Fashion-MNIST from the standard IDX files (plain or gzipped), parsed with numpy.frombuffer."""
 
 import gzip
+import math
+import os
 import zlib
 from pathlib import Path
 
@@ -11,31 +13,39 @@ from .dataset import TensorDataset
 from .download import DatasetError, download_url, gather
 
 IDX_UBYTE = 0x08
+DEFLATE_RATIO = 1032  # gzip expands at most ~1032:1
 
 
 def read_idx(path, ndim):
-    """The uint8 array stored in IDX file `path` (plain or .gz), checked to have `ndim` dimensions."""
+    """The uint8 array stored in IDX file `path` (plain or .gz), checked to have `ndim` dimensions.
+
+    The header's dimensions are checked against what the file can hold before the data is read, so a
+    forged header (dimensions whose product overflows, a gzip bomb) is a DatasetError, not a MemoryError."""
     path = Path(path)
+    magic, header = (IDX_UBYTE << 8) | ndim, 4 + 4 * ndim
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as f:
+            packed, size = f.read(2) == b"\x1f\x8b", os.fstat(f.fileno()).st_size
+        with gzip.open(path, "rb") if packed else open(path, "rb") as f:
+            raw = f.read(header)
+            got = int.from_bytes(raw[:4], "big")
+            if len(raw) >= 4 and got != magic:
+                raise DatasetError(f"{path}: wrong magic number 0x{got:08x}, expected 0x{magic:08x} "
+                                   f"({ndim}-d uint8)")
+            if len(raw) < header:
+                raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
+            dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+            need, most = math.prod(dims), size * DEFLATE_RATIO if packed else size - header
+            fits = need <= most or not packed  # a plain file's bytes are read (what it has), a gzip's not
+            data = f.read(min(need, most) + 1) if fits else b""
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetError(f"{path}: corrupt or truncated gzip data ({e})") from e
-    magic, header = (IDX_UBYTE << 8) | ndim, 4 + 4 * ndim
-    got = int.from_bytes(raw[:4], "big")
-    if len(raw) >= 4 and got != magic:
-        raise DatasetError(f"{path}: wrong magic number 0x{got:08x}, expected 0x{magic:08x} ({ndim}-d uint8)")
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    size = len(raw) - header
-    if size != int(np.prod(dims)):
-        raise DatasetError(
-            f"{path}: truncated or corrupt IDX data: header dims {dims} need {int(np.prod(dims))} bytes, "
-            f"file has {size}"
-        )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)  # dims
+    if len(data) != need:
+        has = (f"file has {len(data) if packed else size - header}" if fits else
+               f"the {size}-byte gzip file cannot hold them")
+        raise DatasetError(f"{path}: truncated or corrupt IDX data: header dims {dims} need {need} bytes, "
+                           f"{has}")
+    return np.frombuffer(data, np.uint8).reshape(dims)  # dims
 
 
 class ImageDataset(TensorDataset):

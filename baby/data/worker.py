@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import pickle
 import random as pyrandom
+import signal
 import traceback
 import weakref
 from dataclasses import dataclass
@@ -288,7 +289,10 @@ class MultiProcessIter:
         indices = next(self.indices, StopIteration)
         if indices is StopIteration:
             return
-        self.pool.conns[wid].send((self.epoch, self.sent, indices))
+        try:
+            self.pool.conns[wid].send((self.epoch, self.sent, indices))
+        except OSError:  # BrokenPipeError: the worker is gone
+            self._died(wid)
         self.tasks[self.sent] = [wid]
         self.sent += 1
 
@@ -344,13 +348,21 @@ class MultiProcessIter:
                 try:
                     epoch, idx, data = receive(c)
                 except (EOFError, OSError):
-                    p = self.pool.procs[wid]
-                    p.join(timeout=1)
-                    self._finish()
-                    raise RuntimeError(f"DataLoader worker (pid(s) {p.pid}) exited unexpectedly "
-                                       f"(exit code {p.exitcode})") from None
+                    self._died(wid)
                 if epoch == self.epoch:
                     return idx, data
+
+    def _died(self, wid):
+        """Raise PyTorch's error for worker `wid`, whose pipe broke: killed by a signal, or exited."""
+        p = self.pool.procs[wid]
+        p.join(timeout=5)
+        self._finish()
+        code = p.exitcode
+        if code is not None and code < 0:
+            raise RuntimeError(f"DataLoader worker (pid {p.pid}) is killed by signal: "
+                               f"{signal.strsignal(-code)}.") from None
+        raise RuntimeError(f"DataLoader worker (pid(s) {p.pid}) exited unexpectedly (exit code {code})") \
+            from None
 
     def _finish(self):
         """End of the pass (done, failed or dropped): nothing more to deliver; stop the workers unless they

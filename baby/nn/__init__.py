@@ -27,6 +27,7 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import (
@@ -74,6 +75,7 @@ from .norm import (
     InstanceNorm3d,
     LayerNorm,
     LayerNorm1d,
+    RMSNorm,
 )
 from .pool import (
     AdaptiveAvgPool1d,
@@ -88,3 +90,10 @@ from .pool import (
     MaxPool3d,
 )
 from .sync_norm import SyncBatchNorm
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)

@@ -360,17 +360,15 @@ class Module:
             own[k]._data[...] = v
         return IncompatibleKeys(missing, unexpected)
 
+    storage = None  # save and load of state dicts: baby.io, a room above nn, set by baby/__init__.py
+
     def save(self, path):
         """Write state_dict() to exactly `path` in baby's safe format (safetensors; the book's name)."""
-        from ..io import save  # baby.io imports this module
-
-        save(self.state_dict(), path)
+        self.storage.save(self.state_dict(), path)
 
     def load(self, path, strict=True):
         """Load weights from `path` (written by `save`, safetensors or torch.save) via load_state_dict."""
-        from ..io import load
-
-        return self.load_state_dict(load(path), strict=strict)
+        return self.load_state_dict(self.storage.load(path), strict=strict)
 
     # ---- printing ----------------------------------------------------------------------------------
     def extra_repr(self):

@@ -1,4 +1,4 @@
-"""Normalization layers: LayerNorm, GroupNorm, BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d (running
+"""Normalization layers: LayerNorm, RMSNorm, GroupNorm, BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d (running
 statistics as buffers), as PyTorch."""
 
 import numbers
@@ -107,6 +107,26 @@ class InstanceNorm3d(_InstanceNorm):
     """Instance normalization of (N, C, D, H, W) inputs."""
 
     dims = 3
+
+
+class RMSNorm(Module):
+    """x / sqrt(mean(x**2) + eps) over the trailing `normalized_shape` dims, times a weight (ones)."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        as_device(device)
+        one = isinstance(normalized_shape, numbers.Integral)
+        shape = (normalized_shape,) if one else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = Parameter(xp.ones(shape), dtype=_dtype(dtype)) if elementwise_affine else None
+        if not elementwise_affine:
+            self.register_parameter("weight", None)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class LayerNorm1d(LayerNorm):

@@ -31,6 +31,9 @@ def _binary(a, b):
     if type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype and \
             a._data.shape == b._data.shape:
         return a, b  # the common case: nothing to promote or check
+    for x in (a, b):
+        if not isinstance(x, (Tensor, numbers.Real, xp.ndarray, xp.generic)):
+            raise TypeError(f"an operand must be a Tensor, a real number or an array, not {type(x).__name__}")
     a, b = (x if isinstance(x, (Tensor, numbers.Number, xp.ndarray)) else xp.asarray(x) for x in (a, b))
     d = dtypes.result_type(a, b)
     try:
@@ -164,10 +167,11 @@ class Exp(Function):
 
 
 class Log(Function):
-    """Natural logarithm."""
+    """Natural logarithm (log 0 = -inf without a warning, as PyTorch: log(tril(ones)) is a causal mask)."""
 
     def forward(self, a):
-        return xp.log(a)
+        with xp.errstate(divide="ignore"):
+            return xp.log(a)
 
     def backward(self, gy, node):
         return (gy / node.inputs[0]._data,)
@@ -184,13 +188,14 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """|a| (gradient 0 at 0, as PyTorch)."""
+    """|a| (gradient 0 at 0 and at NaN, as PyTorch)."""
 
     def forward(self, a):
         return xp.abs(a)
 
     def backward(self, gy, node):
-        return (gy * xp.sign(node.inputs[0]._data),)
+        s = xp.sign(node.inputs[0]._data)
+        return (gy * (xp.nan_to_num(s, copy=False) if s.dtype.kind == "f" else s),)
 
 
 _zeros = {}  # dtype -> a read-only array of zeros, grown to the largest ReLU input so far

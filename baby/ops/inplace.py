@@ -18,11 +18,12 @@ from . import shape as S
 from .index import SetItem, index_add, masked_fill, scatter, scatter_add
 from .matrix import tril, triu
 from .shape import _index
+from .views import rebase
 
 
 def _records(x, args):
     """Whether the in-place op on `x` with `args` must be recorded in the graph."""
-    return grad_mode.enabled and (x.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+    return grad_mode.state.enabled and (x.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
                                                          for a in args))
 
 
@@ -49,17 +50,21 @@ def apply_(x, fn, *args, name, cast=False):
     if x._op is None and x.requires_grad:
         raise RuntimeError(f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
                            "update it inside `with baby.no_grad():` or use an out-of-place op")
-    if x._base is not None and x._base.requires_grad:
-        raise RuntimeError(f"{name}: in-place on a view of a tensor that requires grad is not supported by "
-                           "baby; apply the op to the whole tensor or out of place")
+    if x._base is not None and x._data.size and xp.may_share_memory(x._data, x._base._data):
+        return rebase(x, lambda t: fn(t, *_before(args, x, t)), lambda y: _write(x, y, name, cast))
     old = _wrap(x._data.copy())  # the value before the write, for the ops that read it in backward
     old._op, old._inputs, old.requires_grad, old._vc = x._op, x._inputs, x.requires_grad, [x._vc[0]]
-    y = fn(old, *args)
+    y = fn(old, *_before(args, x, old))
     _write(x, y, name, cast)
     x._op, x._inputs, x.requires_grad = y._op, y._inputs, y.requires_grad
     if y._op is not None:
         y._op.versions = y._op.versions[:-1] + (x._vc[0],)
     return x
+
+
+def _before(args, x, old):
+    """The op's other operands, x itself among them (x.mul_(x)) standing for its value before the write."""
+    return tuple(old if a is x else a for a in args)
 
 
 def _restride(x, fn, name):
@@ -126,17 +131,34 @@ def copy_(x, src):
 
 def uniform_(x, a=0.0, b=1.0):
     """Fill with samples uniform in [a, b), in place."""
-    return fill_(x, _wrap((random.generator().random(x.shape) * (b - a) + a).astype(x.dtype)))
+    return _draw_(x, "uniform_", random.fill_uniform, a, b)
 
 
 def normal_(x, mean=0.0, std=1.0):
     """Fill with normal samples N(mean, std**2), in place."""
-    return fill_(x, _wrap((random.generator().standard_normal(x.shape) * std + mean).astype(x.dtype)))
+    return _draw_(x, "normal_", random.fill_normal, mean, std)
+
+
+def _draw_(x, name, fill, *args):
+    """Random draws into x's own memory, in its dtype (no temporary of its size); through fill_ (which
+    refuses a leaf that requires grad) when the write must be recorded."""
+    if _records(x, ()):
+        y = xp.empty_like(x._data)
+        fill(y, *args)
+        return fill_(x, _wrap(y))
+    try:
+        fill(x._data, *args)
+    except ValueError as e:
+        raise RuntimeError(f"{name}: cannot write into this tensor ({e})") from None
+    x._vc[0] += 1
+    return x
 
 
 def setitem(x, index, value):
     """x[index] = value (ints, slices, masks, index arrays), in place; recorded where gradients need it."""
     index = _index(index)
+    if _writes_itself(x, index, value):  # x[i] *= 2: Python stores the updated view x[i] back into x[i]
+        return
     if not _records(x, (value,)):
         try:
             x._data[index] = value._data if isinstance(value, Tensor) else value
@@ -154,13 +176,22 @@ def setitem(x, index, value):
     apply_(x, assign, value, name="setitem", cast=True)
 
 
+def _writes_itself(x, index, value):
+    """Whether `value` is the very view x[index] (same memory, shape, strides): storing it changes nothing."""
+    if not isinstance(value, Tensor) or value._base is None or value._base is not (
+            x if x._base is None else x._base):
+        return False
+    t, v = x._data[index], value._data
+    return t.shape == v.shape and t.strides == v.strides and t.ctypes.data == v.ctypes.data
+
+
 AUGMENTED = {"__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_, "__ipow__": pow_,
              "__ifloordiv__": floor_divide_, "__imod__": remainder_}
 
 
 def write_out(out, y, name):
     """Store the result `y` of `name(...)` in the tensor `out=` (resized if needed) and return `out`."""
-    if grad_mode.enabled and (y.requires_grad or out.requires_grad):
+    if grad_mode.state.enabled and (y.requires_grad or out.requires_grad):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad")
     if not dtypes.can_cast(y.dtype, out.dtype):

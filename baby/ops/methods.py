@@ -1,5 +1,7 @@
 """The ops as Tensor methods and operators, with PyTorch's signatures: x.sum(dim=1), x += y, x[i] = v."""
 
+import numbers
+
 from .. import dtypes
 from ..creation import multinomial
 from ..device import as_device
@@ -19,6 +21,19 @@ from .matmul import bmm, matmul, mm
 
 def _swap(fn):
     return lambda a, b: fn(b, a)
+
+
+OPERANDS = (Tensor, numbers.Real, E.xp.ndarray, E.xp.generic)  # what an operator takes beside a tensor
+
+
+def _operator(fn):
+    """`fn` as a Python operator: an operand other than a tensor, real number or array gives NotImplemented,
+    so Python raises PyTorch's TypeError ("unsupported operand type(s) for +: 'Tensor' and 'NoneType'")."""
+
+    def op(a, b):
+        return fn(a, b) if isinstance(b, OPERANDS) else NotImplemented
+
+    return op
 
 
 def to_args(*args, **kwargs):
@@ -202,6 +217,12 @@ METHODS = {
     "multinomial": multinomial,
     **P.AUGMENTED,
 }
+METHODS.update(__rand__=_swap(METHODS["__and__"]), __ror__=_swap(METHODS["__or__"]),
+               __rxor__=_swap(METHODS["__xor__"]))
+_OPERATORS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+              "eq", "ne", "lt", "le", "gt", "ge")
+METHODS.update({k: _operator(METHODS[k]) for k in (f"__{form}{name}__" for form in ("", "r", "i")
+                                                   for name in _OPERATORS) if k in METHODS})
 
 
 def bind():

@@ -52,11 +52,15 @@ class MaxPool(Function):
         return y
 
     def first_max(self, x, y):
-        """(j, mask (N, *O, C)) per tap j: the windows whose first max in row-major order sits at tap j."""
+        """(j, mask (N, *O, C)) per tap j: the windows whose first max in row-major order sits at tap j; in a
+        window whose max is NaN, its last NaN (PyTorch's kernel takes a NaN as the new max)."""
         found = None  # (N, *O, C) in y's layout: the windows an earlier tap holds the max of
         taps = list(_taps(self._view(pad(x, self.pads, -xp.inf)), self.k))
+        last_nan = self._last_nan(taps) if xp.isnan(y).any() else {}
         for i, (j, t) in enumerate(taps):
             m = t == y
+            if j in last_nan:
+                m |= last_nan[j]
             if found is None:
                 found = m.copy(order="K")
             else:
@@ -64,6 +68,20 @@ class MaxPool(Function):
                 if i + 1 < len(taps):
                     found |= m
             yield j, m
+
+    @staticmethod
+    def _last_nan(taps):
+        """{j: mask (N, *O, C)}: the windows whose last NaN sits at tap j."""
+        seen, last = None, {}
+        for j, t in reversed(taps):
+            m = xp.isnan(t)  # (N, *O, C)
+            if seen is None:
+                seen = m.copy()
+            else:
+                m &= ~seen
+                seen |= m
+            last[j] = m
+        return last
 
     def indices(self, x, y):
         """PyTorch's indices of the maxima: flat positions in each (n, c) plane of x, shaped like y."""

@@ -121,8 +121,9 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, a):
-        e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
-        return e / e.sum(axis=self.axis, keepdims=True)
+        with xp.errstate(invalid="ignore"):  # a row of -inf gives NaN, as PyTorch, without a NumPy warning
+            e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
+            return e / e.sum(axis=self.axis, keepdims=True)
 
     def backward(self, gy, node):
         y = node._data

@@ -24,6 +24,7 @@ from .activation import (
     tanh,
     tanhshrink,
 )
+from .attention import scaled_dot_product_attention
 from .basic import dropout, flatten, layer_norm, linear
 from .channel_dropout import alpha_dropout, dropout1d, dropout2d, dropout3d
 from .conv import (
@@ -49,7 +50,7 @@ from .loss import (
     smooth_l1_loss,
     soft_margin_loss,
 )
-from .norm import batch_norm, group_norm, instance_norm
+from .norm import batch_norm, group_norm, instance_norm, rms_norm
 from .pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

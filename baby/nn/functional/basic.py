@@ -56,27 +56,36 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 class LayerNorm(Function):
-    """(x - mean) / sqrt(var + eps) * w + b, statistics over the trailing `k` axes."""
+    """(x - mean) / sqrt(var + eps) * w + b, statistics over the trailing `k` axes (computed on x viewed as
+    (rows, features): row dot products by einsum, temporaries written in place)."""
 
     def __init__(self, k, eps):
         self.k, self.eps = k, eps
 
     def forward(self, x, w, b):
-        axes = tuple(range(x.ndim - self.k, x.ndim))
-        xc = x - x.mean(axis=axes, keepdims=True)
-        self.invstd = 1 / xp.sqrt((xc * xc).mean(axis=axes, keepdims=True) + self.eps)  # (..., 1, ..., 1)
-        self.xhat = xc * self.invstd
-        return self.xhat * w + b
+        n = w.size
+        x2 = x.reshape(-1, n)  # (M, n)
+        xc = x2 - x2.mean(axis=1, keepdims=True)
+        var = xp.einsum("mi,mi->m", xc, xc)[:, None] / n  # (M, 1)
+        self.invstd = 1 / xp.sqrt(var + self.eps)
+        xc *= self.invstd
+        self.xhat = xc  # (M, n)
+        y = xc * w.reshape(-1)
+        y += b.reshape(-1)
+        return y.reshape(x.shape)
 
     def backward(self, gy, node):
         x, w, b = node.inputs
-        axes, lead = tuple(range(x.ndim - self.k, x.ndim)), tuple(range(x.ndim - self.k))
-        g = gy * w._data
-        gx = self.invstd * (g - g.mean(axis=axes, keepdims=True)
-                            - self.xhat * (g * self.xhat).mean(axis=axes, keepdims=True))
-        gw = (gy * self.xhat).sum(axis=lead) if w.requires_grad else None
-        gb = gy.sum(axis=lead) if b.requires_grad else None
-        return gx, gw, gb
+        n, xhat = w._data.size, self.xhat
+        gy2 = gy.reshape(-1, n)  # (M, n)
+        g = gy2 * w._data.reshape(-1)
+        dot = xp.einsum("mi,mi->m", g, xhat)[:, None] / n  # mean(g * xhat) per row
+        g -= g.mean(axis=1, keepdims=True)
+        g -= xhat * dot
+        g *= self.invstd
+        gw = xp.einsum("mi,mi->i", gy2, xhat).reshape(w.shape) if w.requires_grad else None
+        gb = gy2.sum(axis=0).reshape(b.shape) if b.requires_grad else None
+        return g.reshape(x.shape), gw, gb
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

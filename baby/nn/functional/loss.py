@@ -128,13 +128,19 @@ def _classes(name, fn, x, target, weight, ignore_index, reduction):
     unbatched = x.ndim == 1
     if unbatched:
         x, t = x.reshape(1, -1), t.reshape(1, *t.shape)
-    loss, wt = fn(x, *_class_target(name, x, t, weight, ignore_index))
+    t, mask, w = _class_target(name, x, t, weight, ignore_index)
+    loss, wt = fn(x, t, mask, w)
     if reduction == "none":
         return loss.reshape(()) if unbatched else loss
     if reduction == "sum":
         return loss.sum()
     total = wt.sum()
-    return loss.sum() / (float(total) if total else math.nan)
+    if total:
+        return loss.sum() / float(total)
+    # every target ignored (or weighted 0): PyTorch's NaN loss; its gradient 0 at the ignored targets, NaN
+    # at the others (x 0/0), never NaN from the ignored ones
+    at = _wrap(xp.where(mask > 0, math.nan, 0).astype(loss.dtype))  # (N, *d)
+    return (loss * at).sum() + math.nan
 
 
 def _fused_cross_entropy(smoothing):
@@ -256,8 +262,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction))
     _same_shape("smooth_l1_loss", x, target)
     d = x - target
-    a = E.abs(d)
-    return _reduce(E.where(a._data < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+    a, q = E.abs(d), ops.clamp(d, -beta, beta)  # q: d where the square is taken (no inf * 0 in backward)
+    return _reduce(E.where(a._data < beta, q * q * (0.5 / beta), a - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -268,8 +274,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = check_reduction(reduction)
     _same_shape("huber_loss", x, target)
     d = x - target
-    a = E.abs(d)
-    loss = E.where(a._data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    a, q = E.abs(d), ops.clamp(d, -delta, delta)  # q: d where the square is taken (no inf * 0 in backward)
+    loss = E.where(a._data < delta, q * q * 0.5, (a - 0.5 * delta) * delta)
     return _weighted("huber_loss", loss, x, weight, reduction, mean_by_weight=False)
 
 

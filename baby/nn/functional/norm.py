@@ -145,3 +145,19 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         running_var._data *= 1 - momentum
         running_var._data += momentum * a.var(axis=2, ddof=1).mean(axis=0)
     return _affine(y.reshape(*x.shape), weight, bias)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """input / sqrt(mean(input**2) + eps) over the trailing `normalized_shape` dims, times weight; eps
+    defaults to the machine epsilon of input's dtype."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) == 0 or tuple(input.shape[-len(shape):]) != shape:
+        raise RuntimeError(f"rms_norm: given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size {tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"rms_norm: weight has shape {tuple(weight.shape)}, expected normalized_shape "
+                           f"{shape}")
+    eps = float(xp.finfo(input.dtype).eps) if eps is None else eps
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()  # (..., *shape)
+    return y if weight is None else y * weight

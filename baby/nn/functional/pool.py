@@ -101,6 +101,10 @@ def _adaptive_avg(name, nd, x, output_size):
         y = ops.mean(x, tuple(range(2, nd + 2)), keepdims=True)  # (N, C, 1, ...)
     elif all(n % o == 0 for n, o in zip(S, O, strict=True)):
         y = _pool(avg_pool, name, nd, x, kernel_size=tuple(n // o for n, o in zip(S, O, strict=True)))
+    elif not xp.isfinite(x._data).all():  # NaN, inf: kept in their own bins (a matmul's zeros spread them)
+        y = x
+        for d, (n, o) in enumerate(zip(S, O, strict=True)):
+            y = _bin_means(y, 2 + d, _bins(n, o))
     else:
         y = x
         for d, (n, o) in enumerate(zip(S, O, strict=True)):  # dim d: a matmul with the bin-averaging matrix
@@ -111,6 +115,18 @@ def _adaptive_avg(name, nd, x, output_size):
     return y.reshape(y.shape[1:]) if unbatched else y
 
 
+def _bin_means(x, d, bins):
+    """The means of x over the bins (o, k) of dim d, each bin's repeated positions left out: (..., o, ...)."""
+    o, k = bins.shape
+    own = xp.ones((o, k), bool)
+    own[:, 1:] = bins[:, 1:] != bins[:, :-1]  # (o, k): a bin's own positions (not its repeated last one)
+    g = x[(slice(None),) * d + (Tensor(bins.reshape(-1), dtype=xp.int64),)]  # (..., o * k, ...)
+    g = g.reshape(*x.shape[:d], o, k, *x.shape[d + 1:])  # (..., o, k, ...)
+    tail = (1,) * (x.ndim - d - 1)
+    g = ops.where(own.reshape(o, k, *tail), g, 0)  # (..., o, k, ...)
+    return g.sum(d + 1) / Tensor(own.sum(axis=1).reshape(o, *tail), dtype=x.dtype)  # (..., o, ...)
+
+
 def _adaptive_max(name, nd, x, output_size, return_indices):
     """Maxima over adaptive bins: argmax for output 1, else max_pool over k-wide bins (gathered if uneven)."""
     x, unbatched = _batch(name, nd, x)
@@ -119,6 +135,10 @@ def _adaptive_max(name, nd, x, output_size, return_indices):
     if O == (1,) * nd:  # global: pick each plane's first max (its gradient goes to that element alone)
         flat = x.reshape(N, C, -1)  # (N, C, L)
         idx = flat.numpy().argmax(axis=-1)  # (N, C)
+        nan = xp.isnan(flat.numpy())  # (N, C, L)
+        if nan.any():  # a plane holding NaN: its last NaN, as PyTorch's kernel
+            last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)  # (N, C)
+            idx = xp.where(nan.any(axis=-1), last, idx)  # (N, C)
         y = flat[xp.arange(N)[:, None], xp.arange(C), idx].reshape(N, C, *O)
         idx = idx.reshape(N, C, *O)
     else:

@@ -76,7 +76,7 @@ def _linear_along(x, d, n_out, scale, align_corners):
     w = Tensor((src - i0).reshape((-1,) + (1,) * (x.ndim - d - 1)), dtype=x.dtype)  # (n_out, 1, ...)
     head = (slice(None),) * d
     lo, hi = x[head + (Tensor(i0, dtype=xp.int64),)], x[head + (Tensor(i1, dtype=xp.int64),)]
-    return lo + (hi - lo) * w
+    return lo * (1 - w) + hi * w  # (not lo + (hi - lo) w: inf - inf would be NaN where PyTorch keeps inf)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -20,14 +20,20 @@ justified by `benchmarks/conv.py`:
                                  images; the input gradient by col2im, the weight gradient by GEMMs.
 A forced algorithm runs wherever it fits; elsewhere the call falls back to 'im2col'. 'book' is never chosen
 by 'auto': it is the book's formulation (one window view, one matmul; the gradients as convolutions).
+
+NaN and inf land where PyTorch's direct kernels put them: only in the results whose windows read them.
+Winograd's transforms and depthwise's banded matrices mix a tile's values (0 * inf is NaN), so those
+algorithms (`mixes=True`) check each chunk's result while it is in cache (`memory.check_finite`: a dot
+product, ~1% of the conv) and raise `NonFinite`; the call is then redone by 'im2col', which does not mix.
 """
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .fast.memory import channels_first
+from .fast.memory import NonFinite, channels_first
 
 
 def _unkept(x, w, g):
@@ -45,6 +51,7 @@ class Algorithm:
     weight_grad: Callable  # (x, gy, geometry, kept) -> gw
     keep: Callable = _unkept  # (x, w, geometry) -> the buffer the forward keeps for weight_grad, or None
     grad_layout: Callable = lambda gy, x: channels_first(x)  # (gy, x) -> whether gy should be channels-first
+    mixes: bool = False  # whether its functions raise NonFinite where a NaN or inf would spread
 
 
 ALGORITHMS = {}  # name -> Algorithm, in the order they registered
@@ -60,9 +67,31 @@ _forced = None
 
 
 def register(algo):
-    """Add (or replace) an algorithm under its name; returns it."""
+    """Add (or replace) an algorithm under its name; returns it (a mixing one with its functions redone by
+    FALLBACK where they raise NonFinite)."""
+    if algo.mixes:
+        algo = replace(algo, forward=_redone(algo.forward, "forward"),
+                       input_grad=_redone(algo.input_grad, "input_grad"),
+                       weight_grad=_redone(algo.weight_grad, "weight_grad"))
     ALGORITHMS[algo.name] = algo
     return algo
+
+
+def _redone(fn, name):
+    """fn, redone by FALLBACK's function `name` where it raises NonFinite (a kept buffer the forward partly
+    filled is set to NaN, so the weight gradient that reads it is redone too)."""
+
+    @functools.wraps(fn)
+    def run(*args):
+        try:
+            return fn(*args)
+        except NonFinite:
+            kept = args[3] if name == "forward" and len(args) > 3 else None
+            if kept is not None:
+                kept.fill(float("nan"))
+            return getattr(ALGORITHMS[FALLBACK], name)(*args)
+
+    return run
 
 
 def names():

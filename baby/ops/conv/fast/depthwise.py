@@ -9,7 +9,8 @@ back row by row; the weight gradient is cols^T @ gy read along T's bands (at str
 flat, stand in for cols: each kernel row reads them shifted by whole rows, a strided view, so nothing is
 gathered). Work runs on a few big chunks of channels, channel-major: the GEMMs are small, so each chunk's
 fixed costs outweigh keeping its workspace in cache (fewer, bigger chunks measured faster than cache-sized
-ones).
+ones). The banded matrices' zeros meet every input of a tile: where a result is not finite these functions
+raise memory.NonFinite, and the registry redoes the call by im2col (a NaN stays where its windows read it).
 """
 
 import math
@@ -20,7 +21,7 @@ from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
 from . import memory
-from .memory import alloc, channels_first, fresh, run_chunks
+from .memory import alloc, channels_first, check_finite, fresh, run_chunks
 
 
 def _plan(O, k, stride, dilation):
@@ -106,6 +107,7 @@ def forward(x, w, g, kept=None):
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin)  # (c, m, K, Tw)
         out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
+        check_finite(out)  # T's zeros times a NaN or inf: the registry redoes the conv
         yv[c0:c1] = out.reshape(c1 - c0, m, N, *O[:-1], nt * Tw)[..., :O[-1]]
 
     run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
@@ -141,6 +143,7 @@ def input_grad(gy, w, g):
         for g in range(min(ng, nt)):
             for i, a in enumerate(xp.ndindex(*k[:-1])):
                 rows[(*lead, slice(g, None, ng), *a)] += gc[(slice(None), i, *lead[1:], slice(g, None, ng))]
+        check_finite(gq)
         gx[(slice(None), *s, slice(c0, c1))] = xp.moveaxis(gq[(slice(None), slice(None), *q)], 0, -1)
 
     M = N * math.prod(O[:-1]) * nt
@@ -188,6 +191,7 @@ def weight_grad(x, gy, g, kept=None):
     *O, Cout = gy.shape[1:]
     if all(s == 1 for s in stride):
         gw = _shifted_weight_grad(x, gy, k, pads, dilation)
+        check_finite(gw)
         return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     M, K1, m = N * math.prod(O[:-1]) * nt, math.prod(k[:-1]), Cout // C
@@ -202,9 +206,11 @@ def weight_grad(x, gy, g, kept=None):
         gw[c0:c1] = gT.reshape(c1 - c0, m, K1, Tin, Tw)[band].sum(axis=-1)  # (c, m, K1, kw)
 
     run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
+    check_finite(gw)
     return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
 
 
 
-register(Algorithm("depthwise", lambda g: g.cin == g.groups > 1, forward, input_grad, weight_grad))
+register(Algorithm("depthwise", lambda g: g.cin == g.groups > 1, forward, input_grad, weight_grad,
+                   mixes=True))
 

@@ -249,3 +249,17 @@ def scratch(name, shape, dtype):
         buf = xp.empty(max(size, 1), dtype)
         setattr(_local, name, buf)
     return buf[:size].reshape(shape)
+
+
+class NonFinite(ArithmeticError):
+    """A result of Winograd's transforms or depthwise's banded matrices holds NaN or inf: those mix a value
+    into its neighbours' results (0 * inf), so the registry redoes the call by a direct algorithm."""
+
+
+def check_finite(a):
+    """Raise NonFinite unless every element of `a` (a chunk's result, still in cache) is finite: its dot
+    product with itself is NaN or inf if any is (an overflow of a huge finite one only costs the redo;
+    float16, whose squares overflow early, is checked element by element)."""
+    v = a.reshape(-1)  # (a.size,): a view of a contiguous chunk
+    if not (xp.isfinite(xp.dot(v, v)) if v.itemsize >= 4 else xp.isfinite(v).all()):
+        raise NonFinite

@@ -15,7 +15,9 @@ the pool's threads (NumPy releases the GIL in matmul and copies) while OpenBLAS 
 Where there are fewer tiles than channels (small images), the filter-sized work dominates: the filter
 transform (and the weight gradient's inverse one) is made block by block of output channels, in cache,
 next to the GEMMs that use it, never as a whole (36, Cin, Cout) array.
-The registered algorithm 'winograd' (the end of this file) runs these on a ConvGeometry.
+The registered algorithm 'winograd' (the end of this file) runs these on a ConvGeometry. The transforms mix
+a tile's values: where a result is not finite these functions raise memory.NonFinite (the registry then
+redoes the call by im2col, so a NaN or inf stays in the outputs whose windows read it).
 """
 
 import functools
@@ -117,6 +119,7 @@ def _output_tiles(M, y, chunk, tw):
     Z = _mm(at, M.reshape(6, 6, P * K).transpose(1, 0, 2),  # contract the cols b of each row a
             _buffer("b", (6, 4, P * K), M.dtype))  # (6 a, 4 x, P*K)
     Y = _mm(at, Z.reshape(6, -1), _buffer("a", (4, 4 * P * K), M.dtype))  # (4 y, 4 x, P*K)
+    memory.check_finite(Y)  # a NaN or inf mixed into its tile's results: the registry redoes the conv
     tiles = Y.reshape(4, 4, n1 - n0, i1 - i0, tw, K).transpose(2, 3, 0, 4, 1, 5)  # (nc, tc, 4 y, tw, 4 x, K)
     _untile(tiles, y[n0:n1, 4 * i0: min(4 * i1, H)])
 
@@ -378,6 +381,7 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
         p0 = (n0 * th + i0) * tw  # the group's first tile among all (they run in order)
         V = None if tiles is None else tiles[:, p0: p0 + tile_offsets(group, tw)[-1][2]]
         _weight_grad_group(x, gy, ph, pw, group, tw, gw, g > 0, V)
+    memory.check_finite(gw)
     return gw.transpose(2, 3, 1, 0)  # (r, r, Cin, Cout) view
 
 
@@ -419,5 +423,5 @@ def grad_layout(gy, x):
     return xp.moveaxis(gy, -1, 1).flags.c_contiguous
 
 
-register(Algorithm("winograd", _fits, forward, input_grad, weight_grad, keep, grad_layout))
+register(Algorithm("winograd", _fits, forward, input_grad, weight_grad, keep, grad_layout, mixes=True))
 

@@ -1,0 +1,73 @@
+"""Derivative rules of the convolutions (the book's formulation, ops/conv/book/graph.py) and of the fused
+ops of nn.functional: batch_norm, layer_norm and cross_entropy are differentiated as their composition from
+baby's ops (recomputed from the same inputs, `higher.through`); binary_cross_entropy has PyTorch's rule."""
+
+from ...backend import xp
+from ...nn.functional.basic import LayerNorm
+from ...nn.functional.loss import BinaryCrossEntropy, CrossEntropy
+from ...nn.functional.norm import BatchNorm
+from ...ops import elementwise as E
+from ...ops import reduce as R
+from ...ops.conv import Conv, ConvTranspose
+from ...ops.conv.book import graph as book
+from ...tensor import _wrap
+from ..higher import derivative, through
+
+
+@derivative(Conv)
+def _conv(op, gy, node):
+    x, w, *b = node.inputs
+    g = op.geometry(x.shape, w.shape)
+    gx = book.input_grad(gy, w, g) if x.requires_grad else None
+    gw = book.weight_grad(x, gy, g) if w.requires_grad else None
+    return (gx, gw, *(gy.sum(tuple(range(gy.ndim - 1))) if t.requires_grad else None for t in b))
+
+
+@derivative(ConvTranspose)
+def _conv_transpose(op, gy, node):
+    x, w = node.inputs
+    g = op.geometry(x.shape, w.shape)  # the Conv whose input gradient this op is
+    gx = Conv(g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups)(gy, w) if x.requires_grad else None
+    gw = book.weight_grad(gy, x, g) if w.requires_grad else None
+    return gx, gw
+
+
+@derivative(BatchNorm)
+def _batch_norm(op, gy, node):
+    x, w, b = node.inputs
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
+    if op.training:
+        axes = (0, *range(2, x.ndim))
+        xc = x - x.mean(axes, keepdim=True)
+        xhat = xc * ((xc * xc).mean(axes, keepdim=True) + op.eps) ** -0.5
+    else:
+        xhat = (x - _wrap(op.mean.reshape(shape))) * _wrap(op.invstd.reshape(shape).astype(x.dtype))
+    return through(xhat * w.reshape(*shape) + b.reshape(*shape), (x, w, b), gy)
+
+
+@derivative(LayerNorm)
+def _layer_norm(op, gy, node):
+    x, w, b = node.inputs
+    axes = tuple(range(x.ndim - op.k, x.ndim))
+    xc = x - x.mean(axes, keepdim=True)
+    xhat = xc * ((xc * xc).mean(axes, keepdim=True) + op.eps) ** -0.5
+    return through(xhat * w + b, (x, w, b), gy)
+
+
+@derivative(CrossEntropy)
+def _cross_entropy(op, gy, node):
+    x = node.inputs[0]
+    C = x.shape[1]
+    q = xp.zeros(x.shape, x.dtype)  # (N, C, *d): the target distribution, weighted and smoothed
+    xp.put_along_axis(q, op.t, (op.wt * (1 - op.s))[:, None], axis=1)
+    if op.s:
+        wc = 1 if op.w is None else op.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
+        q += op.mask[:, None] * (op.s / C) * wc
+    return through(-(R.log_softmax(x, 1) * _wrap(q)).sum(1), (x,), gy)
+
+
+@derivative(BinaryCrossEntropy)
+def _binary_cross_entropy(op, gy, node):
+    x, t = node.inputs
+    gx = gy * (x - t) / E.maximum((1 - x) * x, 1e-12) if x.requires_grad else None
+    return gx, (gy * (E.log(1 - x) - E.log(x)) if t.requires_grad else None)
