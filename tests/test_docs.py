@@ -110,3 +110,16 @@ def test_autograd_doc_prints_what_it_says():
         with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
             exec(compile(code, "docs/autograd.md", "exec"), namespace)
         assert printed.getvalue() == expected, code
+
+
+def test_sequences_doc_prints_what_it_says():
+    """Every python block of docs/sequences.md, run in order in one namespace, prints the text block after
+    it."""
+    doc = (ROOT / "docs" / "sequences.md").read_text()
+    pairs, namespace = re.findall(PAIR, doc, flags=re.S), {}
+    assert len(pairs) == len(re.findall(r"```python\n", doc)) >= 3
+    for code, expected in pairs:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "docs/sequences.md", "exec"), namespace)
+        assert printed.getvalue() == expected, code

@@ -89,6 +89,7 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .sync_norm import SyncBatchNorm
 from .transformer import (
     Transformer,
