@@ -1,11 +1,12 @@
-"""What both benchmarks share: the same allocator policy for baby and PyTorch in one process, and timing
-each library clear of the other's spinning threads.
+"""What the benchmarks share: timing each library clear of the other's spinning threads, and the optional
+allocator switch.
 
 By default glibc hands large freed blocks back to the system and the next allocation of that size
 page-faults on fresh memory (~0.25 ms per MiB here); when that happens depends on the history of both
-libraries' frees, and it swung single timings by 2-10x. `keep_freed_memory` (baby.backend) makes malloc
-keep freed memory for reuse (as PyTorch's caching allocators do), the same for both libraries, so the
-ratios measure the computation.
+libraries' frees. baby's arena (baby/arena.py) keeps the memory of its large per-step arrays (conv, norm,
+ReLU) for reuse, so the scripts time both libraries as a user's script runs them, with no process-wide
+switch; `--keep-freed-memory` calls `keep_freed_memory` (baby.backend) first, which makes malloc keep freed
+memory for both libraries.
 """
 
 import time

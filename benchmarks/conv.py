@@ -95,10 +95,11 @@ def main(argv=None):
     ap.add_argument("--algo", default="auto", choices=registry.names())
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--layers", default=None, help="comma-separated indices into the suite")
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="make glibc's malloc keep freed memory, a process-wide switch a user's script does "
+                         "not make (by default none: baby's arena keeps its large arrays' memory itself)")
     args = ap.parse_args(argv)
-    kept = not args.default_malloc and keep_freed_memory()
+    kept = args.keep_freed_memory and keep_freed_memory()
     baby.ops.set_conv_algorithm(args.algo)
     layers = SUITE if args.layers is None else [SUITE[int(i)] for i in args.layers.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; "

@@ -152,10 +152,11 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=8192, help="training images per epoch")
     ap.add_argument("--rounds", type=int, default=3, help="timed epochs per library and mode")
     ap.add_argument("--cli", action="store_true", help="run `baby train` once on fake MNIST files instead")
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="make glibc's malloc keep freed memory, a process-wide switch a user's script does "
+                         "not make (by default none: baby's arena keeps its large arrays' memory itself)")
     args = ap.parse_args(argv)
-    kept = not args.default_malloc and keep_freed_memory()
+    kept = args.keep_freed_memory and keep_freed_memory()
     print(f"baby {baby.__file__}; torch {torch.__version__} with {torch.get_num_threads()} threads; "
           f"numpy {np.__version__}; malloc keeps freed memory: {kept}")
     print(f"LeNet-5 on {args.samples} MNIST-shaped images, batch {CONFIG['batch_size']}, shuffled, "

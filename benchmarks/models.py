@@ -71,10 +71,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--only", default=",".join(NETS), help="comma-separated subset of " + ", ".join(NETS))
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="make glibc's malloc keep freed memory, a process-wide switch a user's script does "
+                         "not make (by default none: baby's arena keeps its large arrays' memory itself)")
     args = ap.parse_args(argv)
-    kept = not args.default_malloc and keep_freed_memory()
+    kept = args.keep_freed_memory and keep_freed_memory()
     print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__}; "
           f"medians of {args.steps} steps; malloc keeps freed memory: {kept}")
     print(f"{'model':>10} {'mode':>6} | {'baby img/s':>10} {'torch img/s':>11} | ratio")

@@ -28,10 +28,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's malloc policy as it is (noisier: see benchmarks/common.py)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="make glibc's malloc keep freed memory, a process-wide switch a user's script does "
+                         "not make (by default none: baby's arena keeps its large arrays' memory itself)")
     args = ap.parse_args(argv)
-    kept = not args.default_malloc and keep_freed_memory()
+    kept = args.keep_freed_memory and keep_freed_memory()
     rng = np.random.default_rng(0)
     x = rng.random((args.batch_size, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, args.batch_size)

@@ -155,6 +155,8 @@ class Module:
 
     # ---- running -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks):  # the common case: no hooks to copy
+            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             r = hook(self, args)
             args = args if r is None else r if isinstance(r, tuple) else (r,)

@@ -4,6 +4,7 @@ import math
 import numbers
 
 from .. import dtypes
+from ..arena import fresh_like
 from ..backend import xp
 from ..parallel import split
 from ..tensor import Function, Tensor, _wrap
@@ -214,7 +215,7 @@ class ReLU(Function):
     """max(a, 0), split by rows over the thread pool (it follows every conv)."""
 
     def forward(self, a):
-        y = xp.empty_like(a)
+        y = fresh_like(a)
         if not (a.flags.c_contiguous and y.flags.c_contiguous):
             split(lambda r: xp.maximum(0, a[r], out=y[r]), a)  # (0 first: relu(-0.0) is -0.0, as torch)
             return y
@@ -223,7 +224,7 @@ class ReLU(Function):
         return y
 
     def backward(self, gy, node):
-        gx = xp.empty_like(gy, dtype=node._data.dtype)
+        gx = fresh_like(gy, node._data.dtype)
         y = node._data
 
         def part(r):  # gy where not y <= 0: a nan passes its gradient, as torch's threshold_backward

@@ -59,19 +59,20 @@ class Adam(Optimizer):
             state.update(step=0, exp_avg=xp.zeros_like(p._data), exp_avg_sq=xp.zeros_like(p._data))
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = xp.zeros_like(p._data)
-        state["step"] += 1
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        g = _decay(p, g, group)
-        d = xp.empty_like(p._data)
+        state["step"] = t = state["step"] + 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if group["weight_decay"]:
+            g = _decay(p, g, group)
+        d, e = self._scratch(p, 2)
         _moments(m, v, g, b1, b2, d)
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         xp.sqrt(v, out=d)
         d /= (1 - b2**t) ** 0.5
         d += eps                                        # d = sqrt(v_hat) + eps
-        step = m * (-lr / (1 - b1**t))
-        step /= d
-        p._data += step
+        xp.multiply(m, -lr / (1 - b1**t), out=e)
+        e /= d
+        p._data += e
 
 
 class AdamW(Adam):

@@ -131,6 +131,15 @@ class Optimizer:
                     self._update(p, -g if group["maximize"] else g, self.state[p], group)
         return loss
 
+    def _scratch(self, p, n=1):
+        """`n` reusable arrays shaped like `p` for an update's temporaries (not part of the state): the
+        same ones each step, so a step allocates nothing."""
+        scratch = self.__dict__.setdefault("_scratch_arrays", {})
+        arrays = scratch.get(id(p))
+        if arrays is None or len(arrays) < n or arrays[0].shape != p.shape or arrays[0].dtype != p.dtype:
+            arrays = scratch[id(p)] = [xp.empty_like(p._data) for _ in range(n)]
+        return arrays
+
     def _update(self, p, g, state, group):
         """Update `p._data` in place from the gradient array `g` (the subclass's algorithm)."""
         raise TypeError(f"{type(self).__name__} does not define its update")

@@ -27,13 +27,6 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: nesterov momentum requires momentum > 0 and dampening = 0, got "
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
-    def _scratch(self, p):
-        """A reusable array shaped like `p` for the update's one temporary (not part of the state)."""
-        scratch = self.__dict__.setdefault("_scratch_arrays", {})
-        if id(p) not in scratch:
-            scratch[id(p)] = xp.empty_like(p._data)
-        return scratch[id(p)]
-
     def _update(self, p, g, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         d = g + wd * p._data if wd else g
@@ -45,4 +38,4 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
             d = d + mu * buf if group["nesterov"] else buf
-        p._data -= xp.multiply(d, lr, out=self._scratch(p))
+        p._data -= xp.multiply(d, lr, out=self._scratch(p)[0])

@@ -1,5 +1,6 @@
 """batch_norm: one fused op over channels (axis 1) with a closed-form backward, as PyTorch's batch_norm."""
 
+from ...arena import fresh_like
 from ...backend import xp
 from ...parallel import split
 from ...tensor import Function, Tensor
@@ -26,13 +27,13 @@ class BatchNorm(Function):
     def forward(self, x, w, b):
         C, M = x.shape[1], x.size // x.shape[1]
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        y = xp.empty_like(x)  # (N, C, *d) in x's memory layout
+        y = fresh_like(x)  # (N, C, *d) in x's memory layout
         if self.training:
             self.mean = sum(split(lambda r: _channel_sum(x[r]), x)) / M  # (C,)
             mean = self.mean.reshape(shape)
             centred = lambda r: xp.subtract(x[r], mean, out=y[r])  # noqa: E731  (y holds xc for now)
             self.var = sum(split(lambda r: _channel_sum(centred(r), y[r]), x)) / M  # (C,), biased
-            self.xc, y = y, xp.empty_like(x)
+            self.xc, y = y, fresh_like(x)
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
         a = (w * self.invstd).reshape(shape)
         c = (b if self.training else b - self.mean * w * self.invstd).reshape(shape)
@@ -55,7 +56,7 @@ class BatchNorm(Function):
         scale = w._data * self.invstd  # (C,)
         gx = None
         if x.requires_grad:
-            gx = xp.empty_like(x._data)
+            gx = fresh_like(x._data)
             k, c = (scale * self.invstd * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
             s = scale.reshape(shape)
 

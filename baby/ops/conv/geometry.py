@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 def is_int(v):
     """Whether v is an integer (a Python or NumPy int) and not a bool."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))  # fast path first
 
 
 def per_dim(v, n, name, low):

@@ -21,7 +21,7 @@ from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
 from . import memory
-from .memory import alloc, channels_first, check_finite, run_chunks
+from .memory import alloc, channels_first, check_finite, fresh, run_chunks
 
 
 def _plan(O, k, stride, dilation):
@@ -49,7 +49,7 @@ def _inside(pads, S, Sp):
 def _padded(x, c0, c1, pads, Sp):
     """Channels c0:c1 of x (N, *S, C), zero-padded to Sp and channel-major: (c, N, *Sp)."""
     q, s = _inside(pads, x.shape[1:-1], Sp)
-    xq = xp.zeros((c1 - c0, x.shape[0], *Sp), x.dtype)  # (c, N, *Sp)
+    xq = fresh((c1 - c0, x.shape[0], *Sp), x.dtype, zero=True)  # (c, N, *Sp)
     xq[(slice(None), slice(None), *q)] = xp.moveaxis(x[(slice(None), *s, slice(c0, c1))], -1, 0)
     return xq
 
@@ -86,7 +86,7 @@ def _gy_tiles(gy, c0, c1, C, nt, Tw):
     (c, m, N * prod(O[:-1]) * nt, Tw)."""
     N, *O, Cout = gy.shape
     m = Cout // C
-    g = xp.zeros((c1 - c0, m, N, *O[:-1], nt * Tw), gy.dtype)  # (c, m, N, *O[:-1], nt*Tw)
+    g = fresh((c1 - c0, m, N, *O[:-1], nt * Tw), gy.dtype, zero=True)  # (c, m, N, *O[:-1], nt*Tw)
     g[..., :O[-1]] = xp.moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
     return g.reshape(c1 - c0, m, -1, Tw)
 
@@ -103,7 +103,7 @@ def forward(x, w, g, kept=None):
     yv = xp.moveaxis(y.reshape(N, *O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
 
     def run(c0, c1):
-        cols = xp.empty((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
+        cols = fresh((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin)  # (c, m, K, Tw)
         out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
@@ -137,7 +137,7 @@ def input_grad(gy, w, g):
         gc = matmul(gt, T.transpose(0, 1, 2, 4, 3))  # (c, m, K1, M, Tin): each kernel row's part
         gc = gc[:, 0] if m == 1 else gc.sum(axis=1)  # (c, K1, M, Tin)
         gc = gc.reshape(c1 - c0, K1, N, *O[:-1], nt, Tin)  # (c, K1, N, *O[:-1], nt, Tin)
-        gq = xp.zeros((c1 - c0, N, *Sp), gy.dtype)  # (c, N, *Sp)
+        gq = fresh((c1 - c0, N, *Sp), gy.dtype, zero=True)  # (c, N, *Sp)
         rows = _rows(gq, O, k, stride, dilation, nt, Tw, Tin)  # (c, N, *O[:-1], nt, *k[:-1], Tin) view
         lead = (slice(None),) * (1 + len(O))
         for g in range(min(ng, nt)):
@@ -171,7 +171,7 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
         shape = (c1 - c0, 1, *k[:-1], nt, Tin, Rv)
         strides = (xq.strides[0], 0, *(t * row for t in step), Tw * it, it, row)
         xr = xp.lib.stride_tricks.as_strided(xq, shape, strides)  # (c, 1, *k[:-1], nt, Tin, Rv): rows shifted
-        g = xp.zeros((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype)  # (c, m, N, *Sp[:-1], nt*Tw)
+        g = fresh((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype, zero=True)  # (c, m, N, *Sp[:-1], nt*Tw)
         g[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
             gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
         g = g.reshape(c1 - c0, m, *(1,) * e, R, nt, Tw)[..., :Rv, :, :]  # (c, m, *1s, Rv, nt, Tw)
@@ -199,7 +199,7 @@ def weight_grad(x, gy, g, kept=None):
     band = (slice(None),) * 3 + _bands(k, stride, dilation, Tw)
 
     def run(c0, c1):
-        cols = xp.empty((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
+        cols = fresh((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         gt = _gy_tiles(gy, c0, c1, C, nt, Tw)  # (c, m, M, Tw)
         gT = matmul(cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2), gt)  # (c, m, K1*Tin, Tw)

@@ -19,7 +19,7 @@ from ....backend import xp
 from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
-from .memory import alloc, channels_first, gather, pad, run_chunks, tap_slices, windows
+from .memory import alloc, channels_first, fresh, gather, pad, run_chunks, tap_slices, windows
 
 
 def im2col(x, n0, n1, g):
@@ -32,11 +32,11 @@ def im2col(x, n0, n1, g):
     if channels_first(x):
         cv = xp.moveaxis(win, -1, 1).reshape(n, G, Cg, *O, *k)  # (n, G, Cin/G, *O, *k) view
         cv = cv.transpose(0, 1, 2, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd))  # (n, G, Cin/G, *k, *O)
-        cols = xp.empty(cv.shape, x.dtype)
+        cols = fresh(cv.shape, x.dtype)
         gather(cols, cv)
         return cols
     cv = xp.moveaxis(win.reshape(n, *O, *k, G, Cg), -2, 0)  # (G, n, *O, *k, Cin/G) view
-    cols = xp.empty(cv.shape, x.dtype)
+    cols = fresh(cv.shape, x.dtype)
     gather(xp.moveaxis(cols, 1, 0), xp.moveaxis(cv, 1, 0))  # split by image
     return cols
 
@@ -100,12 +100,12 @@ def _col2im_flat(gy, w, g):
 
     def part(n0, n1):
         n = n1 - n0
-        ge = xp.zeros((n, Cout, *U), gy.dtype)  # (n, Cout, *U): gy, zero-extended
+        ge = fresh((n, Cout, *U), gy.dtype, zero=True)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
         gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
         gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
-            flat = xp.zeros((n * G, run + spill), gy.dtype)  # per image and group its planes, room to spill
+            flat = fresh((n * G, run + spill), gy.dtype, zero=True)  # per image and group: planes, spill room
             for j, off in offs:
                 flat[:, off:off + run] += gc[:, j]  # (n*G, Cin/G*plane): every image's run at once
             xs, us = places[phase]

@@ -22,6 +22,8 @@ import math
 import threading
 import weakref
 
+from .... import arena
+from ....arena import fresh
 from ....backend import xp
 from ....parallel import num_threads, parallel, rows, single_threaded_blas
 from ..geometry import is_int, out_size
@@ -49,11 +51,10 @@ def channels_first(x):
 
 
 def alloc(shape, first, dtype, zero=False):
-    """A new (N, *S, C) array, laid out NCHW in memory when `first`, else NHWC."""
-    new = xp.zeros if zero else xp.empty
+    """A new (N, *S, C) array, laid out NCHW in memory when `first`, else NHWC (from the arena)."""
     if not first:
-        return new(shape, dtype=dtype)  # (N, *S, C)
-    return xp.moveaxis(new((shape[0], shape[-1], *shape[1:-1]), dtype=dtype), 1, -1)  # (N, *S, C) view
+        return fresh(shape, dtype, zero)  # (N, *S, C)
+    return xp.moveaxis(fresh((shape[0], shape[-1], *shape[1:-1]), dtype, zero), 1, -1)  # (N, *S, C) view
 
 
 def contiguous(a, first):
@@ -229,9 +230,10 @@ def _trim():
 
 
 def empty_cache():
-    """Free the cached memory of kept buffers (the next forwards allocate afresh)."""
+    """Free the cached memory of kept buffers and of the arena (the next forwards allocate afresh)."""
     with _lock:
         _cache.clear()
+    arena.empty()
 
 
 def kept_bytes():

@@ -19,7 +19,7 @@ import math
 from ....backend import xp
 from ....parallel import matmul
 from ..registry import Algorithm, register
-from .memory import alloc, channels_first, kept_buffer, pad, run_chunks
+from .memory import alloc, channels_first, fresh, kept_buffer, pad, run_chunks
 
 
 def _sizes(g, O=None):
@@ -95,7 +95,7 @@ def forward(x, w, g, kept=None):
 
     def run(n0, n1):
         shape = _cols_shape(n1 - n0, C, g, U, ow, first)
-        cols = xp.empty(shape, x.dtype) if kept is None else kept[n0:n1]
+        cols = fresh(shape, x.dtype) if kept is None else kept[n0:n1]
         _gather(cols, x[n0:n1], g, pads, U, ow, first)
         _product(wm[0], _tap(cols, 0, g, oh, first), first, out=yv[n0:n1])
         for i in range(1, g.k[0]):
@@ -116,7 +116,7 @@ def input_grad(gy, w, g):
     gx = alloc((N, Hp, Wp, C), first, gy.dtype, zero=True)  # (N, Hp, Wp, C): the padded input's gradient
 
     def run(n0, n1):
-        gcols = xp.zeros(_cols_shape(n1 - n0, C, g, U, ow, first), gy.dtype)
+        gcols = fresh(_cols_shape(n1 - n0, C, g, U, ow, first), gy.dtype, zero=True)
         for i in range(g.k[0]):
             t = _tap(gcols, i, g, oh, first)
             t += _product(wm[i].T, gyv[n0:n1], first)  # (n, C*kw, P) or (n, P, kw*C)
@@ -141,7 +141,7 @@ def weight_grad(x, gy, g, kept=None):
 
     def run(n0, n1):
         if kept is None:
-            cols = xp.empty(_cols_shape(n1 - n0, C, g, U, ow, first), x.dtype)
+            cols = fresh(_cols_shape(n1 - n0, C, g, U, ow, first), x.dtype)
             _gather(cols, x[n0:n1], g, pads, U, ow, first)
         else:
             cols = kept[n0:n1]
