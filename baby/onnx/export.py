@@ -13,6 +13,7 @@ from ..tensor import Tensor
 from ..trace import Trace
 from .convert import CONVERTERS
 from .graph import Graph, Node, OnnxExporterError
+from .recurrent import recurrence  # noqa: F401 (registers the recurrent converters)
 
 OPSETS = range(13, 22)  # the opset versions baby writes (18 by default)
 _exporting = []  # True while an export traces the model

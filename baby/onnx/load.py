@@ -13,6 +13,7 @@ from .. import ops
 from ..nn import functional as F
 from ..tensor import Tensor
 from .graph import OnnxExporterError
+from .recurrent import RUNNERS as RECURRENT
 
 INT_MAX = 2**62  # Slice bounds past this are "to the end"
 
@@ -167,6 +168,7 @@ RUNNERS = {
     "ArgMax": lambda x, *, axis=0, keepdims=1: ops.argmax(x, axis, bool(keepdims)),
     "ArgMin": lambda x, *, axis=0, keepdims=1: ops.argmin(x, axis, bool(keepdims)),
 }
+RUNNERS.update(RECURRENT)
 
 
 class Program:
@@ -194,7 +196,8 @@ class Program:
         for n, x in zip(self.inputs, inputs, strict=True):
             env[n] = x if isinstance(x, Tensor) else Tensor(x, dtype=None)
         for op_type, ins, outs, attrs in self.nodes:
-            env[outs[0]] = RUNNERS[op_type](*(env[i] if i else None for i in ins), **attrs)
+            y = RUNNERS[op_type](*(env[i] if i else None for i in ins), **attrs)
+            env.update(zip(outs, y, strict=False) if isinstance(y, tuple) else [(outs[0], y)])
         out = [env[o] for o in self.outputs]
         return out[0] if len(out) == 1 else tuple(out)
 
@@ -210,7 +213,7 @@ class Program:
             fn = RUNNERS[op_type]
             label = fn.__name__ if fn.__name__ != "<lambda>" else op_type
             args = [name(i) for i in ins] + [f"{k}={v!r}" for k, v in attrs.items()]
-            lines.append(f"    {name(outs[0])} = {label}({', '.join(args)})")
+            lines.append(f"    {', '.join(map(name, outs))} = {label}({', '.join(args)})")
         lines.append(f"    return {', '.join(map(name, self.outputs))}")
         return "\n".join(lines)
 
