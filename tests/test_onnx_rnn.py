@@ -107,3 +107,20 @@ def test_proj_size_and_packed_are_clear_errors():
 
     with pytest.raises(OnnxExporterError, match="packed sequence"):
         export(Packed().eval(), (baby.randn(T, B, I),), io.BytesIO())
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+def test_dynamic_sequence_length(cls):
+    model = Wrap(cls(I, H, num_layers=2, bidirectional=True, batch_first=True), False).eval()
+    f = io.BytesIO()
+    outs = ["y", "h", "c"][:2 + (cls is nn.LSTM)]
+    export(model, (baby.randn(B, T, I),), f, input_names=["x"], output_names=outs,
+           dynamic_axes={"x": {1: "time"}, "y": {1: "time"}})
+    session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((B, T + 4, I)).astype(np.float32)
+    with baby.no_grad():
+        want = [t.numpy() for t in model(baby.tensor(x))]
+    back = load(io.BytesIO(f.getvalue()))(baby.tensor(x))
+    for w, o, p in zip(want, session.run(None, {"x": x}), back, strict=True):
+        np.testing.assert_allclose(o, w, atol=ATOL, rtol=1e-5)
+        np.testing.assert_allclose(p.numpy(), w, atol=ATOL, rtol=1e-5)
