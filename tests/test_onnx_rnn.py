@@ -124,3 +124,12 @@ def test_dynamic_sequence_length(cls):
     for w, o, p in zip(want, session.run(None, {"x": x}), back, strict=True):
         np.testing.assert_allclose(o, w, atol=ATOL, rtol=1e-5)
         np.testing.assert_allclose(p.numpy(), w, atol=ATOL, rtol=1e-5)
+
+
+def test_int_index_drops_the_axis():
+    """h[k] (how a layer picks its initial state) is a Gather with a 0-d index: ONNX drops the axis too."""
+    f = io.BytesIO()
+    export(lambda h: h[1] * 2, (baby.randn(3, B, H),), f, input_names=["h"])
+    h = np.random.default_rng(2).standard_normal((3, B, H)).astype(np.float32)
+    y = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"]).run(None, {"h": h})[0]
+    np.testing.assert_allclose(y, h[1] * 2)

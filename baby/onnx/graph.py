@@ -68,7 +68,7 @@ class Graph:
             name = self.fresh("const")
         elif name in self.inits:
             return name
-        self.inits[name] = np.ascontiguousarray(a)
+        self.inits[name] = np.ascontiguousarray(a).reshape(a.shape)  # ascontiguousarray makes 0-d 1-d
         return name
 
     def ints(self, values):
