@@ -144,11 +144,14 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--threads", type=int, default=0, help="threads for both libraries (0: their defaults)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="make glibc's malloc keep freed memory, a process-wide switch a user's script does "
+                         "not make (by default none, as in the other benchmarks)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
         baby.ops.set_num_threads(args.threads)
-    kept = keep_freed_memory()
+    kept = args.keep_freed_memory and keep_freed_memory()
     print(f"median of {args.steps} steps; torch {torch.__version__} with {torch.get_num_threads()} threads, "
           f"baby with {baby.parallel.num_threads()}; malloc keeps freed memory: {kept}")
     for row in args.rows.split(","):
