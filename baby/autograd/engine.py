@@ -42,27 +42,42 @@ def run_backward(roots, gradients, retain_graph=None, inputs=None, accumulate=Tr
         return _propagate(_topo_order(roots), grads, retain_graph, wanted, accumulate)
 
 
-def _propagate(order, grads, retain_graph, wanted, accumulate):
-    """Walk `order` (outputs before inputs) turning each node's gradient into its inputs' gradients."""
+class Arrays:
+    """The first-order walk's steps: gradients are arrays, hooks see them wrapped, leaves sum in place."""
+
+    local = False
+
+    @staticmethod
+    def hooked(node, g):
+        """g after node's hooks (a hook's returned Tensor replaces it)."""
+        for hook in node._hooks or ():
+            r = hook(_wrap(g))
+            g = g if r is None else _to_array(r, node.dtype, infer=False)
+        return g
+
+    accumulate = staticmethod(lambda node, g: _accumulate(node, g))
+    grads_of = staticmethod(lambda node, g: _grads_of(node, g))
+
+
+def _propagate(order, grads, retain_graph, wanted, accumulate, steps=Arrays):
+    """Walk `order` (outputs before inputs) turning each node's gradient into its inputs' gradients, by
+    `steps` (Arrays here; higher.Graph records the walk). With `steps.local` the walk stops at `wanted`."""
     found = {}
     for node in order:
         g = grads.pop(id(node), None)
         if g is None:
             continue
-        for hook in node._hooks or ():
-            r = hook(_wrap(g))
-            g = g if r is None else _to_array(r, node.dtype, infer=False)
+        g = steps.hooked(node, g)
         if wanted is not None and id(node) in wanted:
             if accumulate:
-                _accumulate(node, g)
+                steps.accumulate(node, g)
             else:
                 found[id(node)] = g
-        elif node._op is None or node._retains_grad:
-            if wanted is None:
-                _accumulate(node, g)
-        if node._op is None:
+        elif (node._op is None or node._retains_grad) and wanted is None:
+            steps.accumulate(node, g)
+        if node._op is None or (steps.local and id(node) in wanted):
             continue
-        gxs = _grads_of(node, g)
+        gxs = steps.grads_of(node, g)
         if Function.anomaly_nan:
             anomaly.check(node._op, gxs)
         for x, gx in zip(node._inputs, gxs, strict=True):
@@ -70,8 +85,7 @@ def _propagate(order, grads, retain_graph, wanted, accumulate):
                 continue
             if gx.shape != x._data.shape:
                 raise RuntimeError(f"{node._op.name()} returned a gradient of shape {tuple(gx.shape)} for "
-                                   f"an input "
-                                   f"of shape {tuple(x._data.shape)}")
+                                   f"an input of shape {tuple(x._data.shape)}")
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
         if not retain_graph:

@@ -11,7 +11,7 @@ once_differentiable). An op may also define `backward_graph(gy, node)` itself (a
 from .. import grad_mode
 from ..backend import xp
 from ..tensor import Function, Tensor, _wrap
-from . import anomaly, engine
+from . import engine
 
 rules = {}  # op class -> rule(op, gy, node) -> one Tensor (or None) per input
 
@@ -41,41 +41,29 @@ def seeds(roots, gradients, grads):
     return out
 
 
+class Graph:
+    """The recording walk's steps (engine._propagate): gradients are Tensors, each op's by its rule, leaves
+    sum out of place; `local` (a walk inside one op's rule) runs no hooks."""
+
+    def __init__(self, local=False):
+        self.local = local
+
+    def hooked(self, node, g):
+        """g after node's hooks (none in a local walk)."""
+        for hook in () if self.local else node._hooks or ():
+            r = hook(g)
+            g = g if r is None else r
+        return g
+
+    accumulate = staticmethod(lambda node, g: _accumulate(node, g))
+    grads_of = staticmethod(lambda node, g: grads_of(node, g))
+
+
 def propagate(order, grads, retain_graph, wanted, accumulate, local=False):
     """engine._propagate on Tensors, with grad mode on: the gradient ops are recorded. `local`: a walk
     inside one op's rule, which runs no hooks and stops at the `wanted` tensors."""
-    found = {}
     with grad_mode.enable_grad():
-        for node in order:
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            for hook in () if local else node._hooks or ():
-                r = hook(g)
-                g = g if r is None else r
-            if wanted is not None and id(node) in wanted:
-                if accumulate:
-                    _accumulate(node, g)
-                else:
-                    found[id(node)] = g
-            elif (node._op is None or node._retains_grad) and wanted is None:
-                _accumulate(node, g)
-            if node._op is None or (local and id(node) in wanted):
-                continue
-            gxs = grads_of(node, g)
-            if Function.anomaly_nan:
-                anomaly.check(node._op, gxs)
-            for x, gx in zip(node._inputs, gxs, strict=True):
-                if gx is None or not x.requires_grad:
-                    continue
-                if gx.shape != x.shape:
-                    raise RuntimeError(f"{node._op.name()} returned a gradient of shape "
-                                       f"{tuple(gx.shape)} for an input of shape {tuple(x.shape)}")
-                prev = grads.get(id(x))
-                grads[id(x)] = gx if prev is None else prev + gx
-            if not retain_graph:
-                node._op, node._inputs = engine._FreedGraph(node._op.name()), ()
-    return found
+        return engine._propagate(order, grads, retain_graph, wanted, accumulate, Graph(local))
 
 
 def through(y, inputs, gy):
