@@ -43,9 +43,16 @@ def fresh(shape, dtype, zero=False):
 
 
 def fresh_like(a, dtype=None):
-    """xp.empty_like(a, dtype), from `fresh` when `a` is C-contiguous (its layout kept either way)."""
+    """xp.empty_like(a, dtype), from `fresh` when `a` is contiguous in some order of its axes (an NCHW view
+    of NHWC memory, say); its layout kept either way."""
     dtype = a.dtype if dtype is None else dtype
-    return fresh(a.shape, dtype) if a.flags.c_contiguous else xp.empty_like(a, dtype=dtype)
+    if a.flags.c_contiguous:
+        return fresh(a.shape, dtype)
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])  # a's axes, outermost in memory first
+    if not a.transpose(order).flags.c_contiguous:
+        return xp.empty_like(a, dtype=dtype)
+    back = sorted(range(a.ndim), key=order.__getitem__)  # the inverse permutation
+    return fresh([a.shape[i] for i in order], dtype).transpose(back)  # a's shape, a's layout
 
 
 def _keep(block):

@@ -4,8 +4,9 @@ matmul.
 Big elementwise passes are split by leading rows into one part per thread; conv work is cut into cache-sized
 chunks that each thread runs on its own core while OpenBLAS keeps to the calling thread. Small arrays run
 inline, where a hand-off (~16 us, and the split pass's lost locality) would cost more than it saves. Every
-matrix product goes through `matmul`, so OpenBLAS's own threads never run: idle, they spin on the cores
-the pool needs next.
+matrix product goes through `matmul`, so OpenBLAS's own threads run only where a product has too few rows
+to split (an MLP's: halves of 128 rows each repacked the whole weight, 620 us against OpenBLAS's 380 us);
+elsewhere they would spin, idle, on the cores the pool needs next.
 """
 
 import contextlib
@@ -19,6 +20,7 @@ from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (split: 6M flops 144 us vs 90)
+THIN_ROWS = 256  # rows per thread below which a wide 2-D product runs on OpenBLAS's own threads
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
 _threads = min(2, os.cpu_count() or 1)
 _workers = None  # the pool: _threads - 1 worker threads, started on first use
@@ -180,6 +182,8 @@ def matmul(a, b, out=None):
         drop = [x[0] if x.ndim == len(shape) else x for x in (a, b)]
         r = matmul(*drop, None if out is None else out[0])
         return r[None] if out is None else out
+    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
+        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     if shape[0] < 2 or 2 * math.prod(shape) * a.shape[-1] < MIN_FLOPS:  # (vectors: one call)
         with single_threaded_blas():
             return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)

@@ -6,6 +6,7 @@ threads may share leaves: their sums into `.grad` are serialized by one lock, as
 import threading
 
 from .. import grad_mode
+from ..arena import fresh_like
 from ..backend import xp
 from ..parallel import split
 from ..tensor import Function, Tensor, _to_array, _wrap
@@ -146,7 +147,7 @@ def _add_grad(node, g):
 def _own_copy(g, like):
     """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously); big
     copies (often transposing: NHWC-computed gradients of NCHW inputs) split over the thread pool."""
-    out = xp.empty_like(like)
+    out = fresh_like(like)
     if out.ndim:
         split(lambda r: out.__setitem__(r, g[r]), out)
     else:

@@ -3,7 +3,7 @@
 import math
 import numbers
 
-from .. import dtypes
+from .. import arena, dtypes
 from ..arena import fresh_like
 from ..backend import xp
 from ..parallel import split
@@ -83,6 +83,8 @@ class Add(Function):
     """a + b."""
 
     def forward(self, a, b):
+        if a.shape == b.shape and a.dtype == b.dtype and a.nbytes >= arena.MIN_BYTES:  # (a residual sum)
+            return xp.add(a, b, out=fresh_like(a))
         return a + b
 
     def backward(self, gy, node):

@@ -162,7 +162,7 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
     R, m, K1, e = N * math.prod(Sp[:-1]), Cout // C, math.prod(k[:-1]), len(k) - 1
     step = [d * math.prod(Sp[i + 1:-1]) for i, d in enumerate(dilation[:-1])]  # rows a kernel row steps
     Rv = max(R - sum((kk - 1) * t for kk, t in zip(k[:-1], step, strict=True)), 0)  # rows every shift keeps
-    gw = xp.empty((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
+    gw = fresh((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
     band = (slice(None),) * 4 + _bands(k, stride, dilation, Tw)
 
     def run(c0, c1):
@@ -195,7 +195,7 @@ def weight_grad(x, gy, g, kept=None):
         return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     M, K1, m = N * math.prod(O[:-1]) * nt, math.prod(k[:-1]), Cout // C
-    gw = xp.empty((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
+    gw = fresh((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
     band = (slice(None),) * 3 + _bands(k, stride, dilation, Tw)
 
     def run(c0, c1):

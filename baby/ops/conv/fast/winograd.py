@@ -22,6 +22,7 @@ redoes the call by im2col, so a NaN or inf stays in the outputs whose windows re
 
 import functools
 
+from ....arena import fresh
 from ....backend import xp
 from ....parallel import parallel, shares, single_threaded_blas
 from ..book import im2col as book
@@ -184,7 +185,7 @@ def _conv(x, w, flip, ph, pw, dtype, tiles=None):
     r = w.shape[0]
     H, W, K = Hx + 2 * ph - r + 1, Wx + 2 * pw - r + 1, w.shape[2 if flip else 3]
     Cg = C if r == 3 else 4 * C  # the GEMMs' inner size: channels of all pieces
-    y = xp.empty((N, H, W, K), dtype)
+    y = fresh((N, H, W, K), dtype)  # (N, H, W, K)
     th, tw = -(-H // 4), -(-W // 4)
     chunks = tile_chunks(N, th, tw, max(Cg, K))
     if not chunks:
@@ -374,7 +375,7 @@ def winograd_weight_grad(x, gy, padding=0, tiles=None):
     groups = max(1, -(-N * th * tw // per_group))
     chunks = tile_chunks(N, th, tw, max(Cg, K), -(-N * th * tw // groups))
     groups = min(groups, len(chunks))
-    gw = (xp.zeros if N == 0 else xp.empty)((K, C, r, r), dtype)  # PyTorch's layout in memory
+    gw = fresh((K, C, r, r), dtype, zero=N == 0)  # PyTorch's layout in memory
     for g in range(groups):
         group = chunks[len(chunks) * g // groups: len(chunks) * (g + 1) // groups]
         n0, _, i0, _ = group[0]
