@@ -2,6 +2,7 @@
 bounded workspace of a large convolution."""
 
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,13 +62,13 @@ PATH_CASES = [  # shapes that take each algorithm's own paths (channel counts, s
 SWEEP_SUBSET = [pytest.param(*c, id=f"sweep{i}") for i, c in enumerate(CONV_SWEEP) if i % 10 == 0]
 
 
-def geometry(k, cin, cout, groups=1, stride=None, dilation=None, S=None, pads=None):
+def geometry(k, cin, cout, groups=1, stride=None, dilation=None, S=None, pads=None, n=0):
     """The ConvGeometry of a conv with kernel k, cin -> cout channels (unit stride and dilation, no padding
-    by default, input 8 per dim)."""
+    by default, input 8 per dim, n images: 0 when not known)."""
     nd = len(k)
     ones = (1,) * nd
     return ConvGeometry(tuple(k), stride or ones, pads or ((0, 0),) * nd, dilation or ones, groups,
-                        S or (8,) * nd, cin, cout)
+                        S or (8,) * nd, cin, cout, n)
 
 
 def applies(algo, shapes, kw):
@@ -223,6 +224,15 @@ def test_choose_rule_table():
     with baby.ops.conv_algorithm("winograd"):
         assert chosen((3, 3), 3, 5) == "winograd"
         assert chosen((3, 3), 3, 5, stride=(2, 2)) == "im2col"  # falls back where it does not apply
+
+
+def test_few_outputs_skip_winograd():
+    """Below WINOGRAD_MIN_PIXELS outputs (images x pixels) the filter transforms cost more than they save."""
+    few = geometry((3, 3), 512, 512, S=(4, 4), pads=((1, 1), (1, 1)), n=1)  # 16 outputs
+    assert registry.choose(few).name == "im2col"
+    assert registry.choose(replace(few, n=4)).name == "winograd"  # 64 outputs
+    assert op.which_algorithm((1, 4, 4, 512), (3, 3, 512, 512)) == "im2col"
+    assert op.which_algorithm((8, 4, 4, 512), (3, 3, 512, 512)) == "winograd"
 
 
 def test_conv_algorithm_context_and_setter():

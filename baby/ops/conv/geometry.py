@@ -128,12 +128,13 @@ class ConvGeometry:
     S: tuple  # input spatial size
     cin: int
     cout: int
+    n: int = 0  # images in the batch (0: not known), which the choice of algorithm may weigh
 
     @classmethod
-    def of(cls, S, w_shape, stride, pads, dilation, groups):
-        """The geometry of a conv over spatial size S by a weight of shape (*k, Cin/G, Cout)."""
+    def of(cls, S, w_shape, stride, pads, dilation, groups, n=0):
+        """The geometry of a conv of n images of spatial size S by a weight of shape (*k, Cin/G, Cout)."""
         *k, cg, cout = w_shape
-        return cls(tuple(k), stride, pads, dilation, groups, tuple(S), cg * groups, cout)
+        return cls(tuple(k), stride, pads, dilation, groups, tuple(S), cg * groups, cout, n)
 
     @property
     def nd(self):

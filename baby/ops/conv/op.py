@@ -31,7 +31,8 @@ class Conv(Function):
 
     def geometry(self, x_shape, w_shape):
         """The ConvGeometry of this op on an input of x_shape and a weight of w_shape."""
-        return ConvGeometry.of(x_shape[1:-1], w_shape, self.stride, self.pads, self.dilation, self.groups)
+        return ConvGeometry.of(x_shape[1:-1], w_shape, self.stride, self.pads, self.dilation, self.groups,
+                               x_shape[0])
 
     def forward(self, x, w, b=None):
         g = self.geometry(x.shape, w.shape)
@@ -65,7 +66,7 @@ class ConvTranspose(Function):
         """The geometry of the Conv whose input gradient this is: over the output size O, weight w."""
         args = self.stride, self.pads, self.dilation
         O = transpose_out_size(x_shape[1:-1], w_shape[:-2], *args, self.output_padding)
-        return ConvGeometry.of(O, w_shape, *args, self.groups)
+        return ConvGeometry.of(O, w_shape, *args, self.groups, x_shape[0])
 
     def forward(self, x, w):
         g = self.geometry(x.shape, w.shape)
@@ -77,7 +78,7 @@ class ConvTranspose(Function):
         gy = contiguous(gy, channels_first(x._data))  # (N, *O, Cout) in x's layout (not a broadcast)
         gx = None
         if x.requires_grad:  # (N, *S, Cin): the Conv over gy, its windows fitted exactly over x
-            gc = ConvGeometry.of(g.S, w.shape, g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups)
+            gc = ConvGeometry.of(g.S, w.shape, g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups, g.n)
             gx = registry.forward(gy, w._data, gc)
         gw = registry.choose(g).weight_grad(gy, x._data, g) if w.requires_grad else None
         return gx, gw
@@ -91,7 +92,7 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None):
     *k, Cg, Cout = b.shape
     check_channels(a.shape[-1], Cg, Cout, groups, "conv", a.shape, b.shape)
     stride, pads, dilation = conv_args(k, stride, padding, dilation)
-    g = ConvGeometry.of(a.shape[1:-1], b.shape, stride, pads, dilation, groups)
+    g = ConvGeometry.of(a.shape[1:-1], b.shape, stride, pads, dilation, groups, a.shape[0])
     if any(o < 1 for o in g.O):
         span = tuple(d * (kk - 1) + 1 for d, kk in zip(dilation, k, strict=True))
         raise ValueError(f"conv: the kernel {tuple(k)} with dilation {dilation} spans {span}, larger than "
@@ -111,7 +112,8 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None):
 def which_algorithm(x_shape, w_shape, stride=1, padding=1, dilation=1, groups=1):
     """The name of the algorithm `conv` runs now for x (N, *S, Cin) and w (*k, Cin/groups, Cout) shapes."""
     stride, pads, dilation = conv_args(w_shape[:-2], stride, padding, dilation)
-    return registry.choose(ConvGeometry.of(x_shape[1:-1], w_shape, stride, pads, dilation, groups)).name
+    return registry.choose(ConvGeometry.of(x_shape[1:-1], w_shape, stride, pads, dilation, groups,
+                                           x_shape[0])).name
 
 
 def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

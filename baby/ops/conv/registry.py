@@ -9,8 +9,10 @@ asks `choose(g)`.
 The choice is made per call. `set_conv_algorithm` (or the `conv_algorithm` context manager) wins; otherwise
 the environment variable BABY_CONV, read at each call; otherwise 'auto', whose rule table (`AUTO`) is
 justified by `benchmarks/conv.py`:
-- 3x3 or 5x5, stride 1, dilation 1, no groups, >= 16 channels in and out -> 'winograd' F(4x4, 3x3) (a 5x5
-                                 kernel as four 3x3 pieces), its input gradient a Winograd conv too;
+- 3x3 or 5x5, stride 1, dilation 1, no groups, >= 16 channels in and out, >= 64 outputs (images times
+  output pixels, when known) -> 'winograd' F(4x4, 3x3) (a 5x5 kernel as four 3x3 pieces), its input gradient a
+                                 Winograd conv too (fewer outputs: its filter transforms cost more than
+                                 the GEMM work they save: ResNet-9's 512-channel 4x4 layer at batch 1);
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
                                  matrix (a batch of small GEMMs), no loop over groups;
@@ -29,6 +31,7 @@ product, ~1% of the conv) and raise `NonFinite`; the call is then redone by 'im2
 
 import contextlib
 import functools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -55,8 +58,9 @@ class Algorithm:
 
 
 ALGORITHMS = {}  # name -> Algorithm, in the order they registered
+WINOGRAD_MIN_PIXELS = 64  # Winograd's filter transforms outweigh its saved GEMM work below these outputs
 AUTO = (  # 'auto': the first algorithm that fits and passes its extra test
-    ("winograd", lambda g: min(g.cin, g.cout) >= 16),
+    ("winograd", lambda g: min(g.cin, g.cout) >= 16 and not 0 < g.n * math.prod(g.O) < WINOGRAD_MIN_PIXELS),
     ("pointwise", lambda g: True),
     ("depthwise", lambda g: True),
     ("rows", lambda g: g.cin <= 16 and g.cout <= 2 * g.k[-1] * g.cin),
