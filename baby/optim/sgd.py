@@ -3,7 +3,7 @@
 import math
 
 from ..backend import xp
-from .optimizer import Optimizer
+from .optimizer import Optimizer, blocked
 
 
 class SGD(Optimizer):
@@ -28,14 +28,19 @@ class SGD(Optimizer):
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
     def _update(self, p, g, state, group):
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        d = g + wd * p._data if wd else g
-        if mu:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = d.astype(p.dtype, copy=True)
-            else:
-                buf *= mu
-                buf += d if group["dampening"] == 0 else (1 - group["dampening"]) * d
-            d = d + mu * buf if group["nesterov"] else buf
-        p._data -= xp.multiply(d, lr, out=self._scratch(p)[0])
+        lr, mu, wd, damp = group["lr"], group["momentum"], group["weight_decay"], group["dampening"]
+        nesterov, first = group["nesterov"], mu and "momentum_buffer" not in state
+        if first:  # the buffer starts as the first step's d
+            state["momentum_buffer"] = (g + wd * p._data if wd else g).astype(p.dtype, copy=True)
+
+        def update(w, g, buf, scratch):  # on one piece: d = g + wd w; buf = mu buf + (1 - damp) d; w -= lr d'
+            d = g + wd * w if wd else g
+            if mu:
+                if not first:
+                    buf *= mu
+                    buf += d if damp == 0 else (1 - damp) * d
+                d = d + mu * buf if nesterov else buf
+            w -= xp.multiply(d, lr, out=scratch)
+
+        buf = state["momentum_buffer"] if mu else g
+        blocked(update, p._data, g, buf, self._scratch(p)[0])
