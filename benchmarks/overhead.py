@@ -21,19 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import timed
+from models import t_mlp
 
 import baby
 from baby import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import t_lenet5, t_mobilenet, t_resnet9  # noqa: E402  (the twins the tests check against)
-
-
-def t_mlp():
-    """PyTorch's twin of models.MLP(784, (256,), 10)."""
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                               torch.nn.Linear(256, 10))
-
 
 NETS = {  # name: (baby model, torch twin, input shape, benchmark batch, optimizer)
     "mlp": (lambda: models.MLP(784, (256,), 10), t_mlp, (1, 28, 28), 128, "sgd"),
