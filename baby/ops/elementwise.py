@@ -229,8 +229,8 @@ class ReLU(Function):
         gx = fresh_like(gy, node._data.dtype)
         y = node._data
 
-        def part(r):  # gy where not y <= 0: a nan passes its gradient, as torch's threshold_backward
-            xp.multiply(gy[r], xp.logical_not(y[r] <= 0), out=gx[r], dtype=gx.dtype)
+        def part(r):  # gy where y != 0 (y is >= 0 or NaN): a NaN passes its gradient, as threshold_backward
+            xp.multiply(gy[r], y[r] != 0, out=gx[r], dtype=gx.dtype)
 
         split(part, gx)
         return (gx,)
