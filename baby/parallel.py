@@ -20,6 +20,7 @@ from .arena import fresh
 from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
+BLOCK = 1 << 16  # elements per piece of a `blocked` pass: its few passes stay in a core's cache
 MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (split: 6M flops 144 us vs 90)
 THIN_ROWS = 256  # rows per thread below which a wide 2-D product runs on OpenBLAS's own threads
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
@@ -121,6 +122,24 @@ def parallel(fn, items):
         return mine[:1] + theirs + mine[1:]
     finally:
         _busy.release()
+
+
+def blocked(fn, *arrays):
+    """fn(*pieces) over flat pieces of BLOCK elements of `arrays` (one shape, each contiguous in one common
+    memory order), shared between the threads: a few passes over a piece read it while it is in cache, and
+    temporaries stay piece-sized (ResNet-9's SGD step, 6.6M parameters: 14.2 ms as whole-array passes,
+    10.1 ms so). Small arrays, or ones laid out differently: fn(*arrays) once."""
+    a0 = arrays[0]
+    if a0.size < 2 * BLOCK:
+        return fn(*arrays)
+    order = sorted(range(a0.ndim), key=lambda i: -a0.strides[i])  # a0's axes, outermost in memory first
+    flat = [a.transpose(order).reshape(-1) for a in arrays if a.shape == a0.shape and
+            a.transpose(order).flags.c_contiguous]  # (size,) views in memory order
+    if len(flat) < len(arrays):
+        return fn(*arrays)
+    pieces = [slice(i, i + BLOCK) for i in range(0, a0.size, BLOCK)]
+    parallel(lambda share: [fn(*(f[r] for f in flat)) for r in share], shares(pieces))
+    return None
 
 
 def shares(items):
