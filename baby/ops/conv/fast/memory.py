@@ -57,6 +57,21 @@ def alloc(shape, first, dtype, zero=False):
     return xp.moveaxis(fresh((shape[0], shape[-1], *shape[1:-1]), dtype, zero), 1, -1)  # (N, *S, C) view
 
 
+def framed(shape, dtype, box):
+    """A new array (from the arena), zero outside `box`: see `zero_frame`."""
+    return zero_frame(fresh(shape, dtype), box)
+
+
+def zero_frame(a, box):
+    """`a` with its elements outside `box` (one slice, start and stop given, per trailing dim) set to zero:
+    only the frame is written, the caller fills the box (full zero fills took MobileNet 30 ms a step)."""
+    lead = a.ndim - len(box)
+    for d, s in enumerate(box):
+        a[(slice(None),) * (lead + d) + (slice(0, s.start),)] = 0
+        a[(slice(None),) * (lead + d) + (slice(s.stop, None),)] = 0
+    return a
+
+
 def contiguous(a, first):
     """a (N, *S, C) itself when its memory is contiguous in the layout `first` asks for (NCHW when True,
     NHWC when False), else a copy that is (a broadcast gradient, a cropped or strided view)."""
