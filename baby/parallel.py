@@ -142,9 +142,39 @@ def blocked(fn, *arrays):
     return None
 
 
+class _Draw:
+    """Indices 0..n-1 handed out in order to whichever thread asks next (iterated by several at once)."""
+
+    def __init__(self, n):
+        self.n, self.next, self.lock = n, 0, threading.Lock()
+
+    def __iter__(self):
+        while True:
+            with self.lock:
+                i, self.next = self.next, self.next + 1
+            if i >= self.n:
+                return
+            yield i
+
+
 def shares(items):
-    """`items` dealt round-robin into one list per thread (empty shares dropped)."""
-    return [items[i::_threads] for i in range(_threads) if items[i::_threads]]
+    """One share of `items` per thread (at most one per item), drawn as it is iterated: each thread takes the
+    next item not yet taken, so a thread slowed by other work (a busy core, the GIL) takes fewer than a
+    round-robin deal would have given it, instead of making the others wait."""
+    draw = _Draw(len(items))
+    return [(items[i] for i in draw) for _ in range(min(_threads, len(items)))]
+
+
+def each(fn, items):
+    """[fn(item) for item in items], in order, the threads drawing items as `shares` deals them."""
+    out = [None] * len(items)
+
+    def work(share):
+        for i, item in share:
+            out[i] = fn(item)
+
+    parallel(work, shares(list(enumerate(items))))
+    return out
 
 
 def rows(n, nbytes=None):

@@ -4,7 +4,7 @@ import threading
 
 from ...arena import fresh_like
 from ...backend import xp
-from ...parallel import parallel, shares
+from ...parallel import each
 from ...tensor import Function, Tensor
 
 PIECE_BYTES = 1 << 18  # a piece of a pass: x's, gy's, gx's piece and a temporary stay in a core's cache
@@ -33,7 +33,7 @@ def _pieces(fn, a):
     each pass's temporaries stay in cache (the same slices for arrays of a's shape)."""
     step = max(1, PIECE_BYTES * a.shape[0] // max(a.nbytes, 1))
     pieces = [slice(i, i + step) for i in range(0, a.shape[0], step)]
-    return [r for share in parallel(lambda sh: [fn(r) for r in sh], shares(pieces)) for r in share]
+    return each(fn, pieces)
 
 
 def _temp(a):
