@@ -238,11 +238,11 @@ def matmul(a, b, out=None):
         drop = [x[0] if x.ndim == len(shape) else x for x in (a, b)]
         r = matmul(*drop, None if out is None else out[0])
         return r[None] if out is None else out
-    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
-        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     if shape[0] < 2 or 2 * math.prod(shape) * a.shape[-1] < MIN_FLOPS:  # (vectors: one call)
         with single_threaded_blas():
             return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
+        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     out = fresh(shape, xp.result_type(a, b)) if out is None else out
     n = len(shape)  # which operands vary along the result's axis 0 (a's rows, or a batch axis):
     lead = a.ndim == n and a.shape[0] > 1, n > 2 and b.ndim == n and b.shape[0] > 1
