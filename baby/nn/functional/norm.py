@@ -48,7 +48,8 @@ class BatchNorm(Function):
     """(x - mean) / sqrt(var + eps) * w + b per channel of x (N, C, *d); batch statistics unless given.
 
     Training (no statistics given): mean and biased var over every axis but 1, kept on the op as `mean`,
-    `var` (C,) for the running update. With a = w / std, y = x * a + (b - mean * a), as PyTorch's CPU kernel.
+    `var` (C,) for the running update. With a = w / std, y = (x - mean) * a + b; given statistics,
+    y = x * a + (b - mean * a).
     With M = N * prod(d) and xc = x - mean: gb = sum(gy), gw = sum(gy * xc) / std, gx = a * gy - a * gw /
     (std * M) * xc - a * gb / M; with given statistics gx = a * gy. Every pass runs over pieces of the images
     whose temporaries stay in cache (xc is recomputed, never stored), shared between the thread pool; the
@@ -74,11 +75,16 @@ class BatchNorm(Function):
             self.var = sum(_pieces(squares, xm)) / M  # (C,), biased
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
         a = w * self.invstd  # (C,)
-        shift, a = (b - self.mean * a).reshape(shape), a.reshape(shape)
+        shift = (b if self.training else b - self.mean * a).reshape(shape)
+        mean, a = self.mean.reshape(shape), a.reshape(shape)
         y = fresh_like(xm)  # laid out as xm
 
-        def normalize(r):
-            xp.multiply(xm[r], a, out=y[r])
+        def normalize(r):  # training: (x - mean) * a + b, so a near-zero output keeps PyTorch's sign for ReLU
+            if self.training:
+                xp.subtract(xm[r], mean, out=y[r])
+                y[r] *= a
+            else:
+                xp.multiply(xm[r], a, out=y[r])
             y[r] += shift
 
         _pieces(normalize, xm)
@@ -103,15 +109,16 @@ class BatchNorm(Function):
         gx = None
         if x.requires_grad:
             gx = fresh_like(gm)  # laid out as xm
-            k = a * self.invstd * gw / M  # (C,)
-            shift = (self.mean * k - a * gb / M).reshape(shape)
-            a, k = a.reshape(shape), k.reshape(shape)
+            k, shift = (a * self.invstd * gw / M).reshape(shape), (a * gb / M).reshape(shape)
+            a = a.reshape(shape)
 
-            def grad(r):  # a gy - k (x - mean) - a gb / M, or a gy with given statistics
+            def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy
                 xp.multiply(gm[r], a, out=gx[r])
                 if self.training:
-                    gx[r] -= xp.multiply(xm[r], k, out=_temp(xm[r]))
-                    gx[r] += shift
+                    xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
+                    xc *= k
+                    gx[r] -= xc
+                    gx[r] -= shift
 
             _pieces(grad, gm)
             gx = gx.transpose(xp.argsort(order))  # x's shape, in x's memory order
