@@ -11,6 +11,7 @@ import itertools
 from .. import grad_mode
 from ..arena import fresh_like
 from ..backend import xp
+from ..parallel import split
 from ..tensor import Function, Tensor, as_tensor
 from .conv.fast.memory import alloc, channels_first, pad, windows
 from .conv.geometry import is_int, per_dim
@@ -41,14 +42,13 @@ def _finite(a):
         return bool(xp.isfinite(a.sum()))
 
 
-def _first_max(taps, y):
-    """y = the elementwise max of the taps (N, *O, C); returns which tap holds each window's first max
-    (ignoring NaN), shaped like y: the last tap that beat every earlier one (ties keep the earlier)."""
-    won = fresh_like(y, xp.min_scalar_type(len(taps) - 1))  # (N, *O, C) in y's layout
+def _first_max(taps, y, won):
+    """y = the elementwise max of the taps (N, *O, C); won = which tap holds each window's first max
+    (ignoring NaN): the last tap that beat every earlier one (ties keep the earlier)."""
     if len(taps) == 1:
         xp.copyto(y, taps[0])
         won.fill(0)
-        return won
+        return
     xp.greater(taps[1], taps[0], out=won, casting="unsafe")  # 1 where tap 1 beats tap 0, else 0
     xp.maximum(taps[0], taps[1], out=y)
     beat, step = fresh_like(y, bool), fresh_like(won)
@@ -57,7 +57,23 @@ def _first_max(taps, y):
         xp.maximum(y, t, out=y)
         xp.multiply(beat, won.dtype.type(i), out=step)  # i where tap i beats all before, else 0
         xp.maximum(won, step, out=won)  # taps come in increasing i: the last to beat them all
-    return won
+
+
+def _scatter(gw, gy, won, k, disjoint, finite):
+    """gy (N, *O, C) into the windows gw (N, *O, *k, C) of the input's gradient, each window's at its tap
+    `won`: written where windows are disjoint, else added; gy * mask where gy is `finite`, else a select."""
+    buf = None if disjoint and finite else fresh_like(gy)
+    for i, j in enumerate(itertools.product(*map(range, k))):
+        t, m = gw[(slice(None),) * (1 + len(j)) + j], won == i  # (N, *O, C) tap j of gx and its windows
+        if finite:
+            xp.multiply(gy, m, out=t if disjoint else buf)
+        else:
+            buf.fill(0)
+            xp.copyto(buf, gy, where=m)
+            if disjoint:
+                xp.copyto(t, buf)
+        if not disjoint:  # windows overlap: add
+            t += buf
 
 
 class MaxPool(Function):
@@ -71,7 +87,7 @@ class MaxPool(Function):
 
     def __init__(self, k, stride, pads, dilation, O, record=True):
         self.k, self.stride, self.pads, self.dilation, self.O = k, stride, pads, dilation, O
-        self.record = record
+        self.record, self.won = record, None
 
     def _view(self, x):
         return windows(x, self.k, self.stride, self.dilation, self.O, True)  # (N, *O, *k, C) view
@@ -80,7 +96,8 @@ class MaxPool(Function):
         taps = [t for _, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)]  # (N, *O, C) views
         y = alloc(taps[0].shape, channels_first(x), x.dtype)  # (N, *O, C) in x's layout
         if self.record:
-            self.won = _first_max(taps, y)
+            self.won = won = fresh_like(y, xp.min_scalar_type(len(taps) - 1))  # (N, *O, C) in y's layout
+            split(lambda r: _first_max([t[r] for t in taps], y[r], won[r]), x)  # x's images over the threads
             if not _finite(y):
                 self._nonfinite(taps, y, x.shape[1:-1])
         elif len(taps) == 1:
@@ -117,11 +134,16 @@ class MaxPool(Function):
 
     def first_max(self, x, y):
         """(j, mask (N, *O, C)) per tap j: the windows whose gradient goes to tap j (see `won`)."""
-        if not hasattr(self, "won"):
+        won = self._won(x)
+        for i, j in enumerate(itertools.product(*map(range, self.k))):
+            yield j, won == i
+
+    def _won(self, x):
+        """`won` for the input x, recorded by the forward (run again here if it recorded nothing)."""
+        if self.won is None:
             self.record = True
             self.forward(x)
-        for i, j in enumerate(itertools.product(*map(range, self.k))):
-            yield j, self.won == i
+        return self.won
 
     def indices(self, x, y):
         """PyTorch's indices of the maxima: flat positions in each (n, c) plane of x, shaped like y."""
@@ -143,19 +165,8 @@ class MaxPool(Function):
         cover = all(s == k and d == 1 and o * s == n + b + a for s, d, k, o, (b, a), n in spans)
         gx = _padded_zeros(x, self.pads, gy.dtype, zero=not cover)  # every element written when `cover`
         gw = self._view(gx)  # (N, *O, *k, C) writable windows of gx
-        finite = _finite(gy)  # then gy * mask is exact (inf * 0 would be nan)
-        buf = None if disjoint and finite else fresh_like(gy)
-        for j, m in self.first_max(x, node._data):
-            t = gw[(slice(None),) * (1 + len(j)) + j]  # (N, *O, C) tap j of gx
-            if finite:
-                xp.multiply(gy, m, out=t if disjoint else buf)
-            else:
-                buf.fill(0)
-                xp.copyto(buf, gy, where=m)
-                if disjoint:
-                    xp.copyto(t, buf)
-            if not disjoint:  # windows overlap: add
-                t += buf
+        finite, won = _finite(gy), self._won(x)  # finite: gy * mask is exact (inf * 0 would be nan)
+        split(lambda r: _scatter(gw[r], gy[r], won[r], self.k, disjoint, finite), gx)  # images per thread
         return (_crop(gx, self.pads),)
 
 
