@@ -171,6 +171,9 @@ RECORDED_CASES = [
     pool_case("max_pool3d", (1, 2, 4, 6, 5), kernel_size=2, stride=(2, 2, 1), padding=(0, 1, 1),
               id="3d-padded"),
     pool_case("max_pool2d", (2, 2, 6, 6), kernel_size=4, stride=2, padding=2, id="16-taps"),
+    pool_case("max_pool2d", (2, 3, 4, 5), kernel_size=(4, 5), id="whole-plane"),
+    pool_case("adaptive_max_pool2d", (2, 3, 4, 4), output_size=1, id="global-2d"),
+    pool_case("adaptive_max_pool1d", (2, 3, 7), output_size=1, id="global-1d"),
 ]
 
 

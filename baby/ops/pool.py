@@ -92,7 +92,13 @@ class MaxPool(Function):
     def _view(self, x):
         return windows(x, self.k, self.stride, self.dilation, self.O, True)  # (N, *O, *k, C) view
 
+    def _whole(self, x):
+        """Whether the one window is all of x (N, *S, C) per image and channel: a global max."""
+        return self.k == x.shape[1:-1] and self.dilation == (1,) * len(self.k) and not any(sum(self.pads, ()))
+
     def forward(self, x):
+        if self._whole(x):
+            return self._global(x)
         taps = [t for _, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)]  # (N, *O, C) views
         y = alloc(taps[0].shape, channels_first(x), x.dtype)  # (N, *O, C) in x's layout
         if self.record:
@@ -107,6 +113,30 @@ class MaxPool(Function):
             for t in taps[2:]:
                 xp.maximum(y, t, out=y)
         return y
+
+    def _global(self, x):
+        """The max over all positions by reductions, and `won`, the first max's flat position in its plane.
+
+        Channels-last memory reduces over the positions with the channels inner (the first max: the
+        largest of the matches weighted L, L - 1, ..., 1); channels-first memory takes NumPy's argmax along
+        its contiguous rows (a max along rows of a few elements is slower: 2.3 ms against 0.9 ms)."""
+        N, C = x.shape[0], x.shape[-1]
+        xr = x.reshape(N, -1, C)  # (N, L, C): a view in either layout
+        L = xr.shape[1]
+        if channels_first(x):
+            won = xr.argmax(axis=1)  # (N, C): the first max (or first NaN)
+            y = xp.take_along_axis(xr, won[:, None], 1)[:, 0]  # (N, C)
+        else:
+            y = xr.max(axis=1)  # (N, C)
+            if self.record:
+                w = xp.arange(L, 0, -1, dtype=xp.min_scalar_type(L))[:, None]  # (L, 1): L, ..., 1
+                won = L - xp.multiply(xr == y[:, None], w).max(axis=1)  # (N, C): the first max
+        if self.record:
+            if not _finite(y):  # a plane holding NaN: its last NaN, as PyTorch's kernel
+                nan = xp.isnan(xr)  # (N, L, C)
+                won = xp.where(xp.isnan(y), L - 1 - nan[:, ::-1].argmax(axis=1), won)  # (N, C)
+            self.won = won.reshape(N, *self.O, C)
+        return y.reshape(N, *self.O, C)
 
     def _nonfinite(self, taps, y, S):
         """Correct `won` where PyTorch's kernel picks another element than the first max: the last NaN of a
@@ -147,6 +177,8 @@ class MaxPool(Function):
 
     def indices(self, x, y):
         """PyTorch's indices of the maxima: flat positions in each (n, c) plane of x, shaped like y."""
+        if self._whole(x):
+            return self._won(x).astype(xp.int64)  # (N, *1, C): the flat positions themselves
         S = x.shape[1:-1]
         idx = xp.zeros_like(y, dtype=xp.int64)  # (N, *O, C) in y's layout
         for j, m in self.first_max(x, y):
@@ -160,6 +192,12 @@ class MaxPool(Function):
 
     def backward(self, gy, node):
         x = node.inputs[0]._data
+        if self._whole(x):  # one element per plane takes the gradient
+            gx = alloc(x.shape, channels_first(x), gy.dtype, zero=True)  # (N, *S, C) in x's layout
+            N, C = x.shape[0], x.shape[-1]
+            won = self._won(x).reshape(N, 1, C)
+            xp.put_along_axis(gx.reshape(N, -1, C), won, gy.reshape(N, 1, C), axis=1)  # gx as (N, L, C) view
+            return (gx,)
         spans = tuple(zip(self.stride, self.dilation, self.k, self.O, self.pads, x.shape[1:-1], strict=True))
         disjoint = all(s >= d * (k - 1) + 1 for s, d, k, *_ in spans)
         cover = all(s == k and d == 1 and o * s == n + b + a for s, d, k, o, (b, a), n in spans)
