@@ -163,6 +163,10 @@ def test_return_indices(name, shape, kw):
 RECORDED_CASES = [
     pool_case("max_pool2d", (2, 3, 8, 8), kernel_size=2, id="disjoint-covering"),
     pool_case("max_pool2d", (2, 3, 9, 7), kernel_size=2, id="disjoint-remainder"),
+    pool_case("max_pool2d", (2, 3, 6, 9), kernel_size=3, id="tiles-3x3"),
+    pool_case("max_pool2d", (2, 3, 6, 8), kernel_size=(3, 2), id="tiles-3x2"),
+    pool_case("max_pool1d", (2, 3, 8), kernel_size=2, id="tiles-1d"),
+    pool_case("max_pool3d", (2, 2, 4, 6, 4), kernel_size=2, id="tiles-3d"),
     pool_case("max_pool2d", (2, 3, 9, 9), kernel_size=2, stride=3, dilation=2, id="disjoint-dilated-gaps"),
     pool_case("max_pool2d", (2, 3, 8, 8), kernel_size=3, stride=1, padding=1, id="overlap-padded"),
     pool_case("max_pool2d", (2, 3, 9, 8), kernel_size=3, stride=2, padding=1, ceil_mode=True,
