@@ -103,7 +103,7 @@ class MaxPool(Function):
         y = alloc(taps[0].shape, channels_first(x), x.dtype)  # (N, *O, C) in x's layout
         if self.record:
             self.won = won = fresh_like(y, xp.min_scalar_type(len(taps) - 1))  # (N, *O, C) in y's layout
-            split(lambda r: _first_max([t[r] for t in taps], y[r], won[r]), x)  # x's images over the threads
+            split(lambda r: _first_max([t[r] for t in taps], y[r], won[r]), y)  # images over the threads
             if not _finite(y):
                 self._nonfinite(taps, y, x.shape[1:-1])
         elif len(taps) == 1:
@@ -204,7 +204,7 @@ class MaxPool(Function):
         gx = _padded_zeros(x, self.pads, gy.dtype, zero=not cover)  # every element written when `cover`
         gw = self._view(gx)  # (N, *O, *k, C) writable windows of gx
         finite, won = _finite(gy), self._won(x)  # finite: gy * mask is exact (inf * 0 would be nan)
-        split(lambda r: _scatter(gw[r], gy[r], won[r], self.k, disjoint, finite), gx)  # images per thread
+        split(lambda r: _scatter(gw[r], gy[r], won[r], self.k, disjoint, finite), gy)  # images per thread
         return (_crop(gx, self.pads),)
 
 
