@@ -124,7 +124,8 @@ class MaxPool(Function):
 
         Channels-last memory reduces over the positions with the channels inner (the first max: the
         largest of the matches weighted L, L - 1, ..., 1); channels-first memory takes NumPy's argmax along
-        its contiguous rows (a max along rows of a few elements is slower: 2.3 ms against 0.9 ms)."""
+        its contiguous rows (a max along rows of a few elements is slower: ResNet-9's (32, 512, 4, 4), 2.3 ms
+        against 0.9 ms)."""
         N, C = x.shape[0], x.shape[-1]
         xr = x.reshape(N, -1, C)  # (N, L, C): a view in either layout
         L = xr.shape[1]
