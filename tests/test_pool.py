@@ -160,6 +160,78 @@ def test_return_indices(name, shape, kw):
     np.testing.assert_array_equal(y.numpy(), ty.numpy())
 
 
+RECORDED_CASES = [
+    pool_case("max_pool2d", (2, 3, 8, 8), kernel_size=2, id="disjoint-covering"),
+    pool_case("max_pool2d", (2, 3, 9, 7), kernel_size=2, id="disjoint-remainder"),
+    pool_case("max_pool2d", (2, 3, 6, 9), kernel_size=3, id="tiles-3x3"),
+    pool_case("max_pool2d", (2, 3, 6, 8), kernel_size=(3, 2), id="tiles-3x2"),
+    pool_case("max_pool1d", (2, 3, 8), kernel_size=2, id="tiles-1d"),
+    pool_case("max_pool3d", (2, 2, 4, 6, 4), kernel_size=2, id="tiles-3d"),
+    pool_case("max_pool2d", (2, 3, 9, 9), kernel_size=2, stride=3, dilation=2, id="disjoint-dilated-gaps"),
+    pool_case("max_pool2d", (2, 3, 8, 8), kernel_size=3, stride=1, padding=1, id="overlap-padded"),
+    pool_case("max_pool2d", (2, 3, 9, 8), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+              id="overlap-ceil"),
+    pool_case("max_pool1d", (2, 3, 9), kernel_size=3, stride=2, padding=1, id="1d-padded"),
+    pool_case("max_pool3d", (1, 2, 4, 6, 5), kernel_size=2, stride=(2, 2, 1), padding=(0, 1, 1),
+              id="3d-padded"),
+    pool_case("max_pool2d", (2, 2, 6, 6), kernel_size=4, stride=2, padding=2, id="16-taps"),
+    pool_case("max_pool2d", (2, 3, 4, 5), kernel_size=(4, 5), id="whole-plane"),
+    pool_case("adaptive_max_pool2d", (2, 3, 4, 4), output_size=1, id="global-2d"),
+    pool_case("adaptive_max_pool1d", (2, 3, 7), output_size=1, id="global-1d"),
+]
+
+
+def bad_values(kind, shape):
+    """Inputs for the recorded tap: random, ReLU-like ties, or with NaN/inf pixels (two in one window), or
+    a corner of -inf only (so a padded corner window's max is -inf: PyTorch picks its first tap inside x)."""
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.integers(-3, 3, shape), 0).astype(np.float32) if kind == "ties" else \
+        rng.standard_normal(shape).astype(np.float32)
+    at = (0,) * (len(shape) - 2)
+    near = (1,) * (len(shape) - 2)
+    if kind in ("nan", "inf"):
+        x[(0, 1, *at)] = x[(-1, 0, *near)] = x[(-1, 0, *at)] = np.nan if kind == "nan" else np.inf
+    if kind == "-inf":
+        x[(slice(None), slice(None), *(slice(0, 2),) * (len(shape) - 2))] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("kind", ["random", "ties", "nan", "inf", "-inf"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "nhwc-memory"])
+@pytest.mark.parametrize("name, shape, kw", RECORDED_CASES)
+def test_recorded_tap_as_torch(name, shape, kw, channels_last, kind):
+    x = bad_values(kind, shape)
+    ours, theirs = fns(name)
+    gy = np.random.default_rng(4).standard_normal(theirs(torch.tensor(x), **kw).shape).astype(np.float32)
+    gy.flat[::7] = np.inf if kind != "random" else gy.flat[::7]  # inf * a zero mask must stay 0, not NaN
+    nd = len(shape) - 2
+    if channels_last:  # an NCHW view of NHWC memory, as a channels-last conv's output
+        leaf = baby.Tensor(np.ascontiguousarray(np.moveaxis(x, 1, -1)), requires_grad=True)
+        bx = leaf.permute(0, nd + 1, *range(1, nd + 1))
+    else:
+        leaf = bx = baby.Tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    (y, idx), (ty, tidx) = ours(bx, **kw, return_indices=True), theirs(tx, **kw, return_indices=True)
+    y.backward(baby.Tensor(gy))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    gx = leaf.grad.numpy()
+    gx = np.moveaxis(gx, -1, 1) if channels_last else gx
+    np.testing.assert_array_equal(gx == 0, tx.grad.numpy() == 0)  # the same elements took gradient
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6)  # overlapping windows add in another order
+
+
+@pytest.mark.parametrize("name, shape, kw", RECORDED_CASES)
+def test_max_pool_without_grad_as_torch(name, shape, kw):
+    x = bad_values("ties", shape)
+    ours, theirs = fns(name)
+    with baby.no_grad():
+        y = ours(baby.Tensor(x, requires_grad=True), **kw)
+    assert not y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), theirs(torch.tensor(x), **kw).numpy())
+
+
 def random_config(rng):
     """A random valid (kind, shape, kwargs) for a fixed-window pool, partial windows and padding included."""
     kind, nd = str(rng.choice(["max", "avg"])), int(rng.integers(1, 4))

@@ -128,20 +128,15 @@ def _bin_means(x, d, bins):
 
 
 def _adaptive_max(name, nd, x, output_size, return_indices):
-    """Maxima over adaptive bins: argmax for output 1, else max_pool over k-wide bins (gathered if uneven)."""
+    """Maxima over adaptive bins: one whole-plane max_pool window for output 1, else max_pool over k-wide bins
+    (gathered if uneven)."""
     x, unbatched = _batch(name, nd, x)
     N, C, *S = x.shape
     O = _output_size(name, S, output_size)
-    if O == (1,) * nd:  # global: pick each plane's first max (its gradient goes to that element alone)
-        flat = x.reshape(N, C, -1)  # (N, C, L)
-        i = ops.argmax(flat, -1, keepdim=True)  # (N, C, 1): an op, so an ONNX export sees it
-        nan = xp.isnan(flat.numpy())  # (N, C, L)
-        if nan.any():  # a plane holding NaN: its last NaN, as PyTorch's kernel
-            last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)  # (N, C)
-            last = xp.where(nan.any(axis=-1), last, i.numpy()[..., 0])  # (N, C)
-            i = Tensor(last[..., None], dtype=xp.int64)  # (N, C, 1)
-        y = ops.gather(flat, -1, i).reshape(N, C, *O)
-        idx = i.numpy().reshape(N, C, *O)
+    if O == (1,) * nd:  # global: a max pool whose window is the whole plane (one reduction)
+        out = _pool(max_pool, name, nd, x, kernel_size=tuple(S), return_indices=return_indices)
+        y, idx = out if return_indices else (out, None)
+        idx = None if idx is None else idx.numpy()
     else:
         tables = [_bins(n, o) for n, o in zip(S, O, strict=True)]
         for d, (n, o, t) in enumerate(zip(S, O, tables, strict=True)):
