@@ -8,7 +8,9 @@ changed since, so an in-place op gives a correct gradient or a clear error, neve
 
 import abc
 import math
+import operator
 import traceback
+from itertools import repeat
 
 from . import dtypes, grad_mode
 from .backend import xp
@@ -82,6 +84,11 @@ def _has_str(seq):
     return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
 
 
+_ndarray = xp.ndarray
+_data_of, _vc_of, _requires_grad = (operator.attrgetter(n) for n in ("_data", "_vc", "requires_grad"))
+_first = operator.itemgetter(0)  # (attrgetters and itemgetters are C: no Python frame per tensor)
+
+
 def _wrap(a):
     """A new graph-free Tensor around the array `a` (no copy, no checks)."""
     t = Tensor.__new__(Tensor)
@@ -107,17 +114,19 @@ class Function(abc.ABC):
             cls.array_grads = cls.__module__.split(".")[0] == "baby"
 
     def __call__(self, *inputs):
-        tensors = tuple(_lift(x) for x in inputs)
+        tensors = inputs if all(map(isinstance, inputs, repeat(Tensor))) else tuple(map(_lift, inputs))
         attrs = dict(vars(self)) if _traces else None  # the op's arguments, before forward adds its state
-        y = _wrap(xp.asarray(self.forward(*[t._data for t in tensors])))  # NumPy reductions give scalars
+        a = self.forward(*map(_data_of, tensors))
+        y = _wrap(a if type(a) is _ndarray else xp.asarray(a))  # NumPy reductions give scalars
         for trace in _traces:
             trace.record(self, tensors, attrs, y)
-        if self.view and xp.may_share_memory(y._data, tensors[0]._data):
-            x = tensors[0]
-            y._vc, y._base = x._vc, x if x._base is None else x._base
-        if grad_mode.state.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
+        if self.view:
+            a, x = y._data, tensors[0]
+            if a is x._data or (a.base is not None and xp.may_share_memory(a, x._data)):
+                y._vc, y._base = x._vc, x if x._base is None else x._base
+        if grad_mode.state.enabled and any(map(_requires_grad, tensors)) and y._data.dtype.kind == "f":
             y.requires_grad, y._op, y._inputs = True, self, tensors
-            self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
+            self.versions = (*map(_first, map(_vc_of, tensors)), y._vc[0])
             self.node_inputs = tensors
             if self.anomaly:
                 self.stack = traceback.extract_stack()[:-1]

@@ -233,3 +233,38 @@ def test_book_style_ops_get_tensor_gradients():
         return [y, x.grad, w.grad]
 
     assert_same(run)
+
+
+def _chain(m, shared):
+    """Three weights through matmul + relu, the first used again at the end when `shared`; the order in which
+    each weight's post-accumulate hook fires, and the loss's graph."""
+    ws = [m.tensor(np.eye(3) * (k + 1), requires_grad=True) for k in range(3)]
+    fired = []
+    for k, w in enumerate(ws):
+        w.register_post_accumulate_grad_hook(lambda t, k=k: fired.append(k))
+    y = m.tensor(A[:, :3])
+    for w in ws + ws[:1] * shared:
+        y = (y @ w).relu()
+    return fired, y.sum()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_each_leaf_is_done_after_its_last_consumer_as_torch(shared):
+    orders = []
+    for m in (baby, torch):
+        fired, loss = _chain(m, shared)
+        loss.backward()
+        orders.append(fired)
+    assert orders[0] == orders[1] and sorted(orders[0]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("op, name", [(lambda x: x * x, "MulBackward0"), (lambda x: x.exp(), "ExpBackward0"),
+                                      (lambda x: baby.nn.functional.linear(x, x), "MmBackward0"), (lambda x: x.sum(), "SumBackward0")])
+def test_a_freed_graph_keeps_each_node_name(op, name):
+    for _ in range(2):  # the second time through, the freed marker of the op's class is reused
+        x = baby.tensor(np.eye(2), requires_grad=True)
+        y = op(x)
+        y.sum().backward()
+        assert y.grad_fn.name() == name
+        with pytest.raises(RuntimeError, match="second time"):
+            y.sum().backward()
