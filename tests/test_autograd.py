@@ -258,8 +258,12 @@ def test_each_leaf_is_done_after_its_last_consumer_as_torch(shared):
     assert orders[0] == orders[1] and sorted(orders[0]) == [0, 1, 2]
 
 
-@pytest.mark.parametrize("op, name", [(lambda x: x * x, "MulBackward0"), (lambda x: x.exp(), "ExpBackward0"),
-                                      (lambda x: baby.nn.functional.linear(x, x), "MmBackward0"), (lambda x: x.sum(), "SumBackward0")])
+@pytest.mark.parametrize("op, name", [
+    (lambda x: x * x, "MulBackward0"),
+    (lambda x: x.exp(), "ExpBackward0"),
+    (lambda x: baby.nn.functional.linear(x, x), "MmBackward0"),  # (a name of its own: not shared)
+    (lambda x: x.sum(), "SumBackward0"),
+])
 def test_a_freed_graph_keeps_each_node_name(op, name):
     for _ in range(2):  # the second time through, the freed marker of the op's class is reused
         x = baby.tensor(np.eye(2), requires_grad=True)
