@@ -353,8 +353,7 @@ class Tensor:
                             f"{self.dtype} of shape {tuple(self.shape)}")
         return int(self.item())
 
-    def __hash__(self):
-        return id(self)
+    __hash__ = object.__hash__  # by identity, as PyTorch's (C: no Python frame per dict lookup)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless
