@@ -85,7 +85,8 @@ def _has_str(seq):
 
 
 _ndarray = xp.ndarray
-_data_of, _vc_of, _requires_grad = (operator.attrgetter(n) for n in ("_data", "_vc", "requires_grad"))
+_data_of, _vc_of, _inputs_of, _requires_grad = map(operator.attrgetter,
+                                                   ("_data", "_vc", "_inputs", "requires_grad"))
 _first = operator.itemgetter(0)  # (attrgetters and itemgetters are C: no Python frame per tensor)
 
 
@@ -200,24 +201,18 @@ class Tensor:
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
-    # ---- attributes ------------------------------------------------------------------------------
+    # ---- attributes (attrgetters where they can: C, no Python frame per read) ------------------------
     shape = property(lambda self: Size(self._data.shape), doc="The shape, a baby.Size.")
-    dtype = property(lambda self: self._data.dtype, doc="The element type.")
-    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
-    inputs = property(lambda self: self._inputs, doc="The tensors this one was computed from.")
+    dtype = property(operator.attrgetter("_data.dtype"), doc="The element type.")
+    ndim = property(operator.attrgetter("_data.ndim"), doc="The number of dimensions.")
+    inputs = property(_inputs_of, doc="The tensors this one was computed from.")
     is_leaf = property(lambda self: self._op is None, doc="True for tensors no recorded op produced.")
-    grad_fn = property(lambda self: self._op, doc="The op that produced this tensor (None for leaves).")
+    grad_fn = property(operator.attrgetter("_op"), doc="The op that produced this tensor (None for leaves).")
     _version = property(lambda self: self._vc[0], doc="How many in-place writes this memory has had.")
 
     device = property(lambda self: CPU, doc="Where the data lives: always the CPU.")
 
-    @property
-    def grad(self):
-        """The gradient backward() accumulated here (None until then)."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
+    def _set_grad(self, value):
         if isinstance(value, xp.ndarray):  # the book assigns arrays; stored as a Tensor of this dtype
             value = _wrap(value.astype(self.dtype, copy=False))
         if value is not None and not isinstance(value, Tensor):
@@ -225,6 +220,9 @@ class Tensor:
         if value is not None and value.shape != self.shape:
             raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, expected {tuple(self.shape)}")
         self._grad = value
+
+    grad = property(operator.attrgetter("_grad"), _set_grad,
+                    doc="The gradient backward() accumulated here (None until then).")
 
     @property
     def data(self):

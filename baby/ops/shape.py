@@ -55,7 +55,7 @@ class Permute(Function):
         return a.transpose(self.axes)
 
     def backward(self, gy, node):
-        return (gy.transpose(xp.argsort(self.axes)),)
+        return (gy.transpose(sorted(range(len(self.axes)), key=self.axes.__getitem__)),)  # the inverse order
 
 
 class BroadcastTo(Function):
@@ -181,6 +181,8 @@ def reshape(a, *shape):
 def permute(a, *axes):
     """Reorder the axes (a view)."""
     axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if set(map(type, axes)) <= {int} and sorted(axes) == list(range(a.ndim)):  # the common case
+        return Permute(axes)(a)
     if len(axes) != a.ndim:
         raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape "
                          f"{tuple(a.shape)}")
