@@ -3,6 +3,7 @@ version counters so nothing changed in place since the forward is read, accumula
 Backward runs under no_grad in the calling thread only (grad mode is per thread); backward calls in several
 threads may share leaves: their sums into `.grad` are serialized by one lock, as PyTorch's AccumulateGrad."""
 
+import sys
 import threading
 
 from .. import grad_mode
@@ -90,6 +91,7 @@ def _propagate(order, grads, retain_graph, wanted, accumulate, steps=Arrays):
                                    f"an input of shape {tuple(x._data.shape)}")
             prev = get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
+        gxs = gx = None  # (let go: a leaf's gradient then has no holder but this walk's name, see _unshared)
         if not retain_graph:
             op = node._op
             node._op, node._inputs = _freed.get(type(op)) or _FreedGraph.of(op), ()
@@ -143,7 +145,7 @@ def _accumulate(node, g):
 def _add_grad(node, g):
     """_accumulate's sum, the lock held."""
     if node._grad is None:
-        node._grad = _wrap(_own_copy(g, node._data))
+        node._grad = _wrap(g if _unshared(g, node._data) else _own_copy(g, node._data))
     elif node._grad._data.flags.writeable and not node._grad.requires_grad:
         xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
@@ -152,12 +154,28 @@ def _add_grad(node, g):
         hook(node)
 
 
+_WALK_REFS = 5  # references to a gradient only the walk holds: _propagate's, _accumulate's, _add_grad's and
+# _unshared's names and getrefcount's argument
+
+
+def _unshared(g, like):
+    """Whether `g` can become a leaf's `.grad` as it is, as PyTorch's AccumulateGrad steals a gradient no one
+    else holds: laid out like the leaf, writeable, referenced by the walk only, its memory its own (or an
+    arena block no other array views)."""
+    if type(g) is not xp.ndarray or g.dtype != like.dtype or g.strides != like.strides \
+            or not g.flags.writeable or sys.getrefcount(g) != _WALK_REFS:
+        return False
+    base = g.base  # (numpy points every view of an arena block at the block's one array)
+    return base is None or (type(base) is xp.ndarray and type(base.base) is memoryview
+                            and sys.getrefcount(base) == 3)  # (g.base, `base` and the argument)
+
+
 def _own_copy(g, like):
     """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously); big
     copies (often transposing: NHWC-computed gradients of NCHW inputs) split over the thread pool."""
     out = fresh_like(like)
     if out.nbytes < MIN_BYTES:  # (one thread's share anyway)
-        xp.copyto(out, g)
+        out[...] = g
     elif out.ndim:
         split(lambda r: out.__setitem__(r, g[r]), out)
     else:
