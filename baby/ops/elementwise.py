@@ -6,7 +6,7 @@ import numbers
 from .. import arena, dtypes
 from ..arena import fresh_like
 from ..backend import xp
-from ..parallel import split
+from ..parallel import MIN_BYTES, split
 from ..tensor import Function, Tensor, _wrap
 
 
@@ -213,16 +213,21 @@ def _flat_zeros(n, dtype):
     return z[:n]
 
 
+def _rows(fn, a):
+    """split(fn, a), or fn(all rows) at once for an array that is one thread's share anyway."""
+    return fn(slice(None)) if a.nbytes < MIN_BYTES else split(fn, a)
+
+
 class ReLU(Function):
     """max(a, 0), split by rows over the thread pool (it follows every conv)."""
 
     def forward(self, a):
         y = fresh_like(a)
         if not (a.flags.c_contiguous and y.flags.c_contiguous):
-            split(lambda r: xp.maximum(0, a[r], out=y[r]), a)  # (0 first: relu(-0.0) is -0.0, as torch)
+            _rows(lambda r: xp.maximum(0, a[r], out=y[r]), a)  # (0 first: relu(-0.0) is -0.0, as torch)
             return y
         af, yf, z = a.reshape(-1), y.reshape(-1), _flat_zeros(a.size, a.dtype)  # (size,) views
-        split(lambda r: xp.maximum(z[r], af[r], out=yf[r]), af)
+        _rows(lambda r: xp.maximum(z[r], af[r], out=yf[r]), af)
         return y
 
     def backward(self, gy, node):
@@ -232,7 +237,7 @@ class ReLU(Function):
         def part(r):  # gy where not y <= 0: a nan passes its gradient, as torch's threshold_backward
             xp.multiply(gy[r], xp.logical_not(y[r] <= 0), out=gx[r], dtype=gx.dtype)
 
-        split(part, gx)
+        _rows(part, gx)
         return (gx,)
 
 
