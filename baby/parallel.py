@@ -20,6 +20,7 @@ from .arena import fresh
 from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
+BLOCK = 1 << 16  # elements per piece of a `blocked` pass: its few passes stay in a core's cache
 MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (split: 6M flops 144 us vs 90)
 THIN_ROWS = 256  # rows per thread below which a wide 2-D product runs on OpenBLAS's own threads
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
@@ -123,9 +124,57 @@ def parallel(fn, items):
         _busy.release()
 
 
+def blocked(fn, *arrays):
+    """fn(*pieces) over flat pieces of BLOCK elements of `arrays` (one shape, each contiguous in one common
+    memory order), shared between the threads: a few passes over a piece read it while it is in cache, and
+    temporaries stay piece-sized (ResNet-9's SGD step, 6.6M parameters: 14.2 ms as whole-array passes,
+    10.1 ms so). Small arrays, or ones laid out differently: fn(*arrays) once."""
+    a0 = arrays[0]
+    if a0.size < 2 * BLOCK:
+        return fn(*arrays)
+    order = sorted(range(a0.ndim), key=lambda i: -a0.strides[i])  # a0's axes, outermost in memory first
+    flat = [a.transpose(order).reshape(-1) for a in arrays if a.shape == a0.shape and
+            a.transpose(order).flags.c_contiguous]  # (size,) views in memory order
+    if len(flat) < len(arrays):
+        return fn(*arrays)
+    pieces = [slice(i, i + BLOCK) for i in range(0, a0.size, BLOCK)]
+    parallel(lambda share: [fn(*(f[r] for f in flat)) for r in share], shares(pieces))
+    return None
+
+
+class _Draw:
+    """Indices 0..n-1 handed out in order to whichever thread asks next (iterated by several at once)."""
+
+    def __init__(self, n):
+        self.n, self.next, self.lock = n, 0, threading.Lock()
+
+    def __iter__(self):
+        while True:
+            with self.lock:
+                i, self.next = self.next, self.next + 1
+            if i >= self.n:
+                return
+            yield i
+
+
 def shares(items):
-    """`items` dealt round-robin into one list per thread (empty shares dropped)."""
-    return [items[i::_threads] for i in range(_threads) if items[i::_threads]]
+    """One share of `items` per thread (at most one per item), drawn as it is iterated: each thread takes the
+    next item not yet taken, so a thread slowed by other work (a busy core, the GIL) takes fewer than a
+    round-robin deal would have given it, instead of making the others wait."""
+    draw = _Draw(len(items))
+    return [(items[i] for i in draw) for _ in range(min(_threads, len(items)))]
+
+
+def each(fn, items):
+    """[fn(item) for item in items], in order, the threads drawing items as `shares` deals them."""
+    out = [None] * len(items)
+
+    def work(share):
+        for i, item in share:
+            out[i] = fn(item)
+
+    parallel(work, shares(list(enumerate(items))))
+    return out
 
 
 def rows(n, nbytes=None):
@@ -189,11 +238,11 @@ def matmul(a, b, out=None):
         drop = [x[0] if x.ndim == len(shape) else x for x in (a, b)]
         r = matmul(*drop, None if out is None else out[0])
         return r[None] if out is None else out
-    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
-        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     if shape[0] < 2 or 2 * math.prod(shape) * a.shape[-1] < MIN_FLOPS:  # (vectors: one call)
         with single_threaded_blas():
             return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
+        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
     out = fresh(shape, xp.result_type(a, b)) if out is None else out
     n = len(shape)  # which operands vary along the result's axis 0 (a's rows, or a batch axis):
     lead = a.ndim == n and a.shape[0] > 1, n > 2 and b.ndim == n and b.shape[0] > 1

@@ -18,7 +18,6 @@ from collections import defaultdict
 
 from .. import grad_mode
 from ..backend import xp
-from ..parallel import parallel, shares
 from ..tensor import Tensor
 
 
@@ -48,23 +47,6 @@ def lerp_(a, b, w, d):
     else:
         d *= 1 - w
         xp.subtract(b, d, out=a)                        # b - (1 - w) (b - a)
-
-
-BLOCK = 1 << 16  # elements per piece of a blocked update: its few passes stay in a core's cache
-
-
-def blocked(fn, *arrays):
-    """fn(*pieces) over pieces of BLOCK elements of same-shaped C-contiguous `arrays` (flat views), shared
-    between the thread pool's threads: an update's several passes each read a piece still in cache, so
-    memory is crossed once (ResNet-9's SGD step, 6.6M parameters: 19 ms as whole-array passes). Smaller or
-    other arrays: fn(*arrays) once."""
-    n = arrays[0].size
-    if n < 2 * BLOCK or not all(a.flags.c_contiguous and a.shape == arrays[0].shape for a in arrays):
-        fn(*arrays)
-        return
-    flat = [a.reshape(-1) for a in arrays]  # (n,) views
-    pieces = [slice(i, i + BLOCK) for i in range(0, n, BLOCK)]
-    parallel(lambda share: [fn(*(a[r] for a in flat)) for r in share], shares(pieces))
 
 
 class Optimizer:

@@ -3,7 +3,8 @@
 import math
 
 from ..backend import xp
-from .optimizer import Optimizer, blocked
+from ..parallel import blocked
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):

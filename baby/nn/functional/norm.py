@@ -1,24 +1,58 @@
 """batch_norm: one fused op over channels (axis 1) with a closed-form backward, as PyTorch's batch_norm."""
 
+import threading
+
 from ...arena import fresh_like
 from ...backend import xp
-from ...parallel import split
+from ...parallel import each
 from ...tensor import Function, Tensor
 
+PIECE_BYTES = 1 << 18  # a piece of a pass: x's, gy's, gx's piece and a temporary stay in a core's cache
+_local = threading.local()  # .temp: this thread's scratch for a piece's x - mean
 
-def _channel_sum(a, b=None):
-    """Sum of `a` (or of a * b, without the temporary) over every axis but 1: shape (C,)."""
-    ix = "abcdefghijklmnopq"[:a.ndim]  # one letter per axis; "b" is the channel axis
-    return xp.einsum(f"{ix}->b", a) if b is None else xp.einsum(f"{ix},{ix}->b", a, b)
+
+def _channel_sum(a, b=None, c=1):
+    """Sum of `a` (or of a * b, without the temporary) over every axis but c: shape (a.shape[c],)."""
+    ix = "abcdefghijklmnopq"[:a.ndim]  # one letter per axis
+    return xp.einsum(f"{ix}->{ix[c]}", a) if b is None else xp.einsum(f"{ix},{ix}->{ix[c]}", a, b)
+
+
+def _in_memory_order(a):
+    """(order, m, c): a's axes outermost-first in memory (axis 0 kept first), a transposed to that order
+    (C-contiguous: a contiguous copy in a's own order where a's memory is in no order of its axes), and where
+    axis 1 went."""
+    order = [0] + sorted(range(1, a.ndim), key=lambda i: -a.strides[i])  # a's axes as laid out in memory
+    m = a.transpose(order)
+    if not m.flags.c_contiguous:
+        order, m = list(range(a.ndim)), xp.ascontiguousarray(a)
+    return order, m, order.index(1)
+
+
+def _pieces(fn, a):
+    """[fn(r) for slices r of a's images of about PIECE_BYTES each], shared between the pool's threads:
+    each pass's temporaries stay in cache (the same slices for arrays of a's shape)."""
+    step = max(1, PIECE_BYTES * a.shape[0] // max(a.nbytes, 1))
+    pieces = [slice(i, i + step) for i in range(0, a.shape[0], step)]
+    return each(fn, pieces)
+
+
+def _temp(a):
+    """This thread's scratch array shaped like the contiguous `a` (valid until the thread's next call)."""
+    temp = getattr(_local, "temp", None)
+    if temp is None or temp.size < a.size or temp.dtype != a.dtype:
+        temp = _local.temp = xp.empty(a.size, a.dtype)
+    return temp[:a.size].reshape(a.shape)
 
 
 class BatchNorm(Function):
     """(x - mean) / sqrt(var + eps) * w + b per channel of x (N, C, *d); batch statistics unless given.
 
-    Training (no statistics given): mean and biased var over every axis but 1, kept on the op as
-    `mean`, `var` (C,) for the running update, and the centred xc = x - mean for the backward. With
-    M = N * prod(d), s = w / std: gb = sum(gy), gw = sum(gy * xc) / std, gx = s * gy - s * gw / (std * M) * xc
-    - s * gb / M; with given statistics gx = s * gy. Every pass is split by batch rows over the thread pool.
+    Training (no statistics given): mean and biased var over every axis but 1, kept on the op as `mean`,
+    `var` (C,) for the running update. With a = w / std, y = x * a + (b - mean * a), as PyTorch's CPU kernel.
+    With M = N * prod(d) and xc = x - mean: gb = sum(gy), gw = sum(gy * xc) / std, gx = a * gy - a * gw /
+    (std * M) * xc - a * gb / M; with given statistics gx = a * gy. Every pass runs over pieces of the images
+    whose temporaries stay in cache (xc is recomputed, never stored), shared between the thread pool; the
+    arrays are taken in x's memory order, whichever it is.
     """
 
     def __init__(self, eps, mean=None, var=None):
@@ -26,47 +60,61 @@ class BatchNorm(Function):
 
     def forward(self, x, w, b):
         C, M = x.shape[1], x.size // x.shape[1]
-        shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        y = fresh_like(x)  # (N, C, *d) in x's memory layout
+        order, xm, c = _in_memory_order(x)  # xm: x in memory order, channels on its axis c
+        shape = [1] * x.ndim
+        shape[c] = C  # per-channel values broadcast against xm
         if self.training:
-            self.mean = sum(split(lambda r: _channel_sum(x[r]), x)) / M  # (C,)
+            self.mean = sum(_pieces(lambda r: _channel_sum(xm[r], c=c), xm)) / M  # (C,)
             mean = self.mean.reshape(shape)
-            centred = lambda r: xp.subtract(x[r], mean, out=y[r])  # noqa: E731  (y holds xc for now)
-            self.var = sum(split(lambda r: _channel_sum(centred(r), y[r]), x)) / M  # (C,), biased
-            self.xc, y = y, fresh_like(x)
+
+            def squares(r):
+                t = xp.subtract(xm[r], mean, out=_temp(xm[r]))
+                return _channel_sum(t, t, c)
+
+            self.var = sum(_pieces(squares, xm)) / M  # (C,), biased
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
-        a = (w * self.invstd).reshape(shape)
-        c = (b if self.training else b - self.mean * w * self.invstd).reshape(shape)
-        src = self.xc if self.training else x  # y = xc * a + b, or x * a + (b - mean * a)
+        a = w * self.invstd  # (C,)
+        shift, a = (b - self.mean * a).reshape(shape), a.reshape(shape)
+        y = fresh_like(xm)  # laid out as xm
 
         def normalize(r):
-            xp.multiply(src[r], a, out=y[r])
-            y[r] += c
+            xp.multiply(xm[r], a, out=y[r])
+            y[r] += shift
 
-        split(normalize, x)
-        return y
+        _pieces(normalize, xm)
+        return y.transpose(xp.argsort(order))  # x's shape, in x's memory order
 
     def backward(self, gy, node):
         x, w, b = node.inputs
         C, M = x.shape[1], x.numel() // x.shape[1]
-        shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel values broadcast against x
-        xc = self.xc if self.training else x._data - self.mean.reshape(shape)  # (N, C, *d)
-        sums = split(lambda r: (_channel_sum(gy[r]), _channel_sum(gy[r], xc[r])), gy)
-        gb, gw = sum(s[0] for s in sums), sum(s[1] for s in sums) * self.invstd  # (C,), (C,)
-        scale = w._data * self.invstd  # (C,)
+        order, xm, c = _in_memory_order(x._data)  # as in the forward
+        gm = xp.ascontiguousarray(gy.transpose(order))  # laid out as xm (a view where gy already is)
+        shape = [1] * x.ndim
+        shape[c] = C  # per-channel values broadcast against xm
+        mean = self.mean.reshape(shape)
+
+        def sums(r):
+            xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
+            return _channel_sum(gm[r], c=c), _channel_sum(gm[r], xc, c)
+
+        parts = _pieces(sums, gm)
+        gb, gw = sum(p[0] for p in parts), sum(p[1] for p in parts) * self.invstd  # (C,), (C,)
+        a = w._data * self.invstd  # (C,)
         gx = None
         if x.requires_grad:
-            gx = fresh_like(x._data)
-            k, c = (scale * self.invstd * gw / M).reshape(shape), (scale * gb / M).reshape(shape)
-            s = scale.reshape(shape)
+            gx = fresh_like(gm)  # laid out as xm
+            k = a * self.invstd * gw / M  # (C,)
+            shift = (self.mean * k - a * gb / M).reshape(shape)
+            a, k = a.reshape(shape), k.reshape(shape)
 
-            def grad(r):
-                xp.multiply(gy[r], s, out=gx[r])
+            def grad(r):  # a gy - k (x - mean) - a gb / M, or a gy with given statistics
+                xp.multiply(gm[r], a, out=gx[r])
                 if self.training:
-                    gx[r] -= xp.multiply(xc[r], k)
-                    gx[r] -= c
+                    gx[r] -= xp.multiply(xm[r], k, out=_temp(xm[r]))
+                    gx[r] += shift
 
-            split(grad, gy)
+            _pieces(grad, gm)
+            gx = gx.transpose(xp.argsort(order))  # x's shape, in x's memory order
         return gx, gw if w.requires_grad else None, gb if b.requires_grad else None
 
 

@@ -21,7 +21,7 @@ from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
 from . import memory
-from .memory import alloc, channels_first, check_finite, fresh, run_chunks
+from .memory import alloc, channels_first, check_finite, framed, fresh, run_chunks, zero_frame
 
 
 def _plan(O, k, stride, dilation):
@@ -49,7 +49,7 @@ def _inside(pads, S, Sp):
 def _padded(x, c0, c1, pads, Sp):
     """Channels c0:c1 of x (N, *S, C), zero-padded to Sp and channel-major: (c, N, *Sp)."""
     q, s = _inside(pads, x.shape[1:-1], Sp)
-    xq = fresh((c1 - c0, x.shape[0], *Sp), x.dtype, zero=True)  # (c, N, *Sp)
+    xq = framed((c1 - c0, x.shape[0], *Sp), x.dtype, q)  # (c, N, *Sp)
     xq[(slice(None), slice(None), *q)] = xp.moveaxis(x[(slice(None), *s, slice(c0, c1))], -1, 0)
     return xq
 
@@ -86,7 +86,7 @@ def _gy_tiles(gy, c0, c1, C, nt, Tw):
     (c, m, N * prod(O[:-1]) * nt, Tw)."""
     N, *O, Cout = gy.shape
     m = Cout // C
-    g = fresh((c1 - c0, m, N, *O[:-1], nt * Tw), gy.dtype, zero=True)  # (c, m, N, *O[:-1], nt*Tw)
+    g = framed((c1 - c0, m, N, *O[:-1], nt * Tw), gy.dtype, (slice(0, O[-1]),))  # (c, m, N, *O[:-1], nt*Tw)
     g[..., :O[-1]] = xp.moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
     return g.reshape(c1 - c0, m, -1, Tw)
 
@@ -129,7 +129,7 @@ def input_grad(gy, w, g):
     nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
     ng = -(-Tin // (Tw * stride[-1]))  # tiles g, g + ng, ... never overlap in x
     q, s = _inside(pads, S, Sp)
-    gx = alloc((N, *S, C), channels_first(gy), gy.dtype, zero=True)  # (N, *S, C)
+    gx = zero_frame(alloc((N, *S, C), channels_first(gy), gy.dtype), (*s, slice(0, C)))  # (N, *S, C)
 
     def run(c0, c1):
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin).reshape(c1 - c0, m, K1, Tin, Tw)
@@ -171,7 +171,8 @@ def _shifted_weight_grad(x, gy, k, pads, dilation):
         shape = (c1 - c0, 1, *k[:-1], nt, Tin, Rv)
         strides = (xq.strides[0], 0, *(t * row for t in step), Tw * it, it, row)
         xr = xp.lib.stride_tricks.as_strided(xq, shape, strides)  # (c, 1, *k[:-1], nt, Tin, Rv): rows shifted
-        g = fresh((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype, zero=True)  # (c, m, N, *Sp[:-1], nt*Tw)
+        g = framed((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype,
+                   tuple(slice(0, o) for o in O))  # (c, m, N, *Sp[:-1], nt*Tw)
         g[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
             gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
         g = g.reshape(c1 - c0, m, *(1,) * e, R, nt, Tw)[..., :Rv, :, :]  # (c, m, *1s, Rv, nt, Tw)

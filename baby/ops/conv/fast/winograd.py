@@ -60,7 +60,8 @@ def _mm(a, b, out):
 
 
 def _parallel(fn, items):
-    """fn(share) for one round-robin share of `items` per thread; the list of results."""
+    """fn(share) for one share of `items` per thread (`parallel.shares`: drawn as the threads get to them);
+    the list of results."""
     return parallel(fn, shares(items))
 
 
