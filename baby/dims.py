@@ -16,6 +16,8 @@ def normalize_axes(axis, ndim, name="axes", shape=None):
     """
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, in range
+        return (axis + ndim if axis < 0 else axis,)
     seq = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     try:
         seq = tuple(operator.index(i) for i in seq)

@@ -8,7 +8,9 @@ changed since, so an in-place op gives a correct gradient or a clear error, neve
 
 import abc
 import math
+import operator
 import traceback
+from itertools import repeat
 
 from . import dtypes, grad_mode
 from .backend import xp
@@ -82,6 +84,12 @@ def _has_str(seq):
     return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
 
 
+_ndarray = xp.ndarray
+_data_of, _vc_of, _inputs_of, _requires_grad = map(operator.attrgetter,
+                                                   ("_data", "_vc", "_inputs", "requires_grad"))
+_first = operator.itemgetter(0)  # (attrgetters and itemgetters are C: no Python frame per tensor)
+
+
 def _wrap(a):
     """A new graph-free Tensor around the array `a` (no copy, no checks)."""
     t = Tensor.__new__(Tensor)
@@ -107,17 +115,19 @@ class Function(abc.ABC):
             cls.array_grads = cls.__module__.split(".")[0] == "baby"
 
     def __call__(self, *inputs):
-        tensors = tuple(_lift(x) for x in inputs)
+        tensors = inputs if all(map(isinstance, inputs, repeat(Tensor))) else tuple(map(_lift, inputs))
         attrs = dict(vars(self)) if _traces else None  # the op's arguments, before forward adds its state
-        y = _wrap(xp.asarray(self.forward(*[t._data for t in tensors])))  # NumPy reductions give scalars
+        a = self.forward(*map(_data_of, tensors))
+        y = _wrap(a if type(a) is _ndarray else xp.asarray(a))  # NumPy reductions give scalars
         for trace in _traces:
             trace.record(self, tensors, attrs, y)
-        if self.view and xp.may_share_memory(y._data, tensors[0]._data):
-            x = tensors[0]
-            y._vc, y._base = x._vc, x if x._base is None else x._base
-        if grad_mode.state.enabled and y._data.dtype.kind == "f" and any(t.requires_grad for t in tensors):
+        if self.view:
+            a, x = y._data, tensors[0]
+            if a is x._data or (a.base is not None and xp.may_share_memory(a, x._data)):
+                y._vc, y._base = x._vc, x if x._base is None else x._base
+        if grad_mode.state.enabled and any(map(_requires_grad, tensors)) and y._data.dtype.kind == "f":
             y.requires_grad, y._op, y._inputs = True, self, tensors
-            self.versions = tuple(t._vc[0] for t in tensors) + (y._vc[0],)
+            self.versions = (*map(_first, map(_vc_of, tensors)), y._vc[0])
             self.node_inputs = tensors
             if self.anomaly:
                 self.stack = traceback.extract_stack()[:-1]
@@ -191,24 +201,18 @@ class Tensor:
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
-    # ---- attributes ------------------------------------------------------------------------------
+    # ---- attributes (attrgetters where they can: C, no Python frame per read) ------------------------
     shape = property(lambda self: Size(self._data.shape), doc="The shape, a baby.Size.")
-    dtype = property(lambda self: self._data.dtype, doc="The element type.")
-    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
-    inputs = property(lambda self: self._inputs, doc="The tensors this one was computed from.")
+    dtype = property(operator.attrgetter("_data.dtype"), doc="The element type.")
+    ndim = property(operator.attrgetter("_data.ndim"), doc="The number of dimensions.")
+    inputs = property(_inputs_of, doc="The tensors this one was computed from.")
     is_leaf = property(lambda self: self._op is None, doc="True for tensors no recorded op produced.")
-    grad_fn = property(lambda self: self._op, doc="The op that produced this tensor (None for leaves).")
+    grad_fn = property(operator.attrgetter("_op"), doc="The op that produced this tensor (None for leaves).")
     _version = property(lambda self: self._vc[0], doc="How many in-place writes this memory has had.")
 
     device = property(lambda self: CPU, doc="Where the data lives: always the CPU.")
 
-    @property
-    def grad(self):
-        """The gradient backward() accumulated here (None until then)."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
+    def _set_grad(self, value):
         if isinstance(value, xp.ndarray):  # the book assigns arrays; stored as a Tensor of this dtype
             value = _wrap(value.astype(self.dtype, copy=False))
         if value is not None and not isinstance(value, Tensor):
@@ -216,6 +220,9 @@ class Tensor:
         if value is not None and value.shape != self.shape:
             raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, expected {tuple(self.shape)}")
         self._grad = value
+
+    grad = property(operator.attrgetter("_grad"), _set_grad,
+                    doc="The gradient backward() accumulated here (None until then).")
 
     @property
     def data(self):
@@ -344,8 +351,7 @@ class Tensor:
                             f"{self.dtype} of shape {tuple(self.shape)}")
         return int(self.item())
 
-    def __hash__(self):
-        return id(self)
+    __hash__ = object.__hash__  # by identity, as PyTorch's (C: no Python frame per dict lookup)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only `inputs`'); frees the graph unless

@@ -233,3 +233,82 @@ def test_book_style_ops_get_tensor_gradients():
         return [y, x.grad, w.grad]
 
     assert_same(run)
+
+
+def _chain(m, shared):
+    """Three weights through matmul + relu, the first used again at the end when `shared`; the order in which
+    each weight's post-accumulate hook fires, and the loss's graph."""
+    ws = [m.tensor(np.eye(3) * (k + 1), requires_grad=True) for k in range(3)]
+    fired = []
+    for k, w in enumerate(ws):
+        w.register_post_accumulate_grad_hook(lambda t, k=k: fired.append(k))
+    y = m.tensor(A[:, :3])
+    for w in ws + ws[:1] * shared:
+        y = (y @ w).relu()
+    return fired, y.sum()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_each_leaf_is_done_after_its_last_consumer_as_torch(shared):
+    orders = []
+    for m in (baby, torch):
+        fired, loss = _chain(m, shared)
+        loss.backward()
+        orders.append(fired)
+    assert orders[0] == orders[1] and sorted(orders[0]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("op, name", [
+    (lambda x: x * x, "MulBackward0"),
+    (lambda x: x.exp(), "ExpBackward0"),
+    (lambda x: baby.nn.functional.linear(x, x), "MmBackward0"),  # (a name of its own: not shared)
+    (lambda x: x.sum(), "SumBackward0"),
+])
+def test_a_freed_graph_keeps_each_node_name(op, name):
+    for _ in range(2):  # the second time through, the freed marker of the op's class is reused
+        x = baby.tensor(np.eye(2), requires_grad=True)
+        y = op(x)
+        y.sum().backward()
+        assert y.grad_fn.name() == name
+        with pytest.raises(RuntimeError, match="second time"):
+            y.sum().backward()
+
+
+KEEP = []  # the gradients a hook kept
+
+
+STEAL_CASES = {  # leaves (a, b: (3, 4)) -> a loss; each leaf's first .grad may be its gradient's own array
+    "sum of both": lambda m, a, b: (a + b).sum(),
+    "same leaf twice": lambda m, a, b: (a + a * b).sum(),
+    "big product": lambda m, a, b: (m.ones(300, 3, dtype=m.float64) @ a).sum() * b.sum(),
+    "view of a gradient": lambda m, a, b: (a.reshape(12) * b.reshape(12)).sum(),
+    "hook keeps it": lambda m, a, b: (_kept(a) * 2 + b).sum(),
+    "leaf is the root": lambda m, a, b: a,
+}
+
+
+def _kept(a):
+    if not KEEP:  # (the first backward registers the hook; it sees the second's gradient too)
+        a.register_hook(lambda g: KEEP.append(g))
+    return a
+
+
+@pytest.mark.parametrize("case", STEAL_CASES)
+def test_leaf_gradients_never_share_memory_as_torch(case):
+    grads = []
+    for m in (baby, torch):
+        KEEP.clear()
+        a, b = (m.tensor(A + k, requires_grad=True) for k in range(2))
+        seed = m.ones(3, 4, dtype=m.float64)
+        for _ in range(2):  # the second backward accumulates in place into the first .grad
+            y = STEAL_CASES[case](m, a, b)
+            y.backward(seed if y.ndim else None)
+        held = [t.numpy() for t in (a.grad, b.grad, seed, *KEEP) if t is not None]
+        if m is baby:
+            assert not any(np.shares_memory(x, y) for i, x in enumerate(held) for y in held[i + 1:])
+        grads.append([None if t.grad is None else t.grad.numpy().copy() for t in (a, b)] +
+                     [k.detach().numpy().copy() for k in KEEP])
+    for o, t in zip(*grads, strict=True):
+        assert (o is None) == (t is None)
+        if o is not None:
+            np.testing.assert_allclose(o, t, rtol=1e-12)

@@ -83,6 +83,29 @@ def test_cross_entropy_class_targets(shape, target, kw, s, reduction, dtype):
           [x, target], **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("s", [0.0, 0.2])
+@pytest.mark.parametrize("shape, target, kw", CLASS_CASES[:8])
+def test_cross_entropy_in_one_node_is_the_weighted_sum_exactly(shape, target, kw, s, reduction, dtype):
+    x0, kw = RNG.uniform(-3, 3, shape).astype(dtype), as_dtype(kw, dtype)
+    keep = target != kw.get("ignore_index", -100)
+    w = kw.get("weight", np.ones(shape[1], dtype))[np.where(keep, target, 0)]
+    total = 1.0 if reduction == "sum" else float((w * keep).sum())
+    out, names = [], []
+    for fn in (lambda a: F.cross_entropy(a, target, reduction=reduction, label_smoothing=s, **kw),
+               lambda a: F.cross_entropy(a, target, reduction="none", label_smoothing=s, **kw).sum() / total):
+        x = baby.tensor(x0, requires_grad=True)
+        y = fn(x)
+        names.append(baby.viz.node_name(y.grad_fn))
+        y.backward()
+        out.append((y.numpy(), x.grad.numpy()))
+    fused, composed = out
+    assert names == ["NllLossBackward0", "DivBackward0"]  # (one node, as PyTorch's)
+    for a, b in zip(fused, composed, strict=True):
+        assert a.dtype == b.dtype == dtype and np.array_equal(a, b)
+
+
 PROB_CASES = [  # input shape, kwargs
     ((6, 5), {}), ((6, 5), {"weight": weights(5)}), ((6, 5), {"label_smoothing": 0.1}),
     ((6, 5), {"label_smoothing": 0.3, "weight": weights(5)}),

@@ -3,13 +3,14 @@ version counters so nothing changed in place since the forward is read, accumula
 Backward runs under no_grad in the calling thread only (grad mode is per thread); backward calls in several
 threads may share leaves: their sums into `.grad` are serialized by one lock, as PyTorch's AccumulateGrad."""
 
+import sys
 import threading
 
 from .. import grad_mode
 from ..arena import fresh_like
 from ..backend import xp
-from ..parallel import split
-from ..tensor import Function, Tensor, _to_array, _wrap
+from ..parallel import MIN_BYTES, split
+from ..tensor import Function, Tensor, _first, _to_array, _vc_of, _wrap
 from . import anomaly, higher
 
 
@@ -56,19 +57,20 @@ class Arrays:
             g = g if r is None else _to_array(r, node.dtype, infer=False)
         return g
 
-    accumulate = staticmethod(lambda node, g: _accumulate(node, g))
-    grads_of = staticmethod(lambda node, g: _grads_of(node, g))
+    # accumulate and grads_of: _accumulate and _grads_of, set below where they are defined
 
 
 def _propagate(order, grads, retain_graph, wanted, accumulate, steps=Arrays):
     """Walk `order` (outputs before inputs) turning each node's gradient into its inputs' gradients, by
     `steps` (Arrays here; higher.Graph records the walk). With `steps.local` the walk stops at `wanted`."""
     found = {}
+    pop, get, grads_of = grads.pop, grads.get, steps.grads_of
     for node in order:
-        g = grads.pop(id(node), None)
+        g = pop(id(node), None)
         if g is None:
             continue
-        g = steps.hooked(node, g)
+        if node._hooks is not None:
+            g = steps.hooked(node, g)
         if wanted is not None and id(node) in wanted:
             if accumulate:
                 steps.accumulate(node, g)
@@ -78,7 +80,7 @@ def _propagate(order, grads, retain_graph, wanted, accumulate, steps=Arrays):
             steps.accumulate(node, g)
         if node._op is None or (steps.local and id(node) in wanted):
             continue
-        gxs = steps.grads_of(node, g)
+        gxs = grads_of(node, g)
         if Function.anomaly_nan:
             anomaly.check(node._op, gxs)
         for x, gx in zip(node._inputs, gxs, strict=True):
@@ -87,21 +89,22 @@ def _propagate(order, grads, retain_graph, wanted, accumulate, steps=Arrays):
             if gx.shape != x._data.shape:
                 raise RuntimeError(f"{node._op.name()} returned a gradient of shape {tuple(gx.shape)} for "
                                    f"an input of shape {tuple(x._data.shape)}")
-            prev = grads.get(id(x))
+            prev = get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
+        gxs = gx = None  # (let go: a leaf's gradient then has no holder but this walk's name, see _unshared)
         if not retain_graph:
-            node._op, node._inputs = _FreedGraph(node._op.name()), ()
+            op = node._op
+            node._op, node._inputs = _freed.get(type(op)) or _FreedGraph.of(op), ()
     return found
 
 
 def _grads_of(node, g):
     """The op's gradients for each input of `node`, after checking nothing it needs changed in place."""
     op = node._op
-    if isinstance(op, _FreedGraph):
+    if type(op) is _FreedGraph:
         raise RuntimeError("trying to backward through the graph a second time (its intermediate values "
                            "were freed by the first backward); pass retain_graph=True to the first call")
-    if node._vc[0] != op.versions[-1] or any(t._vc[0] != v
-                                             for t, v in zip(node._inputs, op.versions, strict=False)):
+    if (*map(_first, map(_vc_of, node._inputs)), node._vc[0]) != op.versions and _changed(node):
         _version_error(node)
     if op.array_grads:
         return op.backward(g, node)
@@ -109,6 +112,13 @@ def _grads_of(node, g):
     out = out if isinstance(out, (tuple, list)) else (out,)
     return tuple(None if o is None else xp.asarray(o._data if isinstance(o, Tensor) else o, dtype=x.dtype)
                  for o, x in zip(out, node._inputs, strict=True))
+
+
+def _changed(node):
+    """Whether `node` or an input it was computed from changed in place since its op recorded them."""
+    op = node._op
+    return node._vc[0] != op.versions[-1] or any(t._vc[0] != v
+                                                 for t, v in zip(node._inputs, op.versions, strict=False))
 
 
 def _version_error(node):
@@ -135,7 +145,7 @@ def _accumulate(node, g):
 def _add_grad(node, g):
     """_accumulate's sum, the lock held."""
     if node._grad is None:
-        node._grad = _wrap(_own_copy(g, node._data))
+        node._grad = _wrap(g if _unshared(g, node._data) else _own_copy(g, node._data))
     elif node._grad._data.flags.writeable and not node._grad.requires_grad:
         xp.add(node._grad._data, g, out=node._grad._data, casting="unsafe")
     else:
@@ -144,11 +154,29 @@ def _add_grad(node, g):
         hook(node)
 
 
+_WALK_REFS = 5  # references to a gradient only the walk holds: _propagate's, _accumulate's, _add_grad's and
+# _unshared's names and getrefcount's argument
+
+
+def _unshared(g, like):
+    """Whether `g` can become a leaf's `.grad` as it is, as PyTorch's AccumulateGrad steals a gradient no one
+    else holds: laid out like the leaf, writeable, referenced by the walk only, its memory its own (or an
+    arena block no other array views)."""
+    if type(g) is not xp.ndarray or g.dtype != like.dtype or g.strides != like.strides \
+            or not g.flags.writeable or sys.getrefcount(g) != _WALK_REFS:
+        return False
+    base = g.base  # (numpy points every view of an arena block at the block's one array)
+    return base is None or (type(base) is xp.ndarray and type(base.base) is memoryview
+                            and sys.getrefcount(base) == 3)  # (g.base, `base` and the argument)
+
+
 def _own_copy(g, like):
     """A fresh array holding g, laid out in memory like `like` (so optimizers update contiguously); big
     copies (often transposing: NHWC-computed gradients of NCHW inputs) split over the thread pool."""
     out = fresh_like(like)
-    if out.ndim:
+    if out.nbytes < MIN_BYTES:  # (one thread's share anyway)
+        out[...] = g
+    elif out.ndim:
         split(lambda r: out.__setitem__(r, g[r]), out)
     else:
         out[...] = g
@@ -161,6 +189,15 @@ class _FreedGraph(Function):
     def __init__(self, name):
         self.op_name = name
 
+    @staticmethod
+    def of(op):
+        """The marker standing in for `op` (one shared by all of baby's ops of a class that Function.name
+        names)."""
+        freed = _FreedGraph(op.name())
+        if type(op).name is Function.name and type(op).__module__.startswith("baby."):
+            _freed[type(op)] = freed
+        return freed
+
     def name(self):
         return self.op_name
 
@@ -172,34 +209,31 @@ class _FreedGraph(Function):
 
 
 
+_freed = {}  # op class -> its shared _FreedGraph
+
+
 def _topo_order(roots):
-    """Nodes reachable from `roots`, each before the inputs it was computed from (iterative DFS)."""
-    order, visited, stack = [], set(), [(r, False) for r in reversed(roots)]
+    """Nodes reachable from `roots`, each before the inputs it was computed from (iterative DFS); each leaf
+    just after its last consumer, so its gradient is complete (and its post-accumulate hooks run: DDP
+    starts all-reduces there) while the rest of the backward goes on."""
+    post, visited, stack = [], set(), [(r, False) for r in reversed(roots)]
+    pop, push, add = stack.pop, stack.append, visited.add
     while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
+        node, finished = pop()
+        if finished:  # (post order: a leaf goes before its first finished consumer, so after its last in
+            for x in reversed(node._inputs):  # the order walked)
+                if x._op is None and x.requires_grad and id(x) not in visited:
+                    add(id(x))
+                    post.append(x)
+            post.append(node)
         elif id(node) not in visited:
-            visited.add(id(node))
-            stack.append((node, True))
-            stack.extend((x, False) for x in node._inputs if x.requires_grad and id(x) not in visited)
-    return _leaves_early(order[::-1])
+            add(id(node))
+            push((node, True))
+            for x in node._inputs:
+                if x._op is not None and x.requires_grad and id(x) not in visited:
+                    push((x, False))
+    return post[::-1]
 
 
-def _leaves_early(order):
-    """`order` with each leaf moved up to just after its last consumer, so its gradient is complete (and its
-    post-accumulate hooks run: DDP starts all-reduces there) while the rest of the backward goes on."""
-    last = {id(x): i for i, node in enumerate(order) for x in node._inputs if x._op is None}
-    after = {}
-    for node in order:
-        if id(node) in last:
-            after.setdefault(last[id(node)], []).append(node)
-    out = []
-    for i, node in enumerate(order):
-        if id(node) not in last:
-            out.append(node)
-        out.extend(after.get(i, ()))
-    return out
-
-
+Arrays.accumulate, Arrays.grads_of = staticmethod(_accumulate), staticmethod(_grads_of)
 Tensor._engine = staticmethod(run_backward)  # Tensor.backward runs this engine (tensor.py cannot import it)

@@ -55,7 +55,7 @@ class Permute(Function):
         return a.transpose(self.axes)
 
     def backward(self, gy, node):
-        return (gy.transpose(xp.argsort(self.axes)),)
+        return (gy.transpose(sorted(range(len(self.axes)), key=self.axes.__getitem__)),)  # the inverse order
 
 
 class BroadcastTo(Function):
@@ -168,10 +168,11 @@ class Undilate(Function):
 def reshape(a, *shape):
     """The same elements in `shape` (one entry may be -1)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    known = math.prod(n for n in shape if n != -1)
-    if shape.count(-1) == 1 and known and a.numel() % known == 0:
-        shape = tuple(a.numel() // known if n == -1 else n for n in shape)
-    if any(n < 0 for n in shape) or math.prod(shape) != a.numel():
+    if -1 in shape:
+        known = math.prod(n for n in shape if n != -1)
+        if shape.count(-1) == 1 and known and a.numel() % known == 0:
+            shape = tuple(a.numel() // known if n == -1 else n for n in shape)
+    if min(shape, default=0) < 0 or math.prod(shape) != a.numel():
         raise ValueError(f"cannot reshape a tensor of shape {tuple(a.shape)} ({a.numel()} elements) into "
                          f"{shape}")
     return Reshape(shape)(a)
@@ -180,6 +181,8 @@ def reshape(a, *shape):
 def permute(a, *axes):
     """Reorder the axes (a view)."""
     axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if set(map(type, axes)) <= {int} and sorted(axes) == list(range(a.ndim)):  # the common case
+        return Permute(axes)(a)
     if len(axes) != a.ndim:
         raise ValueError(f"permute axes {axes} are not a permutation of the {a.ndim} dims of shape "
                          f"{tuple(a.shape)}")

@@ -112,10 +112,10 @@ class Optimizer:
         """Drop every parameter's gradient (or fill it with zeros when `set_to_none` is False)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
+                if set_to_none or p._grad is None:
+                    p._grad = None
                 else:
-                    p.grad._data[...] = 0
+                    p._grad._data[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns `closure()` if given (called first, with
@@ -124,11 +124,13 @@ class Optimizer:
         if closure is not None:
             with grad_mode.enable_grad():
                 loss = closure()
+        state, update = self.state, self._update
         for group in self.param_groups:
+            maximize = group["maximize"]
             for p in group["params"]:
-                if p.grad is not None:
-                    g = p.grad._data
-                    self._update(p, -g if group["maximize"] else g, self.state[p], group)
+                if p._grad is not None:
+                    g = p._grad._data
+                    update(p, -g if maximize else g, state[p], group)
         return loss
 
     def _scratch(self, p, n=1):

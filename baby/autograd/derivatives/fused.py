@@ -92,7 +92,8 @@ def _cross_entropy(op, gy, node):
     if op.s:
         wc = 1 if op.w is None else op.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
         q += op.mask[:, None] * (op.s / C) * wc
-    return through(-(R.log_softmax(x, 1) * _wrap(q)).sum(1), (x,), gy)
+    y = -(R.log_softmax(x, 1) * _wrap(q)).sum(1)  # (N, *d)
+    return through(y if op.total is None else y.sum() / _wrap(op.total), (x,), gy)
 
 
 @derivative(BinaryCrossEntropy)

@@ -3,6 +3,7 @@
 Activations are in activation.py, losses in loss.py.
 """
 
+import math
 import numbers
 
 from ... import ops, random
@@ -20,7 +21,7 @@ def linear(x, weight, bias=None):
                          "expected input (..., in) and weight (out, in)")
     if x.ndim >= 2 and x.dtype == weight.dtype == (x.dtype if bias is None else bias.dtype) \
             and x.dtype.kind == "f":  # one fused op
-        y = ops.linear(x.reshape(-1, x.shape[-1]), weight, bias)  # (M, out)
+        y = ops.linear(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), weight, bias)  # (M, out)
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
     if x.ndim <= 2:
         y = x @ weight.T  # (N, in) @ (in, out)
@@ -52,7 +53,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
                          f"{tuple(x.shape)}")
-    return x.reshape(*x.shape[:s], -1, *x.shape[e + 1:])  # (..., prod(shape[s:e+1]), ...)
+    shape = x._data.shape
+    return x.reshape(*shape[:s], math.prod(shape[s:e + 1]), *shape[e + 1:])  # (..., prod(shape[s:e+1]), ...)
 
 
 class LayerNorm(Function):

@@ -64,29 +64,34 @@ def _weighted(name, loss, x, weight, reduction, mean_by_weight=True):
 
 # ---- class targets: cross_entropy and nll_loss ----------------------------------------------------------
 class CrossEntropy(Function):
-    """Per-sample -sum_c q_c log softmax(x)_c over classes (axis 1), q the (smoothed, weighted) target.
+    """Per-sample -sum_c q_c log softmax(x)_c over classes (axis 1), q the (smoothed, weighted) target; with
+    `total` (the sum's divisor: 1 for 'sum', the weights' sum for 'mean') their sum / total, one node.
 
     With t the target class, w the class weights and s the smoothing: q = (1 - s) w_t [c == t] + s w_c / C,
     and 0 for ignored samples. The gradient is softmax(x) * sum_c q_c - q.
     """
 
-    def __init__(self, target, mask, weight, smoothing):
+    def __init__(self, target, mask, weight, smoothing, total=None):
         self.t = target[:, None]  # (N, 1, *d): class indices, ignored samples set to 0
         self.mask, self.w, self.s = mask, weight, smoothing  # mask (N, *d) float; weight (C,) or None
+        self.wt = mask * (1 if weight is None else weight[target])  # (N, *d): w_t, 0 if ignored
+        self.total = total  # a 0-d array of the input's dtype, or None: no reduction
 
     def forward(self, x):
         C = x.shape[1]
         z = x - x.max(axis=1, keepdims=True)
         self.logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # (N, C, *d)
-        self.wt = self.mask * (1 if self.w is None else self.w[self.t[:, 0]])  # (N, *d): w_t, 0 if ignored
         loss = -xp.take_along_axis(self.logp, self.t, axis=1)[:, 0] * (self.wt * (1 - self.s))  # (N, *d)
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
             loss -= (self.logp * wc).sum(axis=1) * (self.mask * (self.s / C))
-        return loss.astype(x.dtype, copy=False)
+        loss = loss.astype(x.dtype, copy=False)
+        return loss if self.total is None else loss.sum() / self.total
 
     def backward(self, gy, node):
         C, nd = self.logp.shape[1], self.logp.ndim
+        if self.total is not None:  # (the sum's and the division's gradients, as their own nodes give them)
+            gy = xp.broadcast_to(gy / self.total, self.wt.shape)  # (N, *d)
         g = gy[:, None]  # (N, 1, *d)
         total = self.wt * (1 - self.s)  # (N, *d): sum_c q_c, the one-hot part ...
         if self.s:
@@ -108,23 +113,36 @@ def _class_target(name, x, t, weight, ignore_index):
     if x.ndim < 2 or t.shape != x.shape[:1] + x.shape[2:]:
         raise ValueError(f"{name}: input {tuple(x.shape)} and target {t.shape} do not match: expected input "
                          "(N, C) with target (N,), or (N, C, d1, ...) with target (N, d1, ...)")
-    C, keep = x.shape[1], t != ignore_index
+    C = x.shape[1]
+    if t.size and not 0 <= ignore_index < C and 0 <= t.min() and t.max() < C:  # all in range, none ignored
+        return t, xp.ones(t.shape, x.dtype), _class_weight(name, x, weight)
+    keep = t != ignore_index
     bad = keep & ((t < 0) | (t >= C))
     if bad.any():
         raise ValueError(f"{name}: target value {t[bad][0]} is out of range for {C} classes "
                          f"(expected 0 <= target < {C}, or ignore_index={ignore_index})")
-    w = None
-    if weight is not None:
-        w = (weight._data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype, copy=False)
-        if w.shape != (C,):
-            raise ValueError(f"{name}: weight has shape {w.shape}, expected ({C},) for {tuple(x.shape)}")
-    return xp.where(keep, t, 0), keep.astype(x.dtype), w
+    return xp.where(keep, t, 0), keep.astype(x.dtype), _class_weight(name, x, weight)
+
+
+def _class_weight(name, x, weight):
+    """The class weights as an array of x's dtype (None for none), checked to have one per class."""
+    if weight is None:
+        return None
+    w = (weight._data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype, copy=False)
+    if w.shape != (x.shape[1],):
+        raise ValueError(f"{name}: weight has shape {w.shape}, expected ({x.shape[1]},) for {tuple(x.shape)}")
+    return w
+
+
+def _data(target):
+    """The target's array."""
+    return target._data if isinstance(target, Tensor) else xp.asarray(target)
 
 
 def _classes(name, fn, x, target, weight, ignore_index, reduction):
     """fn(x, t, mask, w) -> (per-sample loss, its weights) reduced as PyTorch: 'mean' divides by the sum of
     the not-ignored targets' weights; an unbatched (C,) input with a 0-d target is a batch of one."""
-    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
+    t = _data(target)
     unbatched = x.ndim == 1
     if unbatched:
         x, t = x.reshape(1, -1), t.reshape(1, *t.shape)
@@ -181,6 +199,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     t = target if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind == "f" and tuple(t.shape) == x.shape:  # class probabilities
         return _cross_entropy_probs(x, as_tensor(t), weight, ignore_index, reduction, float(label_smoothing))
+    if reduction != "none" and x.ndim >= 2:  # the loss and its reduction as one node
+        t, mask, w = _class_target("cross_entropy", x, _data(target), weight, ignore_index)
+        op = CrossEntropy(t, mask, w, float(label_smoothing))
+        total = 1.0 if reduction == "sum" else float(op.wt.sum())
+        if total:  # (else every target is ignored: the NaN loss below)
+            op.total = xp.asarray(total, x.dtype)
+            return op(x)
     fn = _fused_cross_entropy(float(label_smoothing))
     return _classes("cross_entropy", fn, x, target, weight, ignore_index, reduction)
 
