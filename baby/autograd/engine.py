@@ -156,13 +156,15 @@ def _add_grad(node, g):
 
 _WALK_REFS = 5  # references to a gradient only the walk holds: _propagate's, _accumulate's, _add_grad's and
 # _unshared's names and getrefcount's argument
+_COUNTS_REFS = sys.implementation.name == "cpython" and sys.version_info < (3, 14)  # (later CPythons may
+# borrow references without counting them: there a gradient is always copied)
 
 
 def _unshared(g, like):
     """Whether `g` can become a leaf's `.grad` as it is, as PyTorch's AccumulateGrad steals a gradient no one
     else holds: laid out like the leaf, writeable, referenced by the walk only, its memory its own (or an
     arena block no other array views)."""
-    if type(g) is not xp.ndarray or g.dtype != like.dtype or g.strides != like.strides \
+    if not _COUNTS_REFS or type(g) is not xp.ndarray or g.dtype != like.dtype or g.strides != like.strides \
             or not g.flags.writeable or sys.getrefcount(g) != _WALK_REFS:
         return False
     base = g.base  # (numpy points every view of an arena block at the block's one array)
