@@ -223,27 +223,24 @@ def matmul(a, b, out=None):
     the cores the pool's next work needs: a 1x1 conv, ReLU and Winograd 3x3 measured 74 ms forward and
     backward with them, 45 ms this way. An inner size of 1 (an outer product: a batch-1 Linear's weight
     gradient) is a broadcast multiply, the same products: OpenBLAS took 700 us on (256, 1) @ (1, 784)."""
-    if out is None and min(a.ndim, b.ndim) >= 2:  # (from the arena: a fresh block page-faults each step)
-        shape = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-        out = fresh(shape, xp.result_type(a, b))
-    if min(a.ndim, b.ndim) >= 2 and a.shape[-1] == 1:
-        return xp.multiply(a, b, out=out)
-    if min(a.ndim, b.ndim) >= 2 and a.shape[-2] * a.shape[-1] * b.shape[-1] <= SERIAL_MNK:
-        if max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2])) * a.shape[-2] * b.shape[-1] * \
-                a.shape[-1] * 2 < MIN_FLOPS:  # small GEMMs, few of them: OpenBLAS stays on this thread
-            return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
-    shape = (0,) if min(a.ndim, b.ndim) < 2 else (
+    if min(a.ndim, b.ndim) < 2:  # (vectors)
+        return xp.matmul(a, b, out=out)
+    shape = (a.shape[0], b.shape[1]) if a.ndim == b.ndim == 2 else (
         xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]))
+    if a.shape[-1] == 1:
+        return xp.multiply(a, b, out=fresh(shape, xp.result_type(a, b)) if out is None else out)
+    flops = 2 * math.prod(shape) * a.shape[-1]
+    if a.shape[-2] * a.shape[-1] * b.shape[-1] <= SERIAL_MNK and flops < MIN_FLOPS:
+        return xp.matmul(a, b, out=out)  # small GEMMs, few of them: OpenBLAS stays on this thread
+    out = fresh(shape, xp.result_type(a, b)) if out is None else out  # (a fresh block page-faults each step)
     if len(shape) > 2 and shape[0] == 1:  # a leading 1 (one group): split the next axis instead
-        drop = [x[0] if x.ndim == len(shape) else x for x in (a, b)]
-        r = matmul(*drop, None if out is None else out[0])
-        return r[None] if out is None else out
-    if shape[0] < 2 or 2 * math.prod(shape) * a.shape[-1] < MIN_FLOPS:  # (vectors: one call)
+        matmul(*(x[0] if x.ndim == len(shape) else x for x in (a, b)), out[0])
+        return out
+    if shape[0] < 2 or flops < MIN_FLOPS:
         with single_threaded_blas():
-            return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+            return xp.matmul(a, b, out=out)
     if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
-        return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
-    out = fresh(shape, xp.result_type(a, b)) if out is None else out
+        return xp.matmul(a, b, out=out)
     n = len(shape)  # which operands vary along the result's axis 0 (a's rows, or a batch axis):
     lead = a.ndim == n and a.shape[0] > 1, n > 2 and b.ndim == n and b.shape[0] > 1
 
