@@ -63,6 +63,36 @@ def test_batch_norm_train_then_eval(cls, tcls, shapes, kwargs):
         assert m.running_mean is None and "running_mean" not in m.state_dict()
 
 
+@pytest.mark.parametrize("shape, nhwc, training", [
+    ((16, 32, 16, 16), False, True),  # 512 KiB: several pieces shared between the threads
+    ((16, 32, 16, 16), False, False),
+    ((16, 32, 16, 16), True, True),   # NCHW seen over NHWC memory: the passes run in memory order
+    ((16, 32, 16, 16), True, False),
+    ((3, 8, 50), False, True),        # one piece
+    ((3, 8, 50), False, False),
+    ((0, 3, 4, 4), False, False),     # an empty batch (running statistics)
+])
+def test_batch_norm_in_pieces_and_layouts_as_pytorch(shape, nhwc, training):
+    """Values and all gradients against PyTorch, whichever the pieces and the memory layout."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    gy = rng.standard_normal(shape).astype(np.float32)
+    C = shape[1]
+    w, b = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    stats = (rng.standard_normal(C).astype(np.float32), rng.random(C).astype(np.float32) + 0.5)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.batch_norm(tx, *map(torch.tensor, stats), tw, tb, training=training)
+    ty.backward(torch.tensor(gy))
+    bx = baby.tensor(np.ascontiguousarray(np.moveaxis(x, 1, -1))).permute(0, -1, *range(1, len(shape) - 1)) \
+        if nhwc else baby.tensor(x)
+    bx = bx.detach().requires_grad_()
+    bw, bb = baby.tensor(w, requires_grad=True), baby.tensor(b, requires_grad=True)
+    by = F.batch_norm(bx, *map(baby.tensor, stats), bw, bb, training=training)
+    by.backward(baby.tensor(gy))
+    for got, want in ((by, ty), (bx.grad, tx.grad), (bw.grad, tw.grad), (bb.grad, tb.grad)):
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_batch_norm_keeps_float32_and_state_names():
     m = nn.BatchNorm2d(4)
     y = m(baby.randn(2, 4, 3, 3))

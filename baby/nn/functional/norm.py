@@ -103,13 +103,15 @@ class BatchNorm(Function):
             xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
             return _channel_sum(gm[r], c=c), _channel_sum(gm[r], xc, c)
 
-        parts = _pieces(sums, gm)
-        gb, gw = sum(p[0] for p in parts), sum(p[1] for p in parts) * self.invstd  # (C,), (C,)
+        parts, zero = _pieces(sums, gm), xp.zeros(C, gy.dtype)  # (no pieces: an empty batch)
+        gb = sum((p[0] for p in parts), zero)  # (C,)
+        gw = sum((p[1] for p in parts), zero) * self.invstd  # (C,)
         a = w._data * self.invstd  # (C,)
         gx = None
         if x.requires_grad:
             gx = fresh_like(gm)  # laid out as xm
-            k, shift = (a * self.invstd * gw / M).reshape(shape), (a * gb / M).reshape(shape)
+            k, shift = ((a * self.invstd * gw / M).reshape(shape), (a * gb / M).reshape(shape)) \
+                if self.training else (None, None)
             a = a.reshape(shape)
 
             def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy
