@@ -57,6 +57,25 @@ def test_elementwise_matches_torch(name, fn, tfn, kw, dtype):
         check(lambda t: fn(t, **kw), lambda t: tfn(t, **kw), [x], **TOL[dtype])
 
 
+@pytest.mark.parametrize("nhwc", [False, True])
+def test_relu_in_pieces_as_pytorch(nhwc):
+    """ReLU over 2 * parallel.BLOCK elements or more runs in pieces over the thread pool: values and gradients
+    as PyTorch's, NaN, -0.0 and both memory layouts included."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
+    x.reshape(-1)[::97], x.reshape(-1)[5::89] = np.nan, -0.0
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(gy))
+    nhwc_x = baby.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)  # NCHW view
+    bx = (nhwc_x if nhwc else baby.tensor(x)).detach().requires_grad_()
+    y = baby.relu(bx)
+    y.backward(baby.tensor(gy))
+    np.testing.assert_array_equal(y.numpy(), torch.relu(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(torch.relu(torch.tensor(x)).numpy()))
+    np.testing.assert_array_equal(bx.grad.numpy(), tx.grad.numpy())
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_inputs_give_finite_gradients(dtype):
     x = baby.tensor(np.array([-1e4, -100, 100, 1e4], dtype), requires_grad=True)

@@ -72,6 +72,18 @@ def test_matches_torch(name, kwargs):
         np.testing.assert_allclose(p.numpy(), t.detach().numpy(), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kwargs", [c for n, c in CASES if n == "SGD"])
+def test_sgd_on_a_large_parameter_matches_torch(kwargs):
+    """A parameter of 2 * parallel.BLOCK elements or more is updated in pieces over the thread pool."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((600, 601)).astype(np.float32)
+    ours, theirs = baby.Tensor(a.copy(), requires_grad=True), torch.tensor(a, requires_grad=True)
+    grads = [[rng.standard_normal(a.shape).astype(np.float32)] for _ in range(3)]
+    _ours(optim.SGD([ours], **kwargs), [ours], grads)
+    _theirs(torch.optim.SGD([theirs], **kwargs), [theirs], grads)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), atol=1e-6, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
 def test_param_groups_and_skipped_grads(name):
     ours, theirs = _params()
