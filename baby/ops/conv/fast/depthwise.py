@@ -54,6 +54,12 @@ def _padded(x, c0, c1, pads, Sp):
     return xq
 
 
+def _workspace(shape, dtype):
+    """The gathered rows' workspace: NumPy's own memory, not an arena block (the strided gather into it
+    measured faster: a 64-channel 32x32 forward at batch 64, 18.3 -> 16.2 ms)."""
+    return xp.empty(shape, dtype)
+
+
 def _rows(xq, O, k, stride, dilation, nt, Tw, Tin):
     """The strided view (c, N, *O[:-1], nt, *k[:-1], Tin) of xq (c, N, *Sp): each output row and tile's
     input rows under the kernel (writeable: the input gradient adds into it)."""
@@ -103,7 +109,8 @@ def forward(x, w, g, kept=None):
     yv = xp.moveaxis(y.reshape(N, *O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
 
     def run(c0, c1):
-        cols = fresh((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
+        cols = _workspace((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin),
+                          x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin)  # (c, m, K, Tw)
         out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
@@ -200,7 +207,8 @@ def weight_grad(x, gy, g, kept=None):
     band = (slice(None),) * 3 + _bands(k, stride, dilation, Tw)
 
     def run(c0, c1):
-        cols = fresh((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin), x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
+        cols = _workspace((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin),
+                          x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
         cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
         gt = _gy_tiles(gy, c0, c1, C, nt, Tw)  # (c, m, M, Tw)
         gT = matmul(cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2), gt)  # (c, m, K1*Tin, Tw)
