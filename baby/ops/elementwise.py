@@ -199,38 +199,19 @@ class Abs(Function):
         return (gy * (xp.nan_to_num(s, copy=False) if s.dtype.kind == "f" else s),)
 
 
-_zeros = {}  # dtype -> a read-only array of BLOCK zeros
-
-
-def _zeros_like(a):
-    """Zeros to take the maximum with: a view of a shared read-only array for a flat piece (NumPy's maximum
-    is SIMD against an array, not a scalar: 301k float32 43 us vs 115 us), else the scalar 0."""
-    if a.ndim != 1 or a.size > parallel.BLOCK:
-        return 0
-    z = _zeros.get(a.dtype)
-    if z is None:
-        z = _zeros[a.dtype] = xp.zeros(parallel.BLOCK, a.dtype)
-        z.flags.writeable = False
-    return z[:a.size]
-
-
 class ReLU(Function):
-    """max(a, 0), in cache-sized pieces over the thread pool (it follows every conv)."""
+    """max(a, 0) split by rows over the thread pool (one pass: 4M float32 0.90 ms, 1.18 in cache-sized
+    pieces); its backward's comparison and product in pieces (it follows every conv)."""
 
     def forward(self, a):
         y = fresh_like(a)
-        parallel.blocked(_relu, a, y)
+        parallel.split(lambda r: xp.maximum(0, a[r], out=y[r]), a)  # (0 first: relu(-0.0) is -0.0, as torch)
         return y
 
     def backward(self, gy, node):
         gx = fresh_like(gy, node._data.dtype)
         parallel.blocked(_relu_grad, gy, node._data, gx)
         return (gx,)
-
-
-def _relu(a, y):
-    """y = max(0, a) (0 first: relu(-0.0) is -0.0, as torch)."""
-    xp.maximum(_zeros_like(a), a, out=y)
 
 
 def _relu_grad(gy, y, gx):
