@@ -42,17 +42,22 @@ def fresh(shape, dtype, zero=False):
     return owner.reshape(shape)
 
 
+def memory_order(a, first=None):
+    """a's axes, the outermost in memory first (axis `first` put first whatever its stride)."""
+    rest = sorted((i for i in range(a.ndim) if i != first), key=lambda i: -a.strides[i])
+    return rest if first is None else [first, *rest]
+
+
 def fresh_like(a, dtype=None):
     """xp.empty_like(a, dtype), from `fresh` when `a` is contiguous in some order of its axes (an NCHW view
     of NHWC memory, say); its layout kept either way."""
     dtype = a.dtype if dtype is None else dtype
     if a.flags.c_contiguous:
         return fresh(a.shape, dtype)
-    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])  # a's axes, outermost in memory first
+    order = memory_order(a)
     if not a.transpose(order).flags.c_contiguous:
         return xp.empty_like(a, dtype=dtype)
-    back = sorted(range(a.ndim), key=order.__getitem__)  # the inverse permutation
-    return fresh([a.shape[i] for i in order], dtype).transpose(back)  # a's shape, a's layout
+    return fresh([a.shape[i] for i in order], dtype).transpose(xp.argsort(order))  # a's shape, a's layout
 
 
 def _keep(block):

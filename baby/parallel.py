@@ -16,7 +16,7 @@ import threading
 
 from threadpoolctl import ThreadpoolController
 
-from .arena import fresh
+from .arena import fresh, memory_order
 from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
@@ -132,7 +132,7 @@ def blocked(fn, *arrays):
     a0 = arrays[0]
     if a0.size < 2 * BLOCK:
         return fn(*arrays)
-    order = sorted(range(a0.ndim), key=lambda i: -a0.strides[i])  # a0's axes, outermost in memory first
+    order = memory_order(a0)
     flat = [a.transpose(order).reshape(-1) for a in arrays if a.shape == a0.shape and
             a.transpose(order).flags.c_contiguous]  # (size,) views in memory order
     if len(flat) < len(arrays):

@@ -2,7 +2,7 @@
 
 import threading
 
-from ...arena import fresh_like
+from ...arena import fresh_like, memory_order
 from ...backend import xp
 from ...parallel import each
 from ...tensor import Function, Tensor
@@ -21,7 +21,7 @@ def _in_memory_order(a):
     """(order, m, c): a's axes outermost-first in memory (axis 0 kept first), a transposed to that order
     (C-contiguous: a contiguous copy in a's own order where a's memory is in no order of its axes), and where
     axis 1 went."""
-    order = [0] + sorted(range(1, a.ndim), key=lambda i: -a.strides[i])  # a's axes as laid out in memory
+    order = memory_order(a, first=0)
     m = a.transpose(order)
     if not m.flags.c_contiguous:
         order, m = list(range(a.ndim)), xp.ascontiguousarray(a)
