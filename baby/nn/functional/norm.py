@@ -36,6 +36,16 @@ def _pieces(fn, a):
     return each(fn, pieces)
 
 
+def _image(v, xm, c):
+    """The per-channel values v (C,) laid out as one image of xm, materialized: ops on a piece against it
+    are same-shape, which NumPy runs about twice as fast as against a (1, C, 1, 1) broadcast."""
+    shape = [1] * xm.ndim
+    shape[c] = v.size  # v broadcast against xm
+    out = xp.empty((1, *xm.shape[1:]), v.dtype)  # (1, *image)
+    out[...] = v.reshape(shape)
+    return out
+
+
 def _temp(a):
     """This thread's scratch array shaped like the contiguous `a` (valid until the thread's next call)."""
     temp = getattr(_local, "temp", None)
@@ -62,11 +72,9 @@ class BatchNorm(Function):
     def forward(self, x, w, b):
         C, M = x.shape[1], x.size // x.shape[1]
         order, xm, c = _in_memory_order(x)  # xm: x in memory order, channels on its axis c
-        shape = [1] * x.ndim
-        shape[c] = C  # per-channel values broadcast against xm
         if self.training:
             self.mean = sum(_pieces(lambda r: _channel_sum(xm[r], c=c), xm)) / M  # (C,)
-            mean = self.mean.reshape(shape)
+            mean = _image(self.mean, xm, c)
 
             def squares(r):
                 t = xp.subtract(xm[r], mean, out=_temp(xm[r]))
@@ -75,8 +83,8 @@ class BatchNorm(Function):
             self.var = sum(_pieces(squares, xm)) / M  # (C,), biased
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
         a = w * self.invstd  # (C,)
-        shift = (b if self.training else b - self.mean * a).reshape(shape)
-        mean, a = self.mean.reshape(shape), a.reshape(shape)
+        shift = _image(b if self.training else b - self.mean * a, xm, c)
+        a = _image(a, xm, c)
         y = fresh_like(xm)  # laid out as xm
 
         def normalize(r):  # training: (x - mean) * a + b, so a near-zero output keeps PyTorch's sign for ReLU
@@ -95,9 +103,7 @@ class BatchNorm(Function):
         C, M = x.shape[1], x.numel() // x.shape[1]
         order, xm, c = _in_memory_order(x._data)  # as in the forward
         gm = xp.ascontiguousarray(gy.transpose(order))  # laid out as xm (a view where gy already is)
-        shape = [1] * x.ndim
-        shape[c] = C  # per-channel values broadcast against xm
-        mean = self.mean.reshape(shape)
+        mean = _image(self.mean, xm, c)
 
         def sums(r):
             xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
@@ -110,9 +116,9 @@ class BatchNorm(Function):
         gx = None
         if x.requires_grad:
             gx = fresh_like(gm)  # laid out as xm
-            k, shift = ((a * self.invstd * gw / M).reshape(shape), (a * gb / M).reshape(shape)) \
+            k, shift = (_image(a * self.invstd * gw / M, xm, c), _image(a * gb / M, xm, c)) \
                 if self.training else (None, None)
-            a = a.reshape(shape)
+            a = _image(a, xm, c)
 
             def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy
                 xp.multiply(gm[r], a, out=gx[r])
