@@ -8,6 +8,7 @@ from ...parallel import each
 from ...tensor import Function, Tensor
 
 PIECE_BYTES = 1 << 18  # a piece of a pass: x's, gy's, gx's piece and a temporary stay in a core's cache
+MATERIALIZE = 4  # images from which the per-channel values are laid out as a whole image (`_image`)
 _local = threading.local()  # .temp: this thread's scratch for a piece's x - mean
 
 
@@ -37,10 +38,13 @@ def _pieces(fn, a):
 
 
 def _image(v, xm, c):
-    """The per-channel values v (C,) laid out as one image of xm, materialized: ops on a piece against it
-    are same-shape, which NumPy runs about twice as fast as against a (1, C, 1, 1) broadcast."""
+    """The per-channel values v (C,) broadcast against xm; for MATERIALIZE images or more, laid out as one
+    image of xm in memory: ops on a piece against it are same-shape, which NumPy runs about twice as fast as
+    against a (1, C, 1, 1) broadcast (fewer images do not repay the copy)."""
     shape = [1] * xm.ndim
     shape[c] = v.size  # v broadcast against xm
+    if xm.shape[0] < MATERIALIZE:
+        return v.reshape(shape)
     out = xp.empty((1, *xm.shape[1:]), v.dtype)  # (1, *image)
     out[...] = v.reshape(shape)
     return out
