@@ -62,7 +62,8 @@ class BatchNorm(Function):
     """(x - mean) / sqrt(var + eps) * w + b per channel of x (N, C, *d); batch statistics unless given.
 
     Training (no statistics given): mean and biased var over every axis but 1, kept on the op as `mean`,
-    `var` (C,) for the running update. With a = w / std, y = (x - mean) * a + b; given statistics,
+    `var` (C,) for the running update, from one read of x (each piece's sum and squares about its own mean,
+    combined). With a = w / std, y = (x - mean) * a + b; given statistics,
     y = x * a + (b - mean * a).
     With M = N * prod(d) and xc = x - mean: gb = sum(gy), gw = sum(gy * xc) / std, gx = a * gy - a * gw /
     (std * M) * xc - a * gb / M; with given statistics gx = a * gy. Every pass runs over pieces of the images
@@ -77,14 +78,20 @@ class BatchNorm(Function):
         C, M = x.shape[1], x.size // x.shape[1]
         order, xm, c = _in_memory_order(x)  # xm: x in memory order, channels on its axis c
         if self.training:
-            self.mean = sum(_pieces(lambda r: _channel_sum(xm[r], c=c), xm)) / M  # (C,)
+            shape = [1] * x.ndim
+            shape[c] = C  # per-channel values broadcast against xm
+
+            def moments(r):  # x read once: a piece's sum, then its squares about its own mean, in cache
+                p, n = xm[r], xm[r].size // C
+                s = _channel_sum(p, c=c)
+                t = xp.subtract(p, (s / n).reshape(shape), out=_temp(p))
+                return s, _channel_sum(t, t, c), n
+
+            parts = _pieces(moments, xm)
+            self.mean = sum(s for s, _, _ in parts) / M  # (C,)
+            # biased var (C,): the pieces' squares combined by Chan, Golub and LeVeque's pairwise update
+            self.var = sum(q + n * (s / n - self.mean) ** 2 for s, q, n in parts) / M
             mean = _image(self.mean, xm, c)
-
-            def squares(r):
-                t = xp.subtract(xm[r], mean, out=_temp(xm[r]))
-                return _channel_sum(t, t, c)
-
-            self.var = sum(_pieces(squares, xm)) / M  # (C,), biased
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
         a = w * self.invstd  # (C,)
         shift = _image(b if self.training else b - self.mean * a, xm, c)
