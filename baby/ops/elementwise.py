@@ -209,7 +209,7 @@ class ReLU(Function):
         return y
 
     def backward(self, gy, node):
-        gx = fresh_like(node._data)  # laid out as the input it is the gradient of, so its op reads it in order
+        gx = fresh_like(node._data)  # laid out as x (as y is): the op that made x reads it in order
         parallel.blocked(_relu_grad, gy, node._data, gx)
         return (gx,)
 

@@ -14,8 +14,8 @@ justified by `benchmarks/conv.py`:
                                  Winograd conv too (fewer outputs: its filter transforms cost more than
                                  the GEMM work they save: ResNet-9's 512-channel 4x4 layer at batch 1);
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
-- one input channel per group -> 'depthwise': per channel, rows of windows times the kernel as a banded
-                                 matrix (a batch of small GEMMs), no loop over groups;
+- one input channel per group -> 'depthwise': per channel, whole input rows (a strided view of the
+                                 padded planes) times each kernel row as a banded matrix, no loop over groups;
 - 2-D, no groups, <= 16 channels in, out <= 2 * kw * in -> 'rows': the windows gathered along W only,
                                  one GEMM per kernel row (LeNet's 5x5s: a 5x smaller gather than im2col);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul per chunk of

@@ -1,16 +1,21 @@
-"""Depthwise convolution (one input channel per group) as per-channel GEMMs with a banded kernel matrix.
+"""Depthwise convolution (one input channel per group) as GEMMs of whole input rows with banded kernel rows.
 
-x (N, *S, C), w (*k, 1, C*m): output channel c*m + j reads input channel c. The last spatial dim is cut into
-tiles of at most `memory.DEPTHWISE_TILE` outputs. Per input channel, cols (M, K) holds every (image, output
-row, tile)'s input rows under the kernel (K = prod(k[:-1]) rows of a tile's Tin input columns), and T (m, K,
-Tw) is the kernel as a banded (Toeplitz) matrix, T[a, t*s + b*d, t] = w[a, b]: y = cols @ T is a batch of
-GEMMs, a few times the multiply-adds of the direct sum, at BLAS speed. The input gradient is gy @ T^T added
-back row by row; the weight gradient is cols^T @ gy read along T's bands (at stride 1 the padded planes, laid
-flat, stand in for cols: each kernel row reads them shifted by whole rows, a strided view, so nothing is
-gathered). Work runs on a few big chunks of channels, channel-major: the GEMMs are small, so each chunk's
-fixed costs outweigh keeping its workspace in cache (fewer, bigger chunks measured faster than cache-sized
-ones). The banded matrices' zeros meet every input of a tile: where a result is not finite these functions
-raise memory.NonFinite, and the registry redoes the call by im2col (a NaN stays where its windows read it).
+x (N, *S, C), w (*k, 1, C*m): output channel c*m + j reads input channel c. Call the last spatial dim W and
+the others (H; or D and H) the rows. Per channel, the images' rows lie flat one after another in planes
+(N, *Lp) rows of W, zero-padded along the rows only, the last row dim padded to a multiple of its stride s.
+Every output row is then a row r of the grid (N, *Lp[:-1], Lp[-1] / s), and kernel row i reads plane row
+s*r + off_i (off_i its row offset): for all r at once a strided view of the planes, no copy. Along W each
+kernel row is a banded matrix T_i (W, Wo), T_i[o*s' + b*d - pad, o] = w[i, b] (taps in the padding left
+out), so per channel
+
+    Y (grid rows, Wo) = sum_i A_i @ T_i        one batched GEMM, then a sum over the kernel rows;
+
+the grid rows past O (and the rows between strided outputs of a 3-D conv) are junk, computed and dropped.
+The input gradient adds GY @ T_i^T back into the planes at the same rows (at stride 1 with m = 1 it is the
+forward with the flipped kernel); the weight gradient reads A_i^T @ GY along T's bands, GY zero on junk
+rows. Work runs on chunks of channels over the thread pool. T's zeros meet every column of a row: where a
+result is not finite these functions raise memory.NonFinite and the registry redoes the call by im2col (a
+NaN stays where its windows read it).
 """
 
 import math
@@ -24,202 +29,218 @@ from . import memory
 from .memory import alloc, channels_first, check_finite, framed, fresh, run_chunks, zero_frame
 
 
-def _plan(O, k, stride, dilation):
-    """(nt tiles of Tw outputs, Tin input columns per tile, Sp: the padded input size the windows read)."""
-    nt = -(-O[-1] // memory.DEPTHWISE_TILE)
-    Tw = -(-O[-1] // nt)
-    Tin = (Tw - 1) * stride[-1] + (k[-1] - 1) * dilation[-1] + 1
-    Sp = [(o - 1) * s + (kk - 1) * d + 1 for o, kk, s, d in zip(O, k, stride, dilation, strict=True)]
-    Sp[-1] = (nt * Tw - 1) * stride[-1] + (k[-1] - 1) * dilation[-1] + 1
-    return nt, Tw, Tin, tuple(Sp)
+class _Rows:
+    """The planes of a depthwise conv: padded row sizes Lp, the output grid, each kernel row's offset."""
+
+    def __init__(self, S, k, stride, pads, dilation, O=None):
+        self.S, self.k, self.stride, self.pads, self.dilation = S, k, stride, pads, dilation
+        self.O = out_size(S, k, stride, pads, dilation) if O is None else tuple(O)  # gy's, in a gradient
+        Lp = [(o - 1) * s + (kk - 1) * d + 1 for o, kk, s, d in zip(self.O[:-1], k, stride, dilation,
+                                                                    strict=False)]
+        if Lp:
+            Lp[-1] = -(-Lp[-1] // stride[-2]) * stride[-2]  # a whole number of output rows per image
+        self.Lp, self.s = tuple(Lp), stride[-2] if Lp else 1
+        self.rho = [math.prod(Lp[j + 1:]) for j in range(len(Lp))]  # plane rows per step of each row dim
+        self.G = (*Lp[:-1], Lp[-1] // self.s) if Lp else ()  # one image's output grid (rows)
+        self.steps = tuple(d * r for d, r in zip(dilation, self.rho, strict=False))  # rows per kernel row
+        self.guard = sum((kk - 1) * t for kk, t in zip(k, self.steps, strict=False))  # rows junk reads past
+
+    def box(self):
+        """(rows of the planes, rows of x) per row dim that x fills: (slices, slices)."""
+        q, s = [], []
+        for (b, _), n, m in zip(self.pads, self.S, self.Lp, strict=False):
+            d0, s0 = max(b, 0), max(-b, 0)
+            i = max(min(n - s0, m - d0), 0)  # rows of x kept
+            q.append(slice(d0, d0 + i))
+            s.append(slice(s0, s0 + i))
+        return tuple(q), tuple(s)
+
+    def planes(self, x, c0, c1):
+        """Channels c0:c1 of x (N, *S, C) as flat zero-padded planes (c, rows, W)."""
+        N, W = x.shape[0], self.S[-1]
+        q, s = self.box()
+        n = N * math.prod(self.Lp)  # the images' rows; `guard` zero rows follow
+        P = fresh((c1 - c0, n + self.guard, W), x.dtype)  # (c, rows, W)
+        P[:, n:] = 0
+        Pv = zero_frame(P[:, :n].reshape(c1 - c0, N, *self.Lp, W), (*q, slice(0, W)))  # (c, N, *Lp, W)
+        Pv[(slice(None), slice(None), *q)] = xp.moveaxis(x[(slice(None), *s, slice(None), slice(c0, c1))],
+                                                         -1, 0)  # (c, N, *rows, W)
+        return P
+
+    def unplanes(self, P, gx, c0, c1):
+        """gx (N, *S, C)'s channels c0:c1 written from the planes P (c, rows, W) where x lies in them."""
+        N, W = gx.shape[0], self.S[-1]
+        q, s = self.box()
+        Pv = P[:, :N * math.prod(self.Lp)].reshape(c1 - c0, N, *self.Lp, W)  # (c, N, *Lp, W)
+        gx[(slice(None), *s, slice(None), slice(c0, c1))] = xp.moveaxis(Pv[(slice(None), slice(None), *q)],
+                                                                        0, -1)  # (N, *rows, W, c)
+
+    def rows(self, P):
+        """The strided view (c, 1, *k[:-1], R, W) of planes P (c, rows, W): kernel row i's input row of
+        each of the R = N * prod(G) output rows."""
+        c, rows, W = P.shape
+        R = (rows - self.guard) // self.s
+        sc, sr, sw = P.strides
+        return xp.lib.stride_tricks.as_strided(P, (c, 1, *self.k[:-1], R, W),
+                                               (sc, 0, *(t * sr for t in self.steps), self.s * sr, sw))
+
+    def tiles(self):
+        """[(input columns, output columns)] per tile of at most DEPTHWISE_TILE outputs along W: a tile's
+        product reads only the columns its band reaches."""
+        W, Wo, s, d, kw = self.S[-1], self.O[-1], self.stride[-1], self.dilation[-1], self.k[-1]
+        pad = self.pads[-1][0]
+        Tw = -(-Wo // max(1, -(-Wo // memory.DEPTHWISE_TILE)))  # tiles of equal width
+        out = []
+        for o0 in range(0, Wo, Tw):
+            o1 = min(o0 + Tw, Wo)
+            a = max(o0 * s - pad, 0)  # the tile's first input column, and one past its last
+            b = max(min((o1 - 1) * s + (kw - 1) * d - pad + 1, W), a)
+            out.append((slice(a, b), slice(o0, o1)))
+        return out
+
+    def outputs(self, Y, N):
+        """The outputs (..., N, *O[:-1], Wo) of Y (..., R, Wo) on the grid, a view: junk rows dropped."""
+        Yg = Y.reshape(*Y.shape[:-2], N, *self.G, Y.shape[-1])  # (..., N, *G, Wo)
+        if not self.G:
+            return Yg
+        keep = tuple(slice(0, o * s, s) for o, s in zip(self.O[:-2], self.stride, strict=False))
+        return Yg[(Ellipsis, slice(None), *keep, slice(0, self.O[-2]), slice(None))]
 
 
-def _inside(pads, S, Sp):
-    """Per spatial dim: the slice of a padded (size Sp) array that lies over x, and the slice of x (size S)
-    it holds (a negative padding crops x)."""
-    q, s = [], []
-    for (b, _), n, m in zip(pads, S, Sp, strict=True):
-        d0, s0 = max(b, 0), max(-b, 0)
-        i = max(min(n - s0, m - d0), 0)  # rows of x kept
-        q.append(slice(d0, d0 + i))
-        s.append(slice(s0, s0 + i))
-    return tuple(q), tuple(s)
+def _bands(W, Wo, s, d, kw, pad):
+    """(cols, outs, ok) (kw, Wo): T's band, input column o*s + b*d - pad of output column o for tap b, and
+    whether it lies inside x (cols clipped into [0, W))."""
+    b, o = xp.arange(kw)[:, None], xp.arange(Wo)[None, :]
+    col = o * s + b * d - pad
+    ok = (col >= 0) & (col < W)
+    return xp.clip(col, 0, W - 1), xp.broadcast_to(o, col.shape), ok
 
 
-def _padded(x, c0, c1, pads, Sp):
-    """Channels c0:c1 of x (N, *S, C), zero-padded to Sp and channel-major: (c, N, *Sp)."""
-    q, s = _inside(pads, x.shape[1:-1], Sp)
-    xq = framed((c1 - c0, x.shape[0], *Sp), x.dtype, q)  # (c, N, *Sp)
-    xq[(slice(None), slice(None), *q)] = xp.moveaxis(x[(slice(None), *s, slice(c0, c1))], -1, 0)
-    return xq
-
-
-def _workspace(shape, dtype):
-    """The gathered rows' workspace: NumPy's own memory, not an arena block (the strided gather into it
-    measured faster: a 64-channel 32x32 forward at batch 64, 18.3 -> 16.2 ms)."""
-    return xp.empty(shape, dtype)
-
-
-def _rows(xq, O, k, stride, dilation, nt, Tw, Tin):
-    """The strided view (c, N, *O[:-1], nt, *k[:-1], Tin) of xq (c, N, *Sp): each output row and tile's
-    input rows under the kernel (writeable: the input gradient adds into it)."""
-    sc, sn, *ss = xq.strides
-    shape = (*xq.shape[:2], *O[:-1], nt, *k[:-1], Tin)
-    strides = (sc, sn, *(t * s for t, s in zip(ss[:-1], stride[:-1], strict=True)), ss[-1] * Tw * stride[-1],
-               *(t * d for t, d in zip(ss[:-1], dilation[:-1], strict=True)), ss[-1])
-    return xp.lib.stride_tricks.as_strided(xq, shape, strides)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
-
-
-def _bands(k, stride, dilation, Tw):
-    """Index arrays (kw, Tw) of T's band: input column t*s + b*d of output column t for kernel column b."""
-    b, t = xp.arange(k[-1])[:, None], xp.arange(Tw)[None, :]
-    return t * stride[-1] + b * dilation[-1], xp.broadcast_to(t, (k[-1], Tw))
-
-
-def _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin):
-    """T (c, m, K, Tw) of input channels c0:c1 for w (*k, 1, C*m): the kernel rows as banded matrices."""
+def _toeplitz(w, C, p):
+    """T (C, m, *k[:-1], W, Wo) for w (*k, 1, C*m): each kernel row of each channel as a banded matrix."""
     *k, _, Cout = w.shape
-    K1, m = math.prod(k[:-1]), Cout // C
-    wc = w.reshape(K1, k[-1], C, m)[:, :, c0:c1]  # (K1, kw, c, m)
-    T = xp.zeros((c1 - c0, m, K1, Tin, Tw), w.dtype)  # (c, m, K1, Tin, Tw)
-    band = (slice(None),) * 3 + _bands(k, stride, dilation, Tw)  # T[band] is (c, m, K1, kw, Tw)
-    T[band] = wc.transpose(2, 3, 0, 1)[..., None]
-    return T.reshape(c1 - c0, m, K1 * Tin, Tw)
+    m, W, Wo = Cout // C, p.S[-1], p.O[-1]
+    wc = xp.moveaxis(w.reshape(*k, C, m), (-2, -1), (0, 1))  # (C, m, *k)
+    col, o, ok = _bands(W, Wo, p.stride[-1], p.dilation[-1], k[-1], p.pads[-1][0])
+    T = xp.zeros((C, m, *k[:-1], W, Wo), w.dtype)  # (C, m, *k[:-1], W, Wo)
+    for b in range(k[-1]):
+        T[..., col[b][ok[b]], o[b][ok[b]]] = wc[..., b, None]
+    return T
 
 
-def _gy_tiles(gy, c0, c1, C, nt, Tw):
-    """gy (N, *O, C*m)'s channels of inputs c0:c1, channel-major, the last dim zero-filled to nt * Tw:
-    (c, m, N * prod(O[:-1]) * nt, Tw)."""
-    N, *O, Cout = gy.shape
-    m = Cout // C
-    g = framed((c1 - c0, m, N, *O[:-1], nt * Tw), gy.dtype, (slice(0, O[-1]),))  # (c, m, N, *O[:-1], nt*Tw)
-    g[..., :O[-1]] = xp.moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
-    return g.reshape(c1 - c0, m, -1, Tw)
+def _summed(out, K1, into):
+    """out (c, m, *k[:-1], R, w) summed over the kernel rows into `into` (c, m, R, w)."""
+    flat = out.reshape(*out.shape[:2], K1, *out.shape[-2:])  # (c, m, K1, R, w)
+    if K1 == 1:
+        into[...] = flat[:, :, 0]
+        return
+    xp.add(flat[:, :, 0], flat[:, :, 1], out=into)
+    for i in range(2, K1):
+        into += flat[:, :, i]
 
 
 def forward(x, w, g, kept=None):
     """y (N, *O, C*m) = x (N, *S, C) convolved with w (*k, 1, C*m), one input channel per group."""
-    stride, pads, dilation = g.stride, g.pads, g.dilation
     N, *S, C = x.shape
     *k, _, Cout = w.shape
-    O = out_size(S, k, stride, pads, dilation)
-    nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
-    M, K, m = N * math.prod(O[:-1]) * nt, math.prod(k[:-1]) * Tin, Cout // C
-    y = alloc((N, *O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-    yv = xp.moveaxis(y.reshape(N, *O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
+    p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation)
+    m, K1 = Cout // C, math.prod(k[:-1])
+    y = alloc((N, *p.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
+    yv = xp.moveaxis(y.reshape(N, *p.O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
+
+    T = _toeplitz(w, C, p)  # (C, m, *k[:-1], W, Wo)
 
     def run(c0, c1):
-        cols = _workspace((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin),
-                          x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
-        cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
-        T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin)  # (c, m, K, Tw)
-        out = matmul(cols.reshape(c1 - c0, 1, M, K), T)  # (c, m, M, Tw)
-        check_finite(out)  # T's zeros times a NaN or inf: the registry redoes the conv
-        yv[c0:c1] = out.reshape(c1 - c0, m, N, *O[:-1], nt * Tw)[..., :O[-1]]
+        A = p.rows(p.planes(x, c0, c1))  # (c, 1, *k[:-1], R, W)
+        for a, o in p.tiles():
+            Y = fresh((c1 - c0, m, A.shape[-2], o.stop - o.start), x.dtype)  # (c, m, R, tile)
+            _summed(matmul(A[..., a], T[c0:c1, ..., a, o]), K1, Y)  # summed over the kernel rows
+            check_finite(Y)  # T's zeros times a NaN or inf: the registry redoes the conv
+            yv[c0:c1, ..., o] = p.outputs(Y, N)  # (c, m, N, *O[:-1], tile)
 
-    run_chunks(run, C, (M * K + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
+    R = N * math.prod(p.G)
+    run_chunks(run, C, (N * math.prod(p.Lp) * S[-1] + m * K1 * R * p.O[-1]) * x.itemsize,
+               memory.DEPTHWISE_CHUNK)
     return y
+
+
+def _gy_grid(gy, c0, c1, C, p):
+    """gy (N, *O, C*m)'s channels of inputs c0:c1 on the output grid, zero on junk rows: (c, m, R, Wo)."""
+    N, *O, Cout = gy.shape
+    m = Cout // C
+    strided = any(s > 1 for s in p.stride[:-2])
+    shape = (c1 - c0, m, N, *p.G, O[-1])  # (c, m, N, *G, Wo)
+    G = fresh(shape, gy.dtype, zero=True) if strided else framed(shape, gy.dtype, (
+        *(slice(0, o) for o in O[:-1]), slice(0, O[-1])))
+    G = G.reshape(c1 - c0, m, -1, O[-1])  # (c, m, R, Wo)
+    p.outputs(G, N)[...] = xp.moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
+    return G
 
 
 def input_grad(gy, w, g):
     """gx (N, *S, C) given gy (N, *O, C*m): with stride 1 and m = 1 the depthwise conv of gy with the
-    flipped kernel; else gy @ T^T per channel, each kernel row's part added back at its place."""
+    flipped kernel; else gy @ T_i^T per kernel row, added back into the planes at its rows."""
     S, stride, pads, dilation, C = g.S, g.stride, g.pads, g.dilation, g.groups
     N, *O, Cout = gy.shape
     k = w.shape[:-2]
-    K1, m = math.prod(k[:-1]), Cout // C
+    m, K1 = Cout // C, math.prod(k[:-1])
     if m == 1 and all(s == 1 for s in stride):
         back = tuple((d * (kk - 1) - b, n + b - o)
                      for kk, d, (b, _), n, o in zip(k, dilation, pads, S, O, strict=True))
         wf = w[(slice(None, None, -1),) * len(k)]  # (*k, 1, C) reversed along k
         return forward(gy, wf, replace(g, pads=back))  # (N, *S, C)
-    nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
-    ng = -(-Tin // (Tw * stride[-1]))  # tiles g, g + ng, ... never overlap in x
-    q, s = _inside(pads, S, Sp)
-    gx = zero_frame(alloc((N, *S, C), channels_first(gy), gy.dtype), (*s, slice(0, C)))  # (N, *S, C)
+    p = _Rows(tuple(S), tuple(k), stride, pads, dilation, O)
+    q, s = p.box()
+    gx = zero_frame(alloc((N, *S, C), channels_first(gy), gy.dtype), (*s, slice(0, S[-1]), slice(0, C)))
+
+    T = _toeplitz(w, C, p)  # (C, m, *k[:-1], W, Wo)
 
     def run(c0, c1):
-        T = _toeplitz(w, c0, c1, C, stride, dilation, Tw, Tin).reshape(c1 - c0, m, K1, Tin, Tw)
-        gt = _gy_tiles(gy, c0, c1, C, nt, Tw)[:, :, None]  # (c, m, 1, M, Tw)
-        gc = matmul(gt, T.transpose(0, 1, 2, 4, 3))  # (c, m, K1, M, Tin): each kernel row's part
-        gc = gc[:, 0] if m == 1 else gc.sum(axis=1)  # (c, K1, M, Tin)
-        gc = gc.reshape(c1 - c0, K1, N, *O[:-1], nt, Tin)  # (c, K1, N, *O[:-1], nt, Tin)
-        gq = fresh((c1 - c0, N, *Sp), gy.dtype, zero=True)  # (c, N, *Sp)
-        rows = _rows(gq, O, k, stride, dilation, nt, Tw, Tin)  # (c, N, *O[:-1], nt, *k[:-1], Tin) view
-        lead = (slice(None),) * (1 + len(O))
-        for g in range(min(ng, nt)):
-            for i, a in enumerate(xp.ndindex(*k[:-1])):
-                rows[(*lead, slice(g, None, ng), *a)] += gc[(slice(None), i, *lead[1:], slice(g, None, ng))]
-        check_finite(gq)
-        gx[(slice(None), *s, slice(c0, c1))] = xp.moveaxis(gq[(slice(None), slice(None), *q)], 0, -1)
+        G = _gy_grid(gy, c0, c1, C, p)  # (c, m, R, Wo)
+        G = G.reshape(c1 - c0, m, *(1,) * len(k[:-1]), *G.shape[-2:])  # (c, m, *1s, R, Wo)
+        P = fresh((c1 - c0, N * math.prod(p.Lp) + p.guard, S[-1]), gy.dtype, zero=True)  # (c, rows, W)
+        A = p.rows(P)[:, 0]  # (c, *k[:-1], R, W) writeable view
+        for a, o in p.tiles():
+            parts = matmul(G[..., o], xp.swapaxes(T[c0:c1, ..., a, o], -1, -2))  # (c, m, *k[:-1], R, cols)
+            parts = parts[:, 0] if m == 1 else parts.sum(axis=1)  # (c, *k[:-1], R, cols)
+            for i in xp.ndindex(*k[:-1]):
+                A[(slice(None), *i, Ellipsis, a)] += parts[(slice(None), *i)]
+        check_finite(P)
+        p.unplanes(P, gx, c0, c1)
 
-    M = N * math.prod(O[:-1]) * nt
-    run_chunks(run, C, (m * M * (Tw + K1 * Tin) + N * math.prod(Sp)) * gy.itemsize, memory.DEPTHWISE_CHUNK)
+    R = N * math.prod(p.G)
+    run_chunks(run, C, (m * R * O[-1] + m * K1 * R * S[-1] + N * math.prod(p.Lp) * S[-1]) * gy.itemsize,
+               memory.DEPTHWISE_CHUNK)
     return gx
 
 
-def _shifted_weight_grad(x, gy, k, pads, dilation):
-    """gw (C, m, K1, kw) at stride 1 without gathering cols: per channel, the padded planes lie flat as R
-    rows of width Sp[-1] (junk rows between planes meet zero rows of gy), so each kernel row reads the same
-    rows shifted by its offset, a strided view: P = rows^T @ gy per tile of Tw outputs, read along bands."""
-    N, *S, C = x.shape
-    *O, Cout = gy.shape[1:]
-    stride = (1,) * len(k)
-    nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
-    R, m, K1, e = N * math.prod(Sp[:-1]), Cout // C, math.prod(k[:-1]), len(k) - 1
-    step = [d * math.prod(Sp[i + 1:-1]) for i, d in enumerate(dilation[:-1])]  # rows a kernel row steps
-    Rv = max(R - sum((kk - 1) * t for kk, t in zip(k[:-1], step, strict=True)), 0)  # rows every shift keeps
-    gw = fresh((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
-    band = (slice(None),) * 4 + _bands(k, stride, dilation, Tw)
-
-    def run(c0, c1):
-        xq = _padded(x, c0, c1, pads, Sp)  # (c, N, *Sp)
-        it, row = xq.itemsize, Sp[-1] * xq.itemsize
-        shape = (c1 - c0, 1, *k[:-1], nt, Tin, Rv)
-        strides = (xq.strides[0], 0, *(t * row for t in step), Tw * it, it, row)
-        xr = xp.lib.stride_tricks.as_strided(xq, shape, strides)  # (c, 1, *k[:-1], nt, Tin, Rv): rows shifted
-        g = framed((c1 - c0, m, N, *Sp[:-1], nt * Tw), gy.dtype,
-                   tuple(slice(0, o) for o in O))  # (c, m, N, *Sp[:-1], nt*Tw)
-        g[(slice(None),) * 3 + tuple(slice(0, o) for o in O)] = xp.moveaxis(
-            gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
-        g = g.reshape(c1 - c0, m, *(1,) * e, R, nt, Tw)[..., :Rv, :, :]  # (c, m, *1s, Rv, nt, Tw)
-        P = matmul(xr, xp.moveaxis(g, -2, -3))  # (c, m, *k[:-1], nt, Tin, Tw)
-        gw[c0:c1] = P.reshape(c1 - c0, m, K1, nt, Tin, Tw)[band].sum(axis=(-3, -1))  # (c, m, K1, kw)
-
-    run_chunks(run, C, (K1 * m * nt * Tin * Tw + N * math.prod(Sp) + m * R * nt * Tw) * x.itemsize,
-               memory.DEPTHWISE_CHUNK)
-    return gw
-
-
 def weight_grad(x, gy, g, kept=None):
-    """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): at stride 1 from shifted rows, else
-    cols^T @ gy per channel read along the bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
-    k, stride, pads, dilation = g.k, g.stride, g.pads, g.dilation
+    """gw (*k, 1, C*m) given x (N, *S, C) and gy (N, *O, C*m): A_i^T @ GY per kernel row, read along T's
+    bands; laid out in memory as PyTorch's (C*m, 1, *k)."""
+    k = g.k
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
-    if all(s == 1 for s in stride):
-        gw = _shifted_weight_grad(x, gy, k, pads, dilation)
-        check_finite(gw)
-        return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
-    nt, Tw, Tin, Sp = _plan(O, k, stride, dilation)
-    M, K1, m = N * math.prod(O[:-1]) * nt, math.prod(k[:-1]), Cout // C
-    gw = fresh((C, m, K1, k[-1]), x.dtype)  # (C, m, K1, kw): PyTorch's (Cout, 1, *k)
-    band = (slice(None),) * 3 + _bands(k, stride, dilation, Tw)
+    p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation, O)
+    m, K1 = Cout // C, math.prod(k[:-1])
+    col, o, ok = _bands(S[-1], O[-1], g.stride[-1], g.dilation[-1], k[-1], g.pads[-1][0])
+    gw = fresh((C, m, *k), x.dtype)  # (C, m, *k): PyTorch's (Cout, 1, *k)
 
     def run(c0, c1):
-        cols = _workspace((c1 - c0, N, *O[:-1], nt, *k[:-1], Tin),
-                          x.dtype)  # (c, N, *O[:-1], nt, *k[:-1], Tin)
-        cols[...] = _rows(_padded(x, c0, c1, pads, Sp), O, k, stride, dilation, nt, Tw, Tin)
-        gt = _gy_tiles(gy, c0, c1, C, nt, Tw)  # (c, m, M, Tw)
-        gT = matmul(cols.reshape(c1 - c0, 1, M, K1 * Tin).transpose(0, 1, 3, 2), gt)  # (c, m, K1*Tin, Tw)
-        gw[c0:c1] = gT.reshape(c1 - c0, m, K1, Tin, Tw)[band].sum(axis=-1)  # (c, m, K1, kw)
+        A = p.rows(p.planes(x, c0, c1))  # (c, 1, *k[:-1], R, W)
+        G = _gy_grid(gy, c0, c1, C, p)  # (c, m, R, Wo)
+        G = G.reshape(c1 - c0, m, *(1,) * len(k[:-1]), *G.shape[-2:])  # (c, m, *1s, R, Wo)
+        gw[c0:c1] = 0
+        for a, t in p.tiles():
+            Pm = matmul(xp.swapaxes(A[..., a], -1, -2), G[..., t])  # (c, m, *k[:-1], cols, tile)
+            cols = xp.clip(col[:, t] - a.start, 0, max(a.stop - a.start - 1, 0))  # (kw, tile) in the tile
+            gw[c0:c1] += (Pm[..., cols, o[:, t] - t.start] * ok[:, t]).sum(axis=-1)  # read along the bands
 
-    run_chunks(run, C, (M * K1 * Tin + m * M * Tw) * x.itemsize, memory.DEPTHWISE_CHUNK)
+    R = N * math.prod(p.G)
+    run_chunks(run, C, (N * math.prod(p.Lp) * S[-1] + m * R * O[-1] + m * K1 * S[-1] * O[-1]) * x.itemsize,
+               memory.DEPTHWISE_CHUNK)
     check_finite(gw)
     return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
 
 
-
 register(Algorithm("depthwise", lambda g: g.cin == g.groups > 1, forward, input_grad, weight_grad,
                    mixes=True))
-
