@@ -19,6 +19,7 @@ import torch
 from common import keep_freed_memory, timed
 
 import baby
+from baby import arena
 from baby.nn import functional as F
 from baby.ops.conv import registry
 from baby.ops.conv.fast import memory
@@ -55,13 +56,19 @@ def torch_run(x, w, s, p, g, backward):
 
 
 def peak_mib(fn, *args):
-    """Peak bytes allocated (tracemalloc) during one call, in MiB, the buffers a forward keeps for the
-    backward included (their cache emptied first)."""
+    """Peak bytes of live arrays (tracemalloc) during one call, in MiB, the buffers a forward keeps for the
+    backward included (their cache emptied first). The arena keeps no freed block meanwhile: otherwise every
+    block freed during the call would count as live (in a training loop the arena also holds the freed
+    blocks it hands out again, up to baby.arena.CAP, as PyTorch's caching allocators do)."""
     memory.empty_cache()
+    cap, arena.CAP = arena.CAP, 0
     tracemalloc.start()
-    fn(*args)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    try:
+        fn(*args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        arena.CAP = cap
     return peak / 2**20
 
 

@@ -31,7 +31,7 @@ from ..geometry import is_int, out_size
 # Tuning constants, all of them (the fast rooms read them here at each call)
 CHUNK_BYTES = 4 << 20  # im2col: a chunk's workspace, about what a core's cache holds while its GEMM reads it
 DEPTHWISE_TILE = 16  # depthwise: outputs per tile of the last spatial dim (its banded matrix's columns)
-DEPTHWISE_CHUNK = 16 << 20  # depthwise: target workspace of a chunk of channels (bounded by the budget)
+DEPTHWISE_CHUNK = 8 << 20  # depthwise: target workspace of a chunk of channels (bounded by the budget)
 WINOGRAD_SPLIT = 8192  # most columns of one product with a Winograd transform matrix
 WINOGRAD_CHUNK_TILES = 128  # most tiles per chunk: cache-sized, yet NumPy calls long (a GIL hand-over ~50 us)
 WINOGRAD_CHUNK_BYTES = 8 << 20  # most bytes of transformed tiles per chunk (36 * tiles * channels * 4)
