@@ -133,8 +133,13 @@ class BatchNorm(Function):
         gx = None
         if x.requires_grad:
             gx = fresh_like(gm)  # laid out as xm
-            k, shift = (_image(a * self.invstd * gw / M, xm, c), _image(a * gb / M, xm, c)) \
-                if self.training else (None, None)
+            folded = False
+            if self.training:
+                k, shift = a * self.invstd * gw / M, a * gb / M  # (C,), (C,)
+                folded = bool(xp.all(k != 0))
+                if folded:  # the shift folded into the mean: k (x - mean) + shift = k (x - (mean - shift / k))
+                    mean = _image(self.mean - shift / k, xm, c)
+                k, shift = _image(k, xm, c), _image(shift, xm, c)
             a = _image(a, xm, c)
 
             def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy
@@ -143,7 +148,8 @@ class BatchNorm(Function):
                     xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
                     xc *= k
                     gx[r] -= xc
-                    gx[r] -= shift
+                    if not folded:
+                        gx[r] -= shift
 
             _pieces(grad, gm)
             gx = gx.transpose(xp.argsort(order))  # x's shape, in x's memory order
