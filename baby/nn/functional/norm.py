@@ -137,7 +137,7 @@ class BatchNorm(Function):
             if self.training:
                 k, shift = a * self.invstd * gw / M, a * gb / M  # (C,), (C,)
                 folded = bool(xp.all(k != 0))
-                if folded:  # the shift folded into the mean: k (x - mean) + shift = k (x - (mean - shift / k))
+                if folded:  # shift folded into the mean: k (x - mean) + shift = k (x - (mean - shift / k))
                     mean = _image(self.mean - shift / k, xm, c)
                 k, shift = _image(k, xm, c), _image(shift, xm, c)
             a = _image(a, xm, c)
