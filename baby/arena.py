@@ -19,6 +19,7 @@ CAP = 1 << 30  # most bytes of freed blocks kept (a MobileNet step at batch 64 c
 _free = {}  # {bytes: [bytearray blocks of freed arrays]}
 _free_bytes = 0  # bytes in _free
 _lock = threading.RLock()  # (re-entrant: a finalizer may run in a garbage collection under it)
+_local = threading.local()  # per-thread scratch arrays, by name
 
 
 def fresh(shape, dtype, zero=False):
@@ -40,6 +41,16 @@ def fresh(shape, dtype, zero=False):
         owner.fill(0)
     weakref.finalize(owner, _keep, owner.base.obj).atexit = False
     return owner.reshape(shape)
+
+
+def scratch(name, shape, dtype):
+    """A per-thread scratch array of `shape` under `name`, reused across calls (grown when too small)."""
+    size = math.prod(shape)
+    buf = getattr(_local, name, None)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = xp.empty(max(size, 1), dtype)
+        setattr(_local, name, buf)
+    return buf[:size].reshape(shape)
 
 
 def memory_order(a, first=None):

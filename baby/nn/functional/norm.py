@@ -1,9 +1,8 @@
 """batch_norm: one fused op over channels (axis 1) with a closed-form backward, as PyTorch's batch_norm."""
 
 import math
-import threading
 
-from ...arena import fresh_like, memory_order
+from ...arena import fresh_like, memory_order, scratch
 from ...backend import xp
 from ...parallel import each
 from ...tensor import Function, Tensor
@@ -11,7 +10,6 @@ from ...tensor import Function, Tensor
 PIECE_BYTES = 1 << 18  # a piece of a pass: x's, gy's, gx's piece and a temporary stay in a core's cache
 MATERIALIZE = 4  # images from which the per-channel values are laid out in memory (`_image`)
 ROW = 4096  # channels-last: the numbers they are laid out over
-_local = threading.local()  # .temp: this thread's scratch for a piece's x - mean
 
 
 def _channel_sum(a, b=None, c=1):
@@ -58,10 +56,7 @@ def _image(v, xm, c):
 
 def _temp(a):
     """This thread's scratch array shaped like the contiguous `a` (valid until the thread's next call)."""
-    temp = getattr(_local, "temp", None)
-    if temp is None or temp.size < a.size or temp.dtype != a.dtype:
-        temp = _local.temp = xp.empty(a.size, a.dtype)
-    return temp[:a.size].reshape(a.shape)
+    return scratch("batch_norm", a.shape, a.dtype)
 
 
 class BatchNorm(Function):
@@ -139,7 +134,9 @@ class BatchNorm(Function):
                 folded = bool(xp.all(k != 0))
                 if folded:  # shift folded into the mean: k (x - mean) + shift = k (x - (mean - shift / k))
                     mean = _image(self.mean - shift / k, xm, c)
-                k, shift = _image(k, xm, c), _image(shift, xm, c)
+                else:
+                    shift = _image(shift, xm, c)
+                k = _image(k, xm, c)
             a = _image(a, xm, c)
 
             def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy

@@ -1,5 +1,5 @@
 """The fast rooms' memory: layouts, padding, window views, chunks on the thread pool, the workspace budget,
-the buffers a forward keeps for the backward, per-thread scratch, and every tuning constant.
+the buffers a forward keeps for the backward, and every tuning constant.
 
 im2col, pointwise and depthwise follow x's memory layout: an NCHW array seen through a transposed view is
 computed channels-first (its output NCHW in memory too); an NHWC array channels-last (Winograd reads any
@@ -42,7 +42,6 @@ _budget = 256 * 2**20
 _kept = 0  # bytes of kept forward workspaces in use
 _cache = []  # the memory of freed kept buffers (uint8 arrays), oldest first
 _lock = threading.RLock()  # (re-entrant: a buffer's finalizer may run inside a garbage collection here)
-_local = threading.local()  # per-thread scratch arrays
 
 
 def channels_first(x):
@@ -257,16 +256,6 @@ def empty_cache():
 def kept_bytes():
     """Bytes of kept forward workspaces in use (cached ones not counted)."""
     return _kept
-
-
-def scratch(name, shape, dtype):
-    """A per-thread scratch array of `shape` under `name`, reused across calls (grown when too small)."""
-    size = math.prod(shape)
-    buf = getattr(_local, name, None)
-    if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = xp.empty(max(size, 1), dtype)
-        setattr(_local, name, buf)
-    return buf[:size].reshape(shape)
 
 
 class NonFinite(ArithmeticError):

@@ -23,6 +23,7 @@ redoes the call by im2col, so a NaN or inf stays in the outputs whose windows re
 import functools
 
 from ....arena import fresh
+from ....arena import scratch as _buffer
 from ....backend import xp
 from ....parallel import parallel, shares, single_threaded_blas
 from ..book import im2col as book
@@ -30,7 +31,6 @@ from ..geometry import is_int
 from ..registry import Algorithm, register
 from . import im2col, memory
 from .memory import channel_blocks, tile_chunks, tile_offsets
-from .memory import scratch as _buffer
 
 as_strided = xp.lib.stride_tricks.as_strided
 
