@@ -27,6 +27,11 @@ _STYLE = dict(style="filled", shape="box", align="left", fontsize="10", ranksep=
               fontname="monospace")
 
 
+def _nhwc(op):
+    """Whether `op` takes and gives channels-last views (a conv made with nchw=True does not)."""
+    return isinstance(op, _NHWC) and not getattr(op, "nchw", False)
+
+
 def node_name(op):
     """The name PyTorch gives the graph node of `op` (e.g. 'ConvolutionBackward0')."""
     if isinstance(op, P.MaxPool):
@@ -101,7 +106,7 @@ def make_dot(var, params=None, show_attrs=False, show_saved=False, max_attr_char
         x = t._inputs[0]
         if isinstance(t._op, S.Reshape):
             return x.shape == t.shape
-        return isinstance(x._op, _NHWC) or all(isinstance(u._op, _NHWC) for u in users.get(id(t), ()))
+        return _nhwc(x._op) or all(_nhwc(u._op) for u in users.get(id(t), ()))
 
     def source(x):
         while folded(x):
@@ -110,7 +115,7 @@ def make_dot(var, params=None, show_attrs=False, show_saved=False, max_attr_char
 
     def shown(t):  # the shape to print: an NHWC op's is that of the NCHW view folded after it
         after = users.get(id(t), ())
-        nchw = isinstance(t._op, _NHWC) and len(after) == 1 and folded(after[0])
+        nchw = _nhwc(t._op) and len(after) == 1 and folded(after[0])
         return _size(after[0] if nchw else t)
 
     dot = _digraph(len(order))

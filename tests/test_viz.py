@@ -52,6 +52,14 @@ def test_make_dot_of_a_module_clusters_layers_and_uses_pytorch_names():
     assert len(edges) == 12  # 6 parameters into their ops, 5 between the 6 ops, the last into the output
 
 
+def test_make_dot_keeps_a_users_own_permute_after_a_conv():
+    x, w = baby.randn(1, 1, 4, 4), baby.randn(2, 1, 3, 3, requires_grad=True)
+    y = baby.nn.functional.conv2d(x, w).permute(0, 2, 3, 1)
+    assert y.grad_fn.name() == "PermuteBackward0" and y.grad_fn.next_functions[0][0].nchw
+    labels = set(_parse(make_dot(y))[0].values())
+    assert {"ConvolutionBackward0\n(1, 2, 2, 2)", "PermuteBackward0\n(1, 2, 2, 2)"} <= labels
+
+
 def test_make_dot_attrs_and_saved():
     x = baby.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
     y = baby.nn.functional.layer_norm(x, (2,)).relu().sum()

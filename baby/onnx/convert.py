@@ -179,15 +179,18 @@ def _pads(pads):
 
 @converts(Conv, ConvTranspose)
 def conv(g, r, r2):
-    """Conv / ConvTranspose on the NCHW transpose of the channels-last input, weights in PyTorch's layout."""
+    """Conv / ConvTranspose: an `nchw` op as it is; else on the NCHW transpose of the channels-last input,
+    the weights in PyTorch's layout."""
     x, w, *b = r.inputs
     nd, a = x.ndim - 2, r.attrs
-    W = g.transposed(w, (nd + 1, nd, *range(nd)))  # (*k, C/G, C') -> (C', C/G, *k): PyTorch's layouts
+    nchw = a.get("nchw", False)
+    W = g.value(w) if nchw else g.transposed(w, (nd + 1, nd, *range(nd)))  # (C', C/G, *k): PyTorch's layouts
     extra = {"output_padding": list(a["output_padding"])} if "output_padding" in a else {}
-    y = g.add("ConvTranspose" if extra else "Conv", [_nchw(g, x), W, *(g.value(t) for t in b)],
-              kernel_shape=list(w.shape[:nd]), strides=list(a["stride"]), pads=_pads(a["pads"]),
-              dilations=list(a["dilation"]), group=int(a["groups"]), **extra)
-    return _nhwc(g, y, nd)
+    y = g.add("ConvTranspose" if extra else "Conv", [g.value(x) if nchw else _nchw(g, x), W,
+                                                     *(g.value(t) for t in b)],
+              kernel_shape=list(w.shape[2:] if nchw else w.shape[:nd]), strides=list(a["stride"]),
+              pads=_pads(a["pads"]), dilations=list(a["dilation"]), group=int(a["groups"]), **extra)
+    return y if nchw else _nhwc(g, y, nd)
 
 
 @converts(MaxPool)

@@ -16,22 +16,43 @@ from ...tensor import Function, _wrap
 from ..higher import derivative, through
 
 
+def _channels_last(op, x, w, gy):
+    """x, w, gy of a Conv or ConvTranspose op as channels-last Tensors (permuted where the op is `nchw`)."""
+    if not op.nchw:
+        return x, w, gy
+    n = x.ndim
+    return (x.permute(0, *range(2, n), 1), w.permute(*range(2, n), 1, 0),  # (N, *S, C), (*k, C/G, C')
+            gy.permute(0, *range(2, n), 1))  # (N, *O, C')
+
+
+def _as_op_gives(op, gx, gw):
+    """gx (N, *S, C) and gw (*k, C/G, C') back in the op's layouts."""
+    if not op.nchw:
+        return gx, gw
+    n = len(op.stride) + 2
+    return (gx if gx is None else gx.permute(0, n - 1, *range(1, n - 1)),  # (N, C, *S)
+            gw if gw is None else gw.permute(n - 1, n - 2, *range(n - 2)))  # (C', C/G, *k)
+
+
 @derivative(Conv)
 def _conv(op, gy, node):
     x, w, *b = node.inputs
-    g = op.geometry(x.shape, w.shape)
-    gx = book.input_grad(gy, w, g) if x.requires_grad else None
-    gw = book.weight_grad(x, gy, g) if w.requires_grad else None
-    return (gx, gw, *(gy.sum(tuple(range(gy.ndim - 1))) if t.requires_grad else None for t in b))
+    xl, wl, gl = _channels_last(op, x, w, gy)
+    g = op.geometry(xl.shape, wl.shape)
+    gx = book.input_grad(gl, wl, g) if x.requires_grad else None
+    gw = book.weight_grad(xl, gl, g) if w.requires_grad else None
+    axes = (0, *range(2, gy.ndim)) if op.nchw else tuple(range(gy.ndim - 1))  # every axis but the channels'
+    return (*_as_op_gives(op, gx, gw), *(gy.sum(axes) if t.requires_grad else None for t in b))
 
 
 @derivative(ConvTranspose)
 def _conv_transpose(op, gy, node):
     x, w = node.inputs
-    g = op.geometry(x.shape, w.shape)  # the Conv whose input gradient this op is
-    gx = Conv(g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups)(gy, w) if x.requires_grad else None
-    gw = book.weight_grad(gy, x, g) if w.requires_grad else None
-    return gx, gw
+    xl, wl, gl = _channels_last(op, x, w, gy)
+    g = op.geometry(xl.shape, wl.shape)  # the Conv whose input gradient this op is
+    gx = Conv(g.stride, g.fit(xl.shape[1:-1]), g.dilation, g.groups)(gl, wl) if x.requires_grad else None
+    gw = book.weight_grad(gl, xl, g) if w.requires_grad else None
+    return _as_op_gives(op, gx, gw)
 
 
 @derivative(BatchNorm)

@@ -1,4 +1,4 @@
-"""PyTorch-style convolutions: NCHW tensors and PyTorch weight layouts, as transposed views into ops.conv.
+"""PyTorch-style convolutions: NCHW tensors and PyTorch weight layouts, ops.conv run with nchw=True.
 
 conv{1,2,3}d take weight (C_out, C_in/groups, *k); conv_transpose{1,2,3}d take weight
 (C_in, C_out/groups, *k). Both accept a batch (N, C, *S) or one unbatched sample (C, *S), as PyTorch does.
@@ -31,14 +31,13 @@ def _check_bias(name, bias, cout):
 
 
 def _run(fn, x, w, bias, unbatched, nd, **kwargs):
-    """fn (ops.conv or ops.conv_transpose) on NHWC views of x and w, plus bias, viewed back as NCHW."""
+    """fn (ops.conv or ops.conv_transpose) on x (N, C, *S) and PyTorch's weight as one op, plus bias."""
     x = x.reshape(1, *x.shape) if unbatched else x  # (N, C, *S)
     fused = fn is ops.conv and bias is not None and bias.dtype == x.dtype  # the conv op adds it in place
     if fused:
         kwargs["bias"] = bias
-    y = fn(ops.permute(x, 0, *range(2, nd + 2), 1), w, **kwargs)  # (N, *O, C_out)
-    y = y if bias is None or fused else y + bias  # (N, *O, C_out)
-    y = ops.permute(y, 0, nd + 1, *range(1, nd + 1))  # (N, C_out, *O) view
+    y = fn(x, w, nchw=True, **kwargs)  # (N, C_out, *O)
+    y = y if bias is None or fused else y + bias.reshape(-1, *(1,) * nd)  # (N, C_out, *O)
     return y.reshape(y.shape[1:]) if unbatched else y
 
 
@@ -46,8 +45,7 @@ def _conv(name, nd, x, weight, bias, stride, padding, dilation, groups):
     x, weight, unbatched = _inputs(name, nd, x, weight)
     check_channels(x.shape[-nd - 1], weight.shape[1], weight.shape[0], groups, name, x.shape, weight.shape)
     bias = _check_bias(name, bias, weight.shape[0])
-    w = ops.permute(weight, *range(2, nd + 2), 1, 0)  # (*k, C_in/G, C_out) view
-    return _run(ops.conv, x, w, bias, unbatched, nd, stride=stride, padding=padding, dilation=dilation,
+    return _run(ops.conv, x, weight, bias, unbatched, nd, stride=stride, padding=padding, dilation=dilation,
                 groups=groups)
 
 
@@ -55,8 +53,7 @@ def _conv_transpose(name, nd, x, weight, bias, stride, padding, output_padding, 
     x, weight, unbatched = _inputs(name, nd, x, weight)
     check_transpose_channels(x.shape[-nd - 1], weight.shape[0], groups, name, x.shape, weight.shape)
     bias = _check_bias(name, bias, weight.shape[1] * groups)
-    w = ops.permute(weight, *range(2, nd + 2), 1, 0)  # (*k, C_out/G, C_in) view
-    return _run(ops.conv_transpose, x, w, bias, unbatched, nd, stride=stride, padding=padding,
+    return _run(ops.conv_transpose, x, weight, bias, unbatched, nd, stride=stride, padding=padding,
                 output_padding=output_padding, groups=groups, dilation=dilation)
 
 

@@ -21,85 +21,132 @@ from .geometry import (
 )
 
 
+def _nhwc(a):
+    """(N, C, *S) -> (N, *S, C), a view."""
+    return a.transpose(0, *range(2, a.ndim), 1)  # (N, *S, C)
+
+
+def _nchw(a):
+    """(N, *S, C) -> (N, C, *S), a view."""
+    return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))  # (N, C, *S)
+
+
+def _kio(w):
+    """PyTorch's weight layout (C', C/G, *k) -> (*k, C/G, C'), a view."""
+    return w.transpose(*range(2, w.ndim), 1, 0)  # (*k, C/G, C')
+
+
+def _oik(w):
+    """(*k, C/G, C') -> PyTorch's weight layout (C', C/G, *k), a view."""
+    return w.transpose(w.ndim - 1, w.ndim - 2, *range(w.ndim - 2))  # (C', C/G, *k)
+
+
 class Conv(Function):
     """Convolution of x (N, *S, Cin) by w (*k, Cin/G, Cout), by the algorithm chosen for its geometry; plus
-    a bias b (Cout,) when given (added in place: one node, no second output array)."""
+    a bias b (Cout,) when given (added in place: one node, no second output array). With `nchw`, x is
+    (N, Cin, *S), w PyTorch's (Cout, Cin/G, *k) and y (N, Cout, *O): the channels-last views are taken
+    inside the op (no Permute nodes around it)."""
 
-    def __init__(self, stride, pads, dilation, groups, keep=False):
+    def __init__(self, stride, pads, dilation, groups, keep=False, nchw=False):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
-        self.keep, self.kept = keep, None  # keep: the weight gradient will be wanted
+        self.keep, self.kept, self.nchw = keep, None, nchw  # keep: the weight gradient will be wanted
 
     def geometry(self, x_shape, w_shape):
-        """The ConvGeometry of this op on an input of x_shape and a weight of w_shape."""
+        """The ConvGeometry of this op on an input of x_shape and a weight of w_shape (channels-last)."""
         return ConvGeometry.of(x_shape[1:-1], w_shape, self.stride, self.pads, self.dilation, self.groups,
                                x_shape[0])
 
     def forward(self, x, w, b=None):
+        if self.nchw:
+            x, w = _nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cin/G, Cout) views
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         self.kept = algo.keep(x, w, g) if self.keep else None
         y = algo.forward(x, w, g, self.kept)  # (N, *O, Cout)
         if b is not None:
             y += b
-        return y
+        return _nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
         x, w, *b = node.inputs
+        x, w = (_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        gy = _nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
-        gy = contiguous(gy, algo.grad_layout(gy, x._data))  # (N, *O, Cout), not a broadcast
-        gx = algo.input_grad(gy, w._data, g) if x.requires_grad else None
-        gw = algo.weight_grad(x._data, gy, g, self.kept) if w.requires_grad else None
+        gy = contiguous(gy, algo.grad_layout(gy, x))  # (N, *O, Cout), not a broadcast
+        inputs = node.inputs
+        gx = algo.input_grad(gy, w, g) if inputs[0].requires_grad else None
+        gw = algo.weight_grad(x, gy, g, self.kept) if inputs[1].requires_grad else None
+        if self.nchw:
+            gx, gw = gx if gx is None else _nchw(gx), gw if gw is None else _oik(gw)
         ix = "abcd"[:gy.ndim - 1]  # every axis but the channels'
         return (gx, gw, *(xp.einsum(f"{ix}z->z", gy) if t.requires_grad else None for t in b))
 
 
 class ConvTranspose(Function):
     """The transpose of Conv (its input gradient as a forward): x (N, *S, Cin) by Conv's weight
-    w (*k, Cout/G, Cin) gives (N, *O, Cout), O = (S - 1) * stride - P + d * (k - 1) + output_padding + 1."""
+    w (*k, Cout/G, Cin) gives (N, *O, Cout), O = (S - 1) * stride - P + d * (k - 1) + output_padding + 1.
+    With `nchw`, x is (N, Cin, *S), w PyTorch's (Cin, Cout/G, *k) and y (N, Cout, *O)."""
 
-    def __init__(self, stride, pads, dilation, groups, output_padding):
+    def __init__(self, stride, pads, dilation, groups, output_padding, nchw=False):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
-        self.output_padding = output_padding
+        self.output_padding, self.nchw = output_padding, nchw
 
     def geometry(self, x_shape, w_shape):
-        """The geometry of the Conv whose input gradient this is: over the output size O, weight w."""
+        """The geometry of the Conv whose input gradient this is: over the output size O, weight w
+        (channels-last shapes)."""
         args = self.stride, self.pads, self.dilation
         O = transpose_out_size(x_shape[1:-1], w_shape[:-2], *args, self.output_padding)
         return ConvGeometry.of(O, w_shape, *args, self.groups, x_shape[0])
 
     def forward(self, x, w):
+        if self.nchw:
+            x, w = _nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cout/G, Cin) views
         g = self.geometry(x.shape, w.shape)
-        return registry.choose(g).input_grad(x, w, g)  # (N, *O, Cout)
+        y = registry.choose(g).input_grad(x, w, g)  # (N, *O, Cout)
+        return _nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
         x, w = node.inputs
+        x, w = (_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        gy = _nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
-        gy = contiguous(gy, channels_first(x._data))  # (N, *O, Cout) in x's layout (not a broadcast)
+        gy = contiguous(gy, channels_first(x))  # (N, *O, Cout) in x's layout (not a broadcast)
         gx = None
-        if x.requires_grad:  # (N, *S, Cin): the Conv over gy, its windows fitted exactly over x
+        if node.inputs[0].requires_grad:  # (N, *S, Cin): the Conv over gy, its windows fitted exactly over x
             gc = ConvGeometry.of(g.S, w.shape, g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups, g.n)
-            gx = registry.forward(gy, w._data, gc)
-        gw = registry.choose(g).weight_grad(gy, x._data, g) if w.requires_grad else None
+            gx = registry.forward(gy, w, gc)
+        gw = registry.choose(g).weight_grad(gy, x, g) if node.inputs[1].requires_grad else None
+        if self.nchw:
+            gx, gw = gx if gx is None else _nchw(gx), gw if gw is None else _oik(gw)
         return gx, gw
 
 
-def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None):
+def _shapes(a, b, nchw):
+    """The channels-last shapes of a and b: (N, *S, C) and (*k, C/G, C')."""
+    if not nchw:
+        return tuple(a.shape), tuple(b.shape)
+    return (a.shape[0], *a.shape[2:], a.shape[1]), (*b.shape[2:], b.shape[1], b.shape[0])
+
+
+def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None, *, nchw=False):
     """Convolve a (N, *S, Cin), 1-3 spatial dims, with b (*k, Cin/groups, Cout) -> (N, *O, Cout); plus
-    `bias` (Cout,) of the same dtype when given."""
+    `bias` (Cout,) of the same dtype when given. With `nchw`: a (N, Cin, *S) and PyTorch's weight
+    b (Cout, Cin/groups, *k) -> (N, Cout, *O), as one op."""
     a, b = as_tensor(a), as_tensor(b)
     check_arrays(a, b, "conv")
-    *k, Cg, Cout = b.shape
-    check_channels(a.shape[-1], Cg, Cout, groups, "conv", a.shape, b.shape)
+    xs, ws = _shapes(a, b, nchw)  # channels-last
+    *k, Cg, Cout = ws
+    check_channels(xs[-1], Cg, Cout, groups, "conv", a.shape, b.shape)
     stride, pads, dilation = conv_args(k, stride, padding, dilation)
-    g = ConvGeometry.of(a.shape[1:-1], b.shape, stride, pads, dilation, groups, a.shape[0])
+    g = ConvGeometry.of(xs[1:-1], ws, stride, pads, dilation, groups, xs[0])
     if any(o < 1 for o in g.O):
         span = tuple(d * (kk - 1) + 1 for d, kk in zip(dilation, k, strict=True))
         raise ValueError(f"conv: the kernel {tuple(k)} with dilation {dilation} spans {span}, larger than "
-                         f"the input's spatial size {tuple(a.shape[1:-1])} padded by {pads}; input shape "
+                         f"the input's spatial size {xs[1:-1]} padded by {pads}; input shape "
                          f"{tuple(a.shape)}, "
                          f"weight shape {tuple(b.shape)}")
-    op = Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad)
+    op = Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad, nchw=nchw)
     if bias is None:
         return op(a, b)
     bias = as_tensor(bias)
@@ -116,12 +163,14 @@ def which_algorithm(x_shape, w_shape, stride=1, padding=1, dilation=1, groups=1)
                                            x_shape[0])).name
 
 
-def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed conv of a (N, *S, Cin) by conv's weight b (*k, Cout/groups, Cin) -> (N, *O, Cout)."""
+def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, nchw=False):
+    """Transposed conv of a (N, *S, Cin) by conv's weight b (*k, Cout/groups, Cin) -> (N, *O, Cout). With
+    `nchw`: a (N, Cin, *S) and PyTorch's weight b (Cin, Cout/groups, *k) -> (N, Cout, *O), as one op."""
     a, b = as_tensor(a), as_tensor(b)
     check_arrays(a, b, "conv_transpose")
-    *k, _, Cin = b.shape
-    check_transpose_channels(a.shape[-1], Cin, groups, "conv_transpose", a.shape, b.shape)
+    xs, ws = _shapes(a, b, nchw)  # channels-last
+    *k, _, Cin = ws
+    check_transpose_channels(xs[-1], Cin, groups, "conv_transpose", a.shape, b.shape)
     if padding == "same":
         raise ValueError("conv_transpose: padding='same' is not supported (give the padding explicitly)")
     stride, pads, dilation = conv_args(k, stride, padding, dilation)
@@ -129,10 +178,10 @@ def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilati
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
         raise ValueError(f"conv_transpose: output_padding={output_padding} must be smaller than the stride "
                          f"{stride} or the dilation {dilation} in every dim")
-    O = transpose_out_size(a.shape[1:-1], k, stride, pads, dilation, output_padding)
+    O = transpose_out_size(xs[1:-1], k, stride, pads, dilation, output_padding)
     if any(o < 1 for o in O):
         raise ValueError(f"conv_transpose: the output size {O} is not positive (input shape "
                          f"{tuple(a.shape)}, "
                          f"weight shape {tuple(b.shape)}, stride {stride}, padding {pads}, dilation "
                          f"{dilation})")
-    return ConvTranspose(stride, pads, dilation, groups, output_padding)(a, b)
+    return ConvTranspose(stride, pads, dilation, groups, output_padding, nchw)(a, b)
