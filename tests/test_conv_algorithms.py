@@ -233,6 +233,10 @@ def test_few_outputs_skip_winograd():
     assert registry.choose(replace(few, n=4)).name == "winograd"  # 64 outputs
     assert op.which_algorithm((1, 4, 4, 512), (3, 3, 512, 512)) == "im2col"
     assert op.which_algorithm((8, 4, 4, 512), (3, 3, 512, 512)) == "winograd"
+    # one image of 64-127 outputs: im2col's per-image GEMM beats Winograd's 4-7 row ones
+    assert op.which_algorithm((1, 8, 8, 256), (3, 3, 256, 512)) == "im2col"
+    assert op.which_algorithm((2, 8, 8, 256), (3, 3, 256, 512)) == "winograd"
+    assert op.which_algorithm((1, 16, 16, 128), (3, 3, 128, 128)) == "winograd"
 
 
 def test_conv_algorithm_context_and_setter():

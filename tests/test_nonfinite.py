@@ -119,7 +119,7 @@ BAD = {"nan": NAN, "inf": INF, "-inf": -INF}
 CONVS = {
     "winograd3": ("conv2d", (2, 16, 12, 12), (16, 16, 3, 3), {"padding": 1}, "winograd"),
     "winograd5": ("conv2d", (1, 16, 12, 12), (16, 16, 5, 5), {"padding": 2}, "winograd"),
-    "winograd3-partial-tiles": ("conv2d", (1, 16, 13, 11), (16, 16, 3, 3), {}, "winograd"),
+    "winograd3-partial-tiles": ("conv2d", (2, 16, 13, 11), (16, 16, 3, 3), {}, "winograd"),
     "depthwise": ("conv2d", (2, 8, 12, 12), (8, 1, 3, 3), {"padding": 1, "groups": 8}, "depthwise"),
     "depthwise-x2-stride2": ("conv2d", (1, 8, 12, 12), (16, 1, 3, 3),
                              {"padding": 1, "stride": 2, "groups": 8}, "depthwise"),

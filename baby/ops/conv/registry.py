@@ -13,6 +13,10 @@ justified by `benchmarks/conv.py`:
   output pixels, when known) -> 'winograd' F(4x4, 3x3) (a 5x5 kernel as four 3x3 pieces), its input gradient a
                                  Winograd conv too (fewer outputs: its filter transforms cost more than
                                  the GEMM work they save: ResNet-9's 512-channel 4x4 layer at batch 1);
+                                 not one image of 64-127 outputs either: Winograd's GEMMs would have 4-7
+                                 rows (a tile per 16 outputs), im2col's one per image 64 columns or more
+                                 (ResNet-9's 256->512 8x8 layer at batch 1: 12.2 ms forward and backward by
+                                 Winograd, 6.7 ms by im2col; its training step 109 -> 101.5 ms);
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': per channel, whole input rows (a strided view of the
                                  padded planes) times each kernel row as a banded matrix, no loop over groups;
@@ -60,7 +64,8 @@ class Algorithm:
 ALGORITHMS = {}  # name -> Algorithm, in the order they registered
 WINOGRAD_MIN_PIXELS = 64  # Winograd's filter transforms outweigh its saved GEMM work below these outputs
 AUTO = (  # 'auto': the first algorithm that fits and passes its extra test
-    ("winograd", lambda g: min(g.cin, g.cout) >= 16 and not 0 < g.n * math.prod(g.O) < WINOGRAD_MIN_PIXELS),
+    ("winograd", lambda g: min(g.cin, g.cout) >= 16 and not 0 < g.n * math.prod(g.O) < WINOGRAD_MIN_PIXELS
+     and not (g.n == 1 and math.prod(g.O) < 2 * WINOGRAD_MIN_PIXELS)),
     ("pointwise", lambda g: True),
     ("depthwise", lambda g: True),
     ("rows", lambda g: g.cin <= 16 and g.cout <= 2 * g.k[-1] * g.cin),
