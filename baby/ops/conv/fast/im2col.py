@@ -110,7 +110,7 @@ def _col2im_flat(gy, w, g):
     spill = max(off for p in taps.values() for _, off in p)
     places = {f: tap_slices(f, S, U, stride, pads, (1,) * nd) for f in taps}  # x[xs] <- phase plane[us]
     taps = {f: offs for f, offs in taps.items() if places[f]}  # phases that land in x
-    wt = weight_matrix(w, G)  # (G, K*Cin/G, Cout/G)
+    wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
     gyv = xp.moveaxis(gy, -1, 1)  # (N, Cout, *O) view
     gx = alloc((N, *S, Cin), True, gy.dtype, zero=True)  # (N, *S, Cin), NCHW memory
 
@@ -118,12 +118,12 @@ def _col2im_flat(gy, w, g):
         n = n1 - n0
         ge = fresh((n, Cout, *U), gy.dtype, zero=True)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
-        gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, K, run)  # (n*G, K, Cin/G*plane)
+        gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, Cg, K, plane)  # (n*G, Cin/G, K, plane)
         gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
             flat = fresh((n * G, run + spill), gy.dtype, zero=True)  # per image and group: planes, spill room
-            for j, off in offs:
-                flat[:, off:off + run] += gc[:, j]  # (n*G, Cin/G*plane): every image's run at once
+            for j, off in offs:  # (n*G, Cin/G, plane): every image's planes at once
+                flat[:, off:off + run].reshape(n * G, Cg, plane)[...] += gc[:, :, j]
             xs, us = places[phase]
             gxm[(slice(None), slice(None), *xs)] = flat[:, :run].reshape(n, Cin, *U)[
                 (slice(None), slice(None), *us)]
