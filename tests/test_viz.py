@@ -47,7 +47,7 @@ def test_make_dot_of_a_module_clusters_layers_and_uses_pytorch_names():
         "weight\n(3, 2) float32", "bias\n(3) float32", "ConvolutionBackward0\n(1, 2, 2, 2)",
         "NativeBatchNormBackward0\n(1, 2, 2, 2)", "ReluBackward0\n(1, 2, 2, 2)",
         "MaxPool2DWithIndicesBackward0\n(1, 2, 1, 1)", "ViewBackward0\n(1, 2)", "AddmmBackward0\n(1, 3)",
-        "(1, 3) float32"])  # the NCHW <-> NHWC views around the conv and the pool are folded into them
+        "(1, 3) float32"])  # the conv and the pool are one node each, as in PyTorch
     assert clusters == {"0", "1", "5"}
     assert len(edges) == 12  # 6 parameters into their ops, 5 between the 6 ops, the last into the output
 

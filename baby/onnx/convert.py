@@ -193,25 +193,35 @@ def conv(g, r, r2):
     return y if nchw else _nhwc(g, y, nd)
 
 
+def _pool_input(g, x, a):
+    """A pool's input as an NCHW value: an `nchw` op's itself, else the channels-last one transposed."""
+    return g.value(x) if a.get("nchw", False) else _nchw(g, x)
+
+
+def _pool_output(g, y, a, nd):
+    """A pool's NCHW result as the op gives it (channels-last unless the op is `nchw`)."""
+    return y if a.get("nchw", False) else _nhwc(g, y, nd)
+
+
 @converts(MaxPool)
 def max_pool(g, r, r2):
-    """MaxPool with baby's pads (the ceil_mode ones included) between two Transposes."""
+    """MaxPool with baby's pads (the ceil_mode ones included), on the NCHW input."""
     x, a = r.inputs[0], r.attrs
-    y = g.add("MaxPool", [_nchw(g, x)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
+    y = g.add("MaxPool", [_pool_input(g, x, a)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
               pads=_pads(a["pads"]), dilations=list(a["dilation"]))
-    return _nhwc(g, y, x.ndim - 2)
+    return _pool_output(g, y, a, x.ndim - 2)
 
 
 @converts(AvgPool)
 def avg_pool(g, r, r2):
     """AveragePool (window sums / window size), times window size / baby's divisor where they differ."""
     x, a = r.inputs[0], r.attrs
-    y = g.add("AveragePool", [_nchw(g, x)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
+    y = g.add("AveragePool", [_pool_input(g, x, a)], kernel_shape=list(a["k"]), strides=list(a["stride"]),
               pads=_pads(a["pads"]), count_include_pad=1)  # window sums / prod(k)
     scale = math.prod(a["k"]) / np.asarray(a["divisor"], np.float64)  # () or (*O, 1)
     if np.any(scale != 1):
         y = g.add("Mul", [y, g.const(scale.reshape(scale.shape[:-1]) if scale.ndim else scale, x.dtype)])
-    return _nhwc(g, y, x.ndim - 2)
+    return _pool_output(g, y, a, x.ndim - 2)
 
 
 @converts(BatchNorm)

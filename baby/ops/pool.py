@@ -18,7 +18,7 @@ from ..arena import fresh_like
 from ..backend import xp
 from ..parallel import split
 from ..tensor import Function, Tensor, as_tensor
-from .conv.fast.memory import alloc, channels_first, pad, windows
+from .conv.fast.memory import alloc, channels_first, pad, to_nchw, to_nhwc, windows
 from .conv.geometry import is_int, per_dim
 
 
@@ -90,9 +90,9 @@ class MaxPool(Function):
     masked write (or add, where windows overlap) per tap, nothing recomputed.
     """
 
-    def __init__(self, k, stride, pads, dilation, O, record=True):
+    def __init__(self, k, stride, pads, dilation, O, record=True, nchw=False):
         self.k, self.stride, self.pads, self.dilation, self.O = k, stride, pads, dilation, O
-        self.record, self.won = record, None
+        self.record, self.won, self.nchw = record, None, nchw  # nchw: x and y are (N, C, *S) views
 
     def _view(self, x):
         return windows(x, self.k, self.stride, self.dilation, self.O, True)  # (N, *O, *k, C) view
@@ -102,8 +102,12 @@ class MaxPool(Function):
         return self.k == x.shape[1:-1] and self.dilation == (1,) * len(self.k) and not any(sum(self.pads, ()))
 
     def forward(self, x):
-        if self._whole(x):
-            return self._global(x)
+        x = to_nhwc(x) if self.nchw else x  # (N, *S, C)
+        y = self._global(x) if self._whole(x) else self._windows(x)  # (N, *O, C)
+        return to_nchw(y) if self.nchw else y
+
+    def _windows(self, x):
+        """The max of each window of x (N, *S, C), tap by tap (recording `won`)."""
         taps = [t for _, t in _taps(self._view(pad(x, self.pads, -xp.inf)), self.k)]  # (N, *O, C) views
         y = alloc(taps[0].shape, channels_first(x), x.dtype)  # (N, *O, C) in x's layout
         if self.record:
@@ -198,12 +202,19 @@ class MaxPool(Function):
 
     def backward(self, gy, node):
         x = node.inputs[0]._data
+        if self.nchw:
+            x, gy = to_nhwc(x), to_nhwc(gy)  # (N, *S, C), (N, *O, C)
+        gx = self._grad(gy, x)
+        return (to_nchw(gx) if self.nchw else gx,)
+
+    def _grad(self, gy, x):
+        """gx (N, *S, C): each window's gradient at its first max."""
         if self._whole(x):  # one element per plane takes the gradient
             gx = alloc(x.shape, channels_first(x), gy.dtype, zero=True)  # (N, *S, C) in x's layout
             N, C = x.shape[0], x.shape[-1]
             won = self._won(x).reshape(N, 1, C)
             xp.put_along_axis(gx.reshape(N, -1, C), won, gy.reshape(N, 1, C), axis=1)  # gx as (N, L, C) view
-            return (gx,)
+            return gx
         spans = tuple(zip(self.stride, self.dilation, self.k, self.O, self.pads, x.shape[1:-1], strict=True))
         disjoint = all(s >= d * (k - 1) + 1 for s, d, k, *_ in spans)
         cover = all(s == k and d == 1 and o * s == n + b + a for s, d, k, o, (b, a), n in spans)
@@ -211,32 +222,38 @@ class MaxPool(Function):
         gw = self._view(gx)  # (N, *O, *k, C) writable windows of gx
         finite, won = _finite(gy), self._won(x)  # finite: gy * mask is exact (inf * 0 would be nan)
         split(lambda r: _scatter(gw[r], gy[r], won[r], self.k, disjoint, finite), gy)  # images per thread
-        return (_crop(gx, self.pads),)
+        return _crop(gx, self.pads)
 
 
 class AvgPool(Function):
     """Window sums of x (N, *S, C) padded with zeros, divided by `divisor` (broadcasting to (*O, 1))."""
 
-    def __init__(self, k, stride, pads, O, divisor):
+    def __init__(self, k, stride, pads, O, divisor, nchw=False):
         self.k, self.stride, self.pads, self.O, self.divisor = k, stride, pads, O, divisor
+        self.nchw = nchw  # x and y are (N, C, *S) views
 
     def _view(self, x):
         return windows(x, self.k, self.stride, (1,) * len(self.k), self.O, True)  # (N, *O, *k, C) view
 
     def forward(self, x):
+        x = to_nhwc(x) if self.nchw else x  # (N, *S, C)
         taps = _taps(self._view(pad(x, self.pads)), self.k)
         y = next(taps)[1].copy(order="K")  # (N, *O, C)
         for _, t in taps:
             y += t
         y /= self.divisor
-        return y
+        return to_nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
+        x = node.inputs[0]._data
+        if self.nchw:
+            x, gy = to_nhwc(x), to_nhwc(gy)  # (N, *S, C), (N, *O, C)
         g = gy / self.divisor  # (N, *O, C)
-        gx = _padded_zeros(node.inputs[0]._data, self.pads, gy.dtype)
+        gx = _padded_zeros(x, self.pads, gy.dtype)
         for _, t in _taps(self._view(gx), self.k):
             t += g
-        return (_crop(gx, self.pads),)
+        gx = _crop(gx, self.pads)  # (N, *S, C)
+        return (to_nchw(gx) if self.nchw else gx,)
 
 
 def _check(x, name):
@@ -276,40 +293,48 @@ def _geometry(S, kernel_size, stride, padding, dilation, ceil_mode, name):
 
 
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-             name="max_pool"):
-    """Max pooling of x (N, *S, C) over its 1-3 spatial dims (PyTorch semantics: -inf padding, ceil_mode).
+             name="max_pool", nchw=False):
+    """Max pooling of x (N, *S, C) over its 1-3 spatial dims (PyTorch semantics: -inf padding, ceil_mode);
+    with `nchw`, of x (N, C, *S), as one op.
 
     With return_indices, also the int64 flat position of each max in its (n, c) plane of x, as PyTorch.
     `name` is the function errors are reported for.
     """
     x = _check(x, name)
-    k, stride, pads, dilation, O = _geometry(x.shape[1:-1], kernel_size, stride, padding, dilation,
-                                                 ceil_mode, name)
-    op = MaxPool(k, stride, pads, dilation, O, return_indices or grad_mode.state.enabled and x.requires_grad)
+    S = x.shape[2:] if nchw else x.shape[1:-1]
+    k, stride, pads, dilation, O = _geometry(S, kernel_size, stride, padding, dilation, ceil_mode, name)
+    op = MaxPool(k, stride, pads, dilation, O, return_indices or grad_mode.state.enabled and x.requires_grad,
+                 nchw)
     y = op(x)
-    return (y, Tensor(op.indices(x._data, y._data), dtype=xp.int64)) if return_indices else y
+    if not return_indices:
+        return y
+    if not nchw:
+        return y, Tensor(op.indices(x._data, y._data), dtype=xp.int64)
+    return y, Tensor(to_nchw(op.indices(to_nhwc(x._data), to_nhwc(y._data))), dtype=xp.int64)
 
 
 def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-             divisor_override=None, name="avg_pool"):
-    """Average pooling of x (N, *S, C) over its 1-3 spatial dims (PyTorch semantics for the divisor).
+             divisor_override=None, name="avg_pool", nchw=False):
+    """Average pooling of x (N, *S, C) over its 1-3 spatial dims (PyTorch semantics for the divisor); with
+    `nchw`, of x (N, C, *S), as one op.
 
     A window's divisor is its size clipped to the padded input (count_include_pad) or to the input itself,
     or `divisor_override` when given. `name` is the function errors are reported for.
     """
     x = _check(x, name)
-    k, stride, pads, _, O = _geometry(x.shape[1:-1], kernel_size, stride, padding, 1, ceil_mode, name)
+    S = x.shape[2:] if nchw else x.shape[1:-1]
+    k, stride, pads, _, O = _geometry(S, kernel_size, stride, padding, 1, ceil_mode, name)
     if divisor_override is not None:
         if not is_int(divisor_override):
             raise TypeError(f"{name}: divisor_override must be an int, got {divisor_override!r}")
         if divisor_override == 0:
             raise ValueError(f"{name}: divisor_override must not be zero")
-        return AvgPool(k, stride, pads, O, int(divisor_override))(x)
+        return AvgPool(k, stride, pads, O, int(divisor_override), nchw)(x)
     count = xp.ones(())
-    for L, kk, s, (p, _), o in zip(x.shape[1:-1], k, stride, pads, O, strict=True):
+    for L, kk, s, (p, _), o in zip(S, k, stride, pads, O, strict=True):
         start = xp.arange(o) * s - p  # (o,) where each window starts, in input coordinates
         end = xp.minimum(start + kk, L + p)
         if not count_include_pad:
             start, end = xp.maximum(start, 0), xp.minimum(end, L)
         count = count[..., None] * (end - start)  # (*O so far)
-    return AvgPool(k, stride, pads, O, count[..., None].astype(x.dtype))(x)  # divisor (*O, 1)
+    return AvgPool(k, stride, pads, O, count[..., None].astype(x.dtype), nchw)(x)  # divisor (*O, 1)

@@ -16,6 +16,7 @@ from ...ops import elementwise as E
 from ...ops import pool as P
 from ...ops import reduce as R
 from ...ops import shape as S
+from ...ops.conv.fast.memory import to_nchw, to_nhwc
 from ...ops.index import Gather
 from ...ops.matrix import DiagEmbed, Diagonal, Triangle
 from ...ops.rearrange import Roll
@@ -101,14 +102,16 @@ def _max(op, gy, node):
 @derivative(P.MaxPool)
 def _max_pool(op, gy, node):
     x, y = node.inputs[0]._data, node._data
+    if op.nchw:
+        x, y = to_nhwc(x), to_nhwc(y)  # (N, *S, C), (N, *O, C)
     masks = list(op.first_max(x, y))  # (tap, mask (N, *O, C)) for each tap of the window
 
     def gather(g):  # the transpose of the scatter: each window's gradient read at its first max
-        taps = P._taps(op._view(P.pad(g, op.pads)), op.k)
-        out = xp.zeros(y.shape, g.dtype)
+        taps = P._taps(op._view(P.pad(to_nhwc(g) if op.nchw else g, op.pads)), op.k)
+        out = xp.zeros(y.shape, g.dtype)  # (N, *O, C)
         for (_, m), (_, t) in zip(masks, taps, strict=True):
             out += xp.where(m, t, 0)
-        return out
+        return to_nchw(out) if op.nchw else out
 
     return (LinearMap(backward_map(op, node), gather, "MaxPoolBackwardBackward0")(gy),)
 

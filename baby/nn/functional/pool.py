@@ -1,7 +1,7 @@
 """PyTorch-style pooling on NCHW tensors: max/avg pools (1-3d) and adaptive pools (1-2d) over ops.pool.
 
-Every function takes a batch (N, C, *S) or one unbatched sample (C, *S), as PyTorch does, and hands
-ops.pool the channels-last view (N, *S, C): a transpose, never a copy.
+Every function takes a batch (N, C, *S) or one unbatched sample (C, *S), as PyTorch does, and runs
+ops.pool's op with nchw=True: it takes the channels-last view (N, *S, C) inside (a transpose, never a copy).
 """
 
 from ... import ops
@@ -23,11 +23,10 @@ def _batch(name, nd, x):
 
 
 def _pool(fn, name, nd, x, **kwargs):
-    """fn (ops.pool's max_pool or avg_pool) on the (N, *S, C) view of x; its result(s) viewed back as NCHW."""
+    """fn (ops.pool's max_pool or avg_pool) on x (N, C, *S) as one op (it takes the channels-last view)."""
     x, unbatched = _batch(name, nd, x)
-    out = fn(ops.permute(x, 0, *range(2, nd + 2), 1), name=name, **kwargs)  # (N, *O, C) [and indices]
-    out = [ops.permute(t, 0, nd + 1, *range(1, nd + 1)) for t in (out if isinstance(out, tuple) else (out,))]
-    out = [t.reshape(t.shape[1:]) if unbatched else t for t in out]  # (N, C, *O) or (C, *O) views
+    out = fn(x, name=name, nchw=True, **kwargs)  # (N, C, *O) [and indices]
+    out = [t.reshape(t.shape[1:]) if unbatched else t for t in (out if isinstance(out, tuple) else (out,))]
     return tuple(out) if len(out) > 1 else out[0]
 
 

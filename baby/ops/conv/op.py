@@ -9,7 +9,7 @@ from ...backend import xp
 from ...grad_mode import is_grad_enabled
 from ...tensor import Function, as_tensor
 from . import registry
-from .fast.memory import channels_first, contiguous
+from .fast.memory import channels_first, contiguous, to_nchw, to_nhwc
 from .geometry import (
     ConvGeometry,
     check_arrays,
@@ -19,16 +19,6 @@ from .geometry import (
     per_dim,
     transpose_out_size,
 )
-
-
-def _nhwc(a):
-    """(N, C, *S) -> (N, *S, C), a view."""
-    return a.transpose(0, *range(2, a.ndim), 1)  # (N, *S, C)
-
-
-def _nchw(a):
-    """(N, *S, C) -> (N, C, *S), a view."""
-    return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))  # (N, C, *S)
 
 
 def _kio(w):
@@ -58,19 +48,19 @@ class Conv(Function):
 
     def forward(self, x, w, b=None):
         if self.nchw:
-            x, w = _nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cin/G, Cout) views
+            x, w = to_nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cin/G, Cout) views
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         self.kept = algo.keep(x, w, g) if self.keep else None
         y = algo.forward(x, w, g, self.kept)  # (N, *O, Cout)
         if b is not None:
             y += b
-        return _nchw(y) if self.nchw else y
+        return to_nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
         x, w, *b = node.inputs
-        x, w = (_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
-        gy = _nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
+        x, w = (to_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        gy = to_nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         gy = contiguous(gy, algo.grad_layout(gy, x))  # (N, *O, Cout), not a broadcast
@@ -78,7 +68,7 @@ class Conv(Function):
         gx = algo.input_grad(gy, w, g) if inputs[0].requires_grad else None
         gw = algo.weight_grad(x, gy, g, self.kept) if inputs[1].requires_grad else None
         if self.nchw:
-            gx, gw = gx if gx is None else _nchw(gx), gw if gw is None else _oik(gw)
+            gx, gw = gx if gx is None else to_nchw(gx), gw if gw is None else _oik(gw)
         ix = "abcd"[:gy.ndim - 1]  # every axis but the channels'
         return (gx, gw, *(xp.einsum(f"{ix}z->z", gy) if t.requires_grad else None for t in b))
 
@@ -101,15 +91,15 @@ class ConvTranspose(Function):
 
     def forward(self, x, w):
         if self.nchw:
-            x, w = _nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cout/G, Cin) views
+            x, w = to_nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cout/G, Cin) views
         g = self.geometry(x.shape, w.shape)
         y = registry.choose(g).input_grad(x, w, g)  # (N, *O, Cout)
-        return _nchw(y) if self.nchw else y
+        return to_nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
         x, w = node.inputs
-        x, w = (_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
-        gy = _nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
+        x, w = (to_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        gy = to_nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
         gy = contiguous(gy, channels_first(x))  # (N, *O, Cout) in x's layout (not a broadcast)
         gx = None
@@ -118,7 +108,7 @@ class ConvTranspose(Function):
             gx = registry.forward(gy, w, gc)
         gw = registry.choose(g).weight_grad(gy, x, g) if node.inputs[1].requires_grad else None
         if self.nchw:
-            gx, gw = gx if gx is None else _nchw(gx), gw if gw is None else _oik(gw)
+            gx, gw = gx if gx is None else to_nchw(gx), gw if gw is None else _oik(gw)
         return gx, gw
 
 

@@ -49,6 +49,16 @@ def channels_first(x):
     return x.strides[-1] > x.strides[-2]
 
 
+def to_nhwc(a):
+    """(N, C, *S) -> (N, *S, C), a view."""
+    return a.transpose(0, *range(2, a.ndim), 1)  # (N, *S, C)
+
+
+def to_nchw(a):
+    """(N, *S, C) -> (N, C, *S), a view."""
+    return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))  # (N, C, *S)
+
+
 def alloc(shape, first, dtype, zero=False):
     """A new (N, *S, C) array, laid out NCHW in memory when `first`, else NHWC (from the arena)."""
     if not first:
