@@ -20,7 +20,8 @@ from .arena import fresh, memory_order
 from .backend import xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
-BLOCK = 1 << 16  # elements per piece of a `blocked` pass: its few passes stay in a core's cache
+BLOCK = 1 << 17  # elements per piece of a `blocked` pass, its passes in a core's 2 MiB L2 (ReLU backward on
+# (64, 32, 32, 32): 1.51 ms in pieces of 1 << 16, 1.19 in pieces of 1 << 17)
 MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (split: 6M flops 144 us vs 90)
 THIN_ROWS = 256  # rows per thread below which a wide 2-D product runs on OpenBLAS's own threads
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
