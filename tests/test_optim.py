@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import baby
-from baby import optim
+from baby import optim, parallel
 
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
 STEPS = 10
@@ -72,15 +72,17 @@ def test_matches_torch(name, kwargs):
         np.testing.assert_allclose(p.numpy(), t.detach().numpy(), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [c for n, c in CASES if n == "SGD"])
-def test_sgd_on_a_large_parameter_matches_torch(kwargs):
+@pytest.mark.parametrize("name, kwargs", [c for c in CASES if c[0] in ("SGD", "Adam", "AdamW")],
+                         ids=[f"{n}-{k}" for n, k in CASES if n in ("SGD", "Adam", "AdamW")])
+def test_on_a_large_parameter_matches_torch(name, kwargs):
     """A parameter of 2 * parallel.BLOCK elements or more is updated in pieces over the thread pool."""
+    assert 600 * 601 >= 2 * parallel.BLOCK
     rng = np.random.default_rng(3)
     a = rng.standard_normal((600, 601)).astype(np.float32)
     ours, theirs = baby.Tensor(a.copy(), requires_grad=True), torch.tensor(a, requires_grad=True)
     grads = [[rng.standard_normal(a.shape).astype(np.float32)] for _ in range(3)]
-    _ours(optim.SGD([ours], **kwargs), [ours], grads)
-    _theirs(torch.optim.SGD([theirs], **kwargs), [theirs], grads)
+    _ours(getattr(optim, name)([ours], **kwargs), [ours], grads)
+    _theirs(getattr(torch.optim, name)([theirs], **kwargs), [theirs], grads)
     np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), atol=1e-6, rtol=1e-5)
 
 

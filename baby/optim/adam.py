@@ -4,6 +4,7 @@ import math
 
 from .. import dtypes
 from ..backend import xp
+from ..parallel import blocked
 from .optimizer import Optimizer, lerp_
 
 _ADAM_RANGES = {"lr": (0, math.inf), "eps": (0, math.inf), "weight_decay": (0, math.inf)}
@@ -60,19 +61,26 @@ class Adam(Optimizer):
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = xp.zeros_like(p._data)
         state["step"] = t = state["step"] + 1
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if group["weight_decay"]:
-            g = _decay(p, g, group)
-        d, e = self._scratch(p, 2)
-        _moments(m, v, g, b1, b2, d)
-        if group["amsgrad"]:
-            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        xp.sqrt(v, out=d)
-        d /= (1 - b2**t) ** 0.5
-        d += eps                                        # d = sqrt(v_hat) + eps
-        xp.multiply(m, -lr / (1 - b1**t), out=e)
-        e /= d
-        p._data += e
+        wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
+        c1, c2 = -lr / (1 - b1**t), (1 - b2**t) ** 0.5  # the bias corrections
+
+        def update(w, g, m, v, d, e, *vmax):  # one piece: decay, moments, w += c1 m / (sqrt(v) / c2 + eps)
+            if wd and decoupled:
+                w *= 1 - lr * wd
+            elif wd:
+                g = xp.add(g, xp.multiply(w, wd, out=e), out=e)  # g + wd w (in e, free until the step)
+            _moments(m, v, g, b1, b2, d)
+            if vmax:
+                v = xp.maximum(vmax[0], v, out=vmax[0])
+            xp.sqrt(v, out=d)
+            d /= c2
+            d += eps                                    # d = sqrt(v_hat) + eps
+            xp.multiply(m, c1, out=e)
+            e /= d
+            w += e
+
+        amsgrad = (state["max_exp_avg_sq"],) if group["amsgrad"] else ()
+        blocked(update, p._data, g, state["exp_avg"], state["exp_avg_sq"], *self._scratch(p, 2), *amsgrad)
 
 
 class AdamW(Adam):
