@@ -14,7 +14,7 @@ from baby import parallel
 from baby.nn import functional as F
 from baby.ops.conv import op, registry
 from baby.ops.conv.book import im2col as book
-from baby.ops.conv.fast import im2col, memory
+from baby.ops.conv.fast import depthwise, im2col, memory
 from baby.ops.conv.geometry import ConvGeometry, conv_args
 
 ALGOS = registry.names()
@@ -97,6 +97,26 @@ def test_conv_every_algorithm(algo, shapes, kw):
 
 @pytest.mark.parametrize("algo, shapes, kw", forced(TRANSPOSE_CASES))
 def test_conv_transpose_every_algorithm(algo, shapes, kw):
+    nd = len(shapes[0]) - 2
+    ours, theirs = getattr(F, f"conv_transpose{nd}d"), getattr(TF, f"conv_transpose{nd}d")
+    with baby.ops.conv_algorithm(algo):
+        check(lambda *t: ours(*t, **kw), lambda *t: theirs(*t, **kw), shapes, **TOL)
+
+
+@pytest.mark.parametrize("path", ["banded", "direct"])
+@pytest.mark.parametrize("algo, shapes, kw", forced(CONV_CASES + SWEEP_SUBSET + PATH_CASES, ["depthwise"]))
+def test_depthwise_banded_and_direct_paths(path, algo, shapes, kw, monkeypatch):
+    """Depthwise runs small problems directly (tap by tap), larger ones by banded GEMMs: both, everywhere."""
+    monkeypatch.setattr(depthwise, "DIRECT_OUTPUTS", -1 if path == "banded" else 1 << 40)
+    fn = getattr(F, f"conv{len(shapes[0]) - 2}d")
+    with baby.ops.conv_algorithm(algo):
+        check(lambda *t: fn(*t, **kw), lambda *t: torch_conv(*t, **kw), shapes, **TOL)
+
+
+@pytest.mark.parametrize("path", ["banded", "direct"])
+@pytest.mark.parametrize("algo, shapes, kw", forced(TRANSPOSE_CASES, ["depthwise"]))
+def test_depthwise_transpose_banded_and_direct_paths(path, algo, shapes, kw, monkeypatch):
+    monkeypatch.setattr(depthwise, "DIRECT_OUTPUTS", -1 if path == "banded" else 1 << 40)
     nd = len(shapes[0]) - 2
     ours, theirs = getattr(F, f"conv_transpose{nd}d"), getattr(TF, f"conv_transpose{nd}d")
     with baby.ops.conv_algorithm(algo):
