@@ -312,6 +312,18 @@ def test_nchw_input_is_one_op_without_permutes(fn):
     assert [type(f).__name__ for f, _ in y.grad_fn.next_functions] == ["AccumulateGrad"]
 
 
+def test_nchw_max_pool_that_recorded_nothing_finds_its_maxima_when_asked():
+    """An op that kept no `won` (run under no_grad) records it on demand, on its channels-last view."""
+    from baby.ops.conv.fast.memory import to_nchw, to_nhwc
+    from baby.ops.pool import MaxPool
+
+    x = RNG.uniform(-2, 2, (2, 3, 6, 6)).astype(np.float32)
+    op = MaxPool((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (3, 3), record=False, nchw=True)
+    y = op.forward(x)  # (2, 3, 3, 3)
+    _, want = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(to_nchw(op.indices(to_nhwc(x), to_nhwc(y))), want.numpy())
+
+
 MODULES = [
     (nn.MaxPool1d(3, 2, 1), torch.nn.MaxPool1d(3, 2, 1), (2, 3, 9)),
     (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True), (2, 3, 7, 7)),

@@ -102,9 +102,12 @@ class MaxPool(Function):
         return self.k == x.shape[1:-1] and self.dilation == (1,) * len(self.k) and not any(sum(self.pads, ()))
 
     def forward(self, x):
-        x = to_nhwc(x) if self.nchw else x  # (N, *S, C)
-        y = self._global(x) if self._whole(x) else self._windows(x)  # (N, *O, C)
+        y = self._max(to_nhwc(x) if self.nchw else x)  # (N, *O, C)
         return to_nchw(y) if self.nchw else y
+
+    def _max(self, x):
+        """The forward on x (N, *S, C): y (N, *O, C), recording `won` when asked."""
+        return self._global(x) if self._whole(x) else self._windows(x)
 
     def _windows(self, x):
         """The max of each window of x (N, *S, C), tap by tap (recording `won`)."""
@@ -179,10 +182,10 @@ class MaxPool(Function):
             yield j, won == i
 
     def _won(self, x):
-        """`won` for the input x, recorded by the forward (run again here if it recorded nothing)."""
+        """`won` for x (N, *S, C), recorded by the forward (run again here if it recorded nothing)."""
         if self.won is None:
             self.record = True
-            self.forward(x)
+            self._max(x)
         return self.won
 
     def indices(self, x, y):
