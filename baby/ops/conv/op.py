@@ -58,15 +58,14 @@ class Conv(Function):
         return to_nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
-        x, w, *b = node.inputs
-        x, w = (to_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        xt, wt, *b = node.inputs
+        x, w = (to_nhwc(xt._data), _kio(wt._data)) if self.nchw else (xt._data, wt._data)
         gy = to_nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
         algo = registry.choose(g)
         gy = contiguous(gy, algo.grad_layout(gy, x))  # (N, *O, Cout), not a broadcast
-        inputs = node.inputs
-        gx = algo.input_grad(gy, w, g) if inputs[0].requires_grad else None
-        gw = algo.weight_grad(x, gy, g, self.kept) if inputs[1].requires_grad else None
+        gx = algo.input_grad(gy, w, g) if xt.requires_grad else None
+        gw = algo.weight_grad(x, gy, g, self.kept) if wt.requires_grad else None
         if self.nchw:
             gx, gw = gx if gx is None else to_nchw(gx), gw if gw is None else _oik(gw)
         ix = "abcd"[:gy.ndim - 1]  # every axis but the channels'
@@ -97,16 +96,16 @@ class ConvTranspose(Function):
         return to_nchw(y) if self.nchw else y
 
     def backward(self, gy, node):
-        x, w = node.inputs
-        x, w = (to_nhwc(x._data), _kio(w._data)) if self.nchw else (x._data, w._data)
+        xt, wt = node.inputs
+        x, w = (to_nhwc(xt._data), _kio(wt._data)) if self.nchw else (xt._data, wt._data)
         gy = to_nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
         g = self.geometry(x.shape, w.shape)
         gy = contiguous(gy, channels_first(x))  # (N, *O, Cout) in x's layout (not a broadcast)
         gx = None
-        if node.inputs[0].requires_grad:  # (N, *S, Cin): the Conv over gy, its windows fitted exactly over x
+        if xt.requires_grad:  # (N, *S, Cin): the Conv over gy, its windows fitted exactly over x
             gc = ConvGeometry.of(g.S, w.shape, g.stride, g.fit(x.shape[1:-1]), g.dilation, g.groups, g.n)
             gx = registry.forward(gy, w, gc)
-        gw = registry.choose(g).weight_grad(gy, x, g) if node.inputs[1].requires_grad else None
+        gw = registry.choose(g).weight_grad(gy, x, g) if wt.requires_grad else None
         if self.nchw:
             gx, gw = gx if gx is None else to_nchw(gx), gw if gw is None else _oik(gw)
         return gx, gw
