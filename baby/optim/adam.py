@@ -10,13 +10,14 @@ from .optimizer import Optimizer, lerp_
 _ADAM_RANGES = {"lr": (0, math.inf), "eps": (0, math.inf), "weight_decay": (0, math.inf)}
 
 
-def _decay(p, g, group):
-    """The gradient after weight decay: decoupled (p *= 1 - lr * wd, in place) or L2 (g + wd * p)."""
+def _decay(w, g, group, out=None):
+    """The gradient after weight decay on the parameter array w: decoupled (w *= 1 - lr * wd, in place) or
+    L2 (g + wd * w, into `out` when given)."""
     wd = group["weight_decay"]
     if wd and group.get("decoupled_weight_decay"):
-        p._data *= 1 - group["lr"] * wd
+        w *= 1 - group["lr"] * wd
     elif wd:
-        return g + wd * p._data
+        return xp.add(g, xp.multiply(w, wd, out=out), out=out)
     return g
 
 
@@ -61,15 +62,10 @@ class Adam(Optimizer):
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = xp.zeros_like(p._data)
         state["step"] = t = state["step"] + 1
-        wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         c1, c2 = -lr / (1 - b1**t), (1 - b2**t) ** 0.5  # the bias corrections
 
         def update(w, g, m, v, d, e, *vmax):  # one piece: decay, moments, w += c1 m / (sqrt(v) / c2 + eps)
-            if wd and decoupled:
-                w *= 1 - lr * wd
-            elif wd:
-                g = xp.add(g, xp.multiply(w, wd, out=e), out=e)  # g + wd w (in e, free until the step)
-            _moments(m, v, g, b1, b2, d)
+            _moments(m, v, _decay(w, g, group, out=e), b1, b2, d)  # (e: free until the step)
             if vmax:
                 v = xp.maximum(vmax[0], v, out=vmax[0])
             xp.sqrt(v, out=d)
@@ -107,7 +103,7 @@ class Adamax(Optimizer):
             state.update(step=0, exp_avg=xp.zeros_like(p._data), exp_inf=xp.zeros_like(p._data))
         state["step"] += 1
         m, u, t = state["exp_avg"], state["exp_inf"], state["step"]
-        g = _decay(p, g, group)
+        g = _decay(p._data, g, group)
         d = xp.empty_like(p._data)
         lerp_(m, g, 1 - b1, d)
         xp.abs(g, out=d)
@@ -143,7 +139,7 @@ class NAdam(Optimizer):
                          exp_avg_sq=xp.zeros_like(p._data))
         state["step"] += 1
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        g = _decay(p, g, group)
+        g = _decay(p._data, g, group)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         scalar = dtypes.get_default_dtype().type        # PyTorch keeps mu_product in this precision
