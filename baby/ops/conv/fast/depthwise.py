@@ -172,15 +172,16 @@ def forward(x, w, g, kept=None):
     """y (N, *O, C*m) = x (N, *S, C) convolved with w (*k, 1, C*m), one input channel per group."""
     N, *S, C = x.shape
     *k, _, Cout = w.shape
+    m, K1 = Cout // C, math.prod(k[:-1])
     if _direct(N, g.O, Cout):
         y = alloc((N, *g.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-        m = Cout // C
         yv, wv = y.reshape(*y.shape[:-1], C, m), w.reshape(-1, C, m)  # (N, *O, C, m), (K, C, m) views
-        for i, a in enumerate(_tap_views(pad(x, g.pads), g, g.O)):
-            xp.multiply(a[..., None], wv[i], out=yv) if i == 0 else xp.add(yv, a[..., None] * wv[i], out=yv)
+        taps = _tap_views(pad(x, g.pads), g, g.O)  # (N, *O, C) each
+        xp.multiply(taps[0][..., None], wv[0], out=yv)
+        for a, wt in zip(taps[1:], wv[1:], strict=True):
+            yv += a[..., None] * wt
         return y
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation)
-    m, K1 = Cout // C, math.prod(k[:-1])
     y = alloc((N, *p.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
     yv = xp.moveaxis(y.reshape(N, *p.O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
 
@@ -214,8 +215,9 @@ def _gy_grid(gy, c0, c1, C, p):
 
 
 def input_grad(gy, w, g):
-    """gx (N, *S, C) given gy (N, *O, C*m): with stride 1 and m = 1 the depthwise conv of gy with the
-    flipped kernel; else gy @ T_i^T per kernel row, added back into the planes at its rows."""
+    """gx (N, *S, C) given gy (N, *O, C*m): small problems tap by tap; else with stride 1 and m = 1 the
+    depthwise conv of gy with the flipped kernel, otherwise gy @ T_i^T per kernel row, added back into the
+    planes at its rows."""
     S, stride, pads, dilation, C = g.S, g.stride, g.pads, g.dilation, g.groups
     N, *O, Cout = gy.shape
     k = w.shape[:-2]
