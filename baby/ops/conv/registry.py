@@ -19,7 +19,8 @@ justified by `benchmarks/conv.py`:
                                  Winograd, 6.7 ms by im2col; its training step 109 -> 101.5 ms);
 - 1x1 kernels, no groups      -> 'pointwise': a plain matmul (a strided 1x1 reads a strided slice), no im2col;
 - one input channel per group -> 'depthwise': per channel, whole input rows (a strided view of the
-                                 padded planes) times each kernel row as a banded matrix, no loop over groups;
+                                 padded planes) times each kernel row as a banded matrix, no loop over groups
+                                 (a problem of one image's size tap by tap instead);
 - 2-D, no groups, <= 16 channels in, out <= 2 * kw * in -> 'rows': the windows gathered along W only,
                                  one GEMM per kernel row (LeNet's 5x5s: a 5x smaller gather than im2col);
 - everything else             -> 'im2col': a strided window view and one (grouped) matmul per chunk of
