@@ -200,6 +200,41 @@ def test_weight_gradient_in_pytorch_layout():
         assert gw.transpose(3, 2, 0, 1).flags.c_contiguous, (k, groups, stride)
 
 
+FEW_ROW_CASES = [  # one image, fewer outputs (per group) than output channels (ResNet-9's 4x4s at batch 1)
+    pytest.param((1, 8, 3, 4), (40, 8, 3, 3), dict(padding=1), id="2d"),
+    pytest.param((1, 8, 5, 6), (40, 4, 3, 3), dict(stride=2, padding=1, groups=2), id="groups-stride2"),
+    pytest.param((1, 6, 7), (16, 6, 3), dict(padding=1), id="1d"),
+    pytest.param((1, 4, 1, 2, 2), (64, 4, 3, 3, 3), dict(padding=1), id="3d"),
+]
+
+
+@pytest.mark.parametrize("path", ["few-rows", "per-layout"])
+@pytest.mark.parametrize("x_memory", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("w_memory", ["pytorch", "taps-first"])
+@pytest.mark.parametrize("xs, ws, kw", FEW_ROW_CASES)
+def test_im2col_few_rows_either_layout(path, x_memory, w_memory, xs, ws, kw, monkeypatch):
+    """Few rows run im2col's GEMMs channels-first (the weight read as it lies, in PyTorch's layout) whatever
+    x's memory; both that and the per-layout GEMMs against PyTorch, on NCHW and NHWC x, PyTorch-layout and
+    tap-major w memory (which keeps the per-layout GEMMs)."""
+    taken, few = [], im2col.few_rows
+
+    def spy(*a):  # what few_rows says, recorded; the per-layout path runs as if it said no
+        taken.append(few(*a))
+        return taken[-1] and path == "few-rows"
+
+    monkeypatch.setattr(im2col, "few_rows", spy)
+    nd = len(xs) - 2
+    to_x = (lambda x: x) if x_memory == "NCHW" else (lambda x: x.permute(0, nd + 1, *range(1, nd + 1)))
+    to_w = (lambda w: w) if w_memory == "pytorch" else (lambda w: w.permute(nd + 1, nd, *range(nd)))
+    xs = xs if x_memory == "NCHW" else (xs[0], *xs[2:], xs[1])
+    ws = ws if w_memory == "pytorch" else (*ws[2:], ws[1], ws[0])
+    fn, theirs = getattr(F, f"conv{nd}d"), getattr(TF, f"conv{nd}d")
+    with baby.ops.conv_algorithm("im2col"):
+        check(lambda x, w: fn(to_x(x), to_w(w), **kw), lambda x, w: theirs(to_x(x), to_w(w), **kw), [xs, ws],
+              **TOL)
+    assert any(taken)
+
+
 @pytest.mark.parametrize("algo", ["auto", "im2col", "book"])
 def test_large_conv_workspace_is_bounded(algo):
     """Forward and backward of a 3x3 conv on (8, 64, 224, 224): unchunked, im2col would hold 9x the input."""
