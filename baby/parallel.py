@@ -169,6 +169,8 @@ def shares(items):
 
 def each(fn, items):
     """[fn(item) for item in items], in order, the threads drawing items as `shares` deals them."""
+    if len(items) < 2 or _threads == 1:
+        return [fn(item) for item in items]
     out = [None] * len(items)
 
     def work(share):
