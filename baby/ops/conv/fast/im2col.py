@@ -128,8 +128,6 @@ def _col2im_flat(gy, w, g):
     places = {f: tap_slices(f, S, U, stride, pads, (1,) * nd) for f in taps}  # x[xs] <- phase plane[us]
     taps = {f: offs for f, offs in taps.items() if places[f]}  # phases that land in x
     wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
-    wm = wt.transpose(0, 2, 1)  # (G, Cout/G, Cin/G*K)
-    few = few_rows(N * plane, Cout, G)
     gyv = xp.moveaxis(gy, -1, 1)  # (N, Cout, *O) view
     gx = alloc((N, *S, Cin), True, gy.dtype, zero=True)  # (N, *S, Cin), NCHW memory
 
@@ -137,12 +135,7 @@ def _col2im_flat(gy, w, g):
         n = n1 - n0
         ge = fresh((n, Cout, *U), gy.dtype, zero=True)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
-        gv = ge.reshape(n, G, Co, plane)  # (n, G, Cout/G, plane)
-        if few:  # gc^T = gy^T W, the weight read as it lies
-            gc = matmul(gv.transpose(0, 1, 3, 2), wm).transpose(0, 1, 3, 2)  # (n, G, Cin/G*K, plane) view
-        else:
-            gc = matmul(wt, gv)  # (n, G, Cin/G*K, plane)
-        gc = gc.reshape(n * G, Cg, K, plane)  # (n*G, Cin/G, K, plane)
+        gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, Cg, K, plane)  # (n*G, Cin/G, K, plane)
         gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
             flat = fresh((n * G, run + spill), gy.dtype, zero=True)  # per image and group: planes, spill room
@@ -158,13 +151,14 @@ def _col2im_flat(gy, w, g):
 
 def input_grad(gy, w, g):
     """gx (N, *S, Cin) by col2im: gcols = gy @ W^T per group and image chunk, then an add per kernel tap:
-    contiguous runs (`_col2im_flat`) where gcols outweigh gy, else a strided slice-add per tap."""
+    contiguous runs (`_col2im_flat`) where gcols outweigh gy, else (and for few rows, where the flat runs'
+    zero-extended gy would add rows to a GEMM that reads the whole weight) a strided slice-add per tap."""
     S, stride, pads, dilation, G = g.S, g.stride, g.pads, g.dilation, g.groups
     *k, Cg, Cout = w.shape
     N, *O, _ = gy.shape
     nd, K, P, Co = len(k), math.prod(k), math.prod(O), Cout // G
-    first = _first(gy, w, N * P, G)
-    if first and K * Cg >= Co:  # the taps' adds outweigh extending gy
+    first, few = _first(gy, w, N * P, G), few_rows(N * P, Cout, G)
+    if first and K * Cg >= Co and not few:  # the taps' adds outweigh extending gy
         return _col2im_flat(gy, w, g)
     gx = alloc((N, *S, G * Cg), first, gy.dtype, zero=True)  # (N, *S, Cin)
     gxv = gx.reshape(N, *S, G, Cg)  # (N, *S, G, Cin/G) view
@@ -179,7 +173,12 @@ def input_grad(gy, w, g):
     def run(n0, n1):
         n = n1 - n0
         if first:
-            gc = matmul(wt, gyv[n0:n1]).reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
+            gv = gyv[n0:n1]  # (n, G, Cout/G, P)
+            if few:  # gc^T = gy^T W, the weight read as it lies
+                gc = matmul(gv.transpose(0, 1, 3, 2), wt.transpose(0, 2, 1)).transpose(0, 1, 3, 2)  # view
+            else:
+                gc = matmul(wt, gv)  # (n, G, Cin/G*K, P)
+            gc = gc.reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
         else:
             gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
             gc = matmul(gyc, wt.transpose(0, 2, 1)).reshape(G, n, *O, *k, Cg)  # (G, n, *O, *k, Cin/G)
