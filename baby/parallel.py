@@ -5,8 +5,9 @@ Big elementwise passes are split by leading rows into one part per thread; conv 
 chunks that each thread runs on its own core while OpenBLAS keeps to the calling thread. Small arrays run
 inline, where a hand-off (~16 us, and the split pass's lost locality) would cost more than it saves. Every
 matrix product goes through `matmul`, so OpenBLAS's own threads run only where a product has too few rows
-to split (an MLP's: halves of 128 rows each repacked the whole weight, 620 us against OpenBLAS's 380 us);
-elsewhere they would spin, idle, on the cores the pool needs next.
+to split and is too narrow to split by columns (an MLP's: halves of 128 rows each repacked the whole weight,
+620 us against OpenBLAS's 380 us); elsewhere they would spin, idle, on the cores the pool needs next
+(ResNet-9's batch-1 step, its 4x4 layers' input gradients on OpenBLAS's threads: 53.4 ms, else 43.4).
 """
 
 import contextlib
@@ -23,7 +24,9 @@ MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 BLOCK = 1 << 17  # elements per piece of a `blocked` pass, its passes in a core's 2 MiB L2 (ReLU backward on
 # (64, 32, 32, 32): 1.51 ms in pieces of 1 << 16, 1.19 in pieces of 1 << 17)
 MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (split: 6M flops 144 us vs 90)
-THIN_ROWS = 256  # rows per thread below which a wide 2-D product runs on OpenBLAS's own threads
+THIN_ROWS = 256  # rows per thread below which a 2-D product is not split by rows: by columns where it is
+WIDE = 8  # at least this many times wider than tall, else on OpenBLAS's own threads (then spinning ~0.1 s on
+# the pool's cores: an SGD step on ResNet-9 that followed one, 8.3-9.1 ms, else 4.5-5.3)
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
 _threads = min(2, os.cpu_count() or 1)
 _workers = None  # the pool: _threads - 1 worker threads, started on first use
@@ -223,10 +226,11 @@ def single_threaded_blas():
 
 def matmul(a, b, out=None):
     """a @ b as numpy.matmul, on the pool with single-threaded OpenBLAS: the result's leading axis (rows, or
-    the first batch axis) split between the threads. OpenBLAS's own threads spin ~0.1 s after each call, on
-    the cores the pool's next work needs: a 1x1 conv, ReLU and Winograd 3x3 measured 74 ms forward and
-    backward with them, 45 ms this way. An inner size of 1 (an outer product: a batch-1 Linear's weight
-    gradient) is a broadcast multiply, the same products: OpenBLAS took 700 us on (256, 1) @ (1, 784)."""
+    the first batch axis) split between the threads, or a wide 2-D result's columns where it has few rows.
+    OpenBLAS's own threads spin ~0.1 s after each call, on the cores the pool's next work needs: a 1x1 conv,
+    ReLU and Winograd 3x3 measured 74 ms forward and backward with them, 45 ms this way. An inner size of 1
+    (an outer product: a batch-1 Linear's weight gradient) is a broadcast multiply, the same products:
+    OpenBLAS took 700 us on (256, 1) @ (1, 784)."""
     if min(a.ndim, b.ndim) < 2:  # (vectors)
         return xp.matmul(a, b, out=out)
     shape = (a.shape[0], b.shape[1]) if a.ndim == b.ndim == 2 else (
@@ -243,8 +247,12 @@ def matmul(a, b, out=None):
     if shape[0] < 2 or flops < MIN_FLOPS:
         with single_threaded_blas():
             return xp.matmul(a, b, out=out)
-    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split: OpenBLAS splits better
-        return xp.matmul(a, b, out=out)
+    if len(shape) == 2 and shape[0] < THIN_ROWS * _threads:  # few rows to split
+        if shape[0] * WIDE > shape[1]:  # OpenBLAS splits better (a share of columns would repack all of a)
+            return xp.matmul(a, b, out=out)
+        with single_threaded_blas():  # columns split: each thread packs the few rows of a, and its b share
+            parallel(lambda r: xp.matmul(a, b[:, r], out=out[:, r]), rows(shape[1]))
+        return out
     n = len(shape)  # which operands vary along the result's axis 0 (a's rows, or a batch axis):
     lead = a.ndim == n and a.shape[0] > 1, n > 2 and b.ndim == n and b.shape[0] > 1
 

@@ -20,6 +20,8 @@ SHAPES = [  # (a, b): 2-D, batched, broadcast either side, vectors
     ((64,), (64, 70)),
     ((300, 64), (64,)),
     ((7, 3), (3, 2)),
+    ((16, 64), (64, 300)),  # few rows, wide: split by columns
+    ((1, 16, 64), (64, 300)),
 ]
 
 
