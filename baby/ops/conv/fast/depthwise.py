@@ -19,10 +19,11 @@ result is not finite these functions raise memory.NonFinite and the registry red
 NaN stays where its windows read it).
 
 A small problem (up to DIRECT_OUTPUTS outputs: a batch of one image) runs directly instead, one multiply-add
-per kernel tap over a window view (nothing mixed, nothing to check): there the planes, banded matrices and
-chunks cost more than the products.
+per kernel tap over a contiguous run of flat planes (`_Flat`): there the banded matrices and chunks cost
+more than the products.
 """
 
+import functools
 import math
 from dataclasses import replace
 
@@ -37,9 +38,7 @@ from .memory import (
     check_finite,
     framed,
     fresh,
-    pad,
     run_chunks,
-    windows,
     zero_frame,
 )
 
@@ -47,16 +46,78 @@ DIRECT_OUTPUTS = 1 << 15  # outputs (images x pixels x channels) up to which a c
 # backward of MobileNet's layers at 16-32K outputs 1.0-1.5 ms directly, 2.0-2.5 ms banded; at 128K banded wins
 
 
+@functools.lru_cache(maxsize=64)
+def _flat(g, O):
+    """The `_Flat` planes of geometry g with outputs O (made once: ~70 us of Python)."""
+    return _Flat(g, O)
+
+
 def _direct(N, O, Cout):
-    """Whether a call with N images of O outputs per channel, Cout channels, runs directly (`_tap_views`)."""
+    """Whether a call with N images of O outputs per channel, Cout channels, runs directly (`_Flat`)."""
     return N * math.prod(O) * Cout <= DIRECT_OUTPUTS
 
 
-def _tap_views(a, g, O, writeable=False):
-    """Each kernel tap's window view (N, *O, C) of `a` (N, *padded S, C), in row-major tap order."""
-    win = windows(a, g.k, g.stride, g.dilation, tuple(O), writeable)  # (N, *O, *k, C) view
-    lead = (slice(None),) * (1 + len(g.k))
-    return [win[lead + t] for t in xp.ndindex(*g.k)]  # (N, *O, C) views
+class _Flat:
+    """A small depthwise problem on flat phase planes. x is zero-padded and split by the strides' phases
+    (padded index u * s + a per dim) into planes of U = ceil(padded / s), each plane one flat run per image
+    and channel (strides rho). Output o sits at flat position sum o_d rho_d, and kernel tap t reads phase
+    t * d % s from offset sum (t * d // s) rho: one contiguous run of L numbers per tap, so each tap is one
+    long multiply-add (over window views, with NumPy's inner loops a row long, it took 1.5-2.3x as long).
+    The positions past each row's last output are junk, computed and dropped (zero in gy's runs): where
+    the weight gradient's junk products meet an inf or NaN of x, the call raises NonFinite and is redone by
+    im2col."""
+
+    def __init__(self, g, O):
+        self.g, self.O, nd = g, tuple(O), len(g.k)
+        Sp = tuple(n + b + a for n, (b, a) in zip(g.S, g.pads, strict=True))  # padded
+        self.U = tuple(-(-n // s) for n, s in zip(Sp, g.stride, strict=True))  # a phase plane
+        rho = [math.prod(self.U[i + 1:]) for i in range(nd)]
+        self.rho, self.L = rho, sum((o - 1) * r for o, r in zip(self.O, rho, strict=True)) + 1
+        self.taps = []  # (phase, offset) per tap, row-major
+        for t in xp.ndindex(*g.k):
+            q = [divmod(i * d, s) for i, d, s in zip(t, g.dilation, g.stride, strict=True)]  # (shift, phase)
+            self.taps.append((int(xp.ravel_multi_index([a for _, a in q], g.stride)),
+                              sum(u * r for (u, _), r in zip(q, rho, strict=True))))
+        self.phases = []  # per phase a: (its plane's slices, x's slices) where x lies: i + b = u s + a
+        for a in xp.ndindex(*g.stride):
+            js = [(-(-(b + max(-b, 0) - f) // s), -(-(b + n - max(-e, 0) - f) // s))  # x kept: [-b, n + e)
+                  for f, s, n, (b, e) in zip(a, g.stride, g.S, g.pads, strict=True)]
+            if all(j1 > j0 for j0, j1 in js):
+                self.phases.append((a, tuple(slice(j0, j1) for j0, j1 in js), tuple(
+                    slice(j0 * s + f - b, (j1 - 1) * s + f - b + 1, s)
+                    for (j0, j1), f, s, (b, _) in zip(js, a, g.stride, g.pads, strict=True))))
+
+    def planes(self, x):
+        """x (N, *S, C) padded and split: (N, C, phases, prod(U))."""
+        N, C, s = x.shape[0], x.shape[-1], self.g.stride
+        P = fresh((N, C, *s, *self.U), x.dtype, zero=True)  # (N, C, *s, *U)
+        xv = xp.moveaxis(x, -1, 1)  # (N, C, *S) view
+        for a, us, xs in self.phases:
+            P[(slice(None), slice(None), *a, *us)] = xv[(slice(None), slice(None), *xs)]
+        return P.reshape(N, C, math.prod(s), math.prod(self.U))  # (N, C, phases, prod(U))
+
+    def unplanes(self, Pg, first):
+        """The gradient (N, *S, C) (channels-first in memory when `first`) from phase planes Pg
+        (N, C, phases, prod(U)): x's share of them."""
+        N, C = Pg.shape[:2]
+        gx = alloc((N, *self.g.S, C), first, Pg.dtype, zero=any(b < 0 or a < 0 for b, a in self.g.pads))
+        Pv = Pg.reshape(N, C, *self.g.stride, *self.U)  # (N, C, *s, *U)
+        for a, us, xs in self.phases:
+            gx[(slice(None), *xs)] = xp.moveaxis(Pv[(slice(None), slice(None), *a, *us)], 1, -1)  # (N, .., C)
+        return gx
+
+    def grid(self, a):
+        """The outputs (..., *O) of flat runs a (..., >= L), a strided view."""
+        st = a.strides[-1]
+        return xp.lib.stride_tricks.as_strided(a, (*a.shape[:-1], *self.O),
+                                               (*a.strides[:-1], *(r * st for r in self.rho)))
+
+    def spread(self, gy, C):
+        """gy (N, *O, C*m) on flat runs (N, C, m, L), zero at the junk positions."""
+        N, Cout = gy.shape[0], gy.shape[-1]
+        G = fresh((N, C, Cout // C, self.L), gy.dtype, zero=True)  # (N, C, m, L)
+        self.grid(G)[...] = xp.moveaxis(gy.reshape(*gy.shape[:-1], C, Cout // C), (-2, -1), (1, 2))
+        return G
 
 
 class _Rows:
@@ -192,13 +253,16 @@ def forward(x, w, g, kept=None):
     N, *S, C = x.shape
     *k, _, Cout = w.shape
     m, K1 = Cout // C, math.prod(k[:-1])
-    if _direct(N, g.O, Cout):
+    if _direct(N, g.O, Cout):  # each tap's run of the planes times its weight, added up
+        f = _flat(g, tuple(g.O))
+        P, L = f.planes(x), f.L  # (N, C, phases, prod(U))
+        Y, t = fresh((N, C, m, L), x.dtype), fresh((N, C, m, L), x.dtype)  # (N, C, m, L)
+        for j, ((ph, off), wt) in enumerate(zip(f.taps, w.reshape(-1, C, m, 1), strict=True)):
+            xp.multiply(P[:, :, ph, None, off:off + L], wt, out=t if j else Y)  # (N, C, m, L)
+            if j:
+                Y += t
         y = alloc((N, *g.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-        yv, wv = y.reshape(*y.shape[:-1], C, m), w.reshape(-1, C, m)  # (N, *O, C, m), (K, C, m) views
-        taps = _tap_views(pad(x, g.pads), g, g.O)  # (N, *O, C) each
-        xp.multiply(taps[0][..., None], wv[0], out=yv)
-        for a, wt in zip(taps[1:], wv[1:], strict=True):
-            yv += a[..., None] * wt
+        xp.moveaxis(y, -1, 1)[...] = f.grid(Y.reshape(N, Cout, L))  # (N, Cout, *O)
         return y
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation)
     y = alloc((N, *p.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
@@ -242,13 +306,18 @@ def input_grad(gy, w, g):
     N, *O, Cout = gy.shape
     k = w.shape[:-2]
     m, K1 = Cout // C, math.prod(k[:-1])
-    if _direct(N, O, Cout):  # gy times each tap's weight, added back through the windows of padded x
-        Sp = tuple(n + b + a for n, (b, a) in zip(S, pads, strict=True))
-        gxp = alloc((N, *Sp, C), channels_first(gy), gy.dtype, zero=True)  # (N, *padded, C)
-        gv, wv = gy.reshape(N, *O, C, m), w.reshape(-1, C, m)  # (N, *O, C, m), (K, C, m)
-        for i, t in enumerate(_tap_views(gxp, g, O, writeable=True)):
-            t += (gv * wv[i]).sum(-1) if m > 1 else gy * wv[i, :, 0]  # (N, *O, C)
-        return pad(gxp, tuple((-b, -a) for b, a in pads))  # (N, *S, C) view: the pads cropped
+    if _direct(N, O, Cout):  # gy times each tap's weight, added into the planes at the tap's run
+        f = _flat(g, tuple(O))
+        G, L = f.spread(gy, C), f.L  # (N, C, m, L)
+        Pg = fresh((N, C, math.prod(stride), math.prod(f.U)), gy.dtype, zero=True)  # (N, C, phases, prod(U))
+        t = fresh((N, C, L), gy.dtype)
+        for (ph, off), wt in zip(f.taps, w.reshape(-1, C, m), strict=True):
+            if m == 1:
+                xp.multiply(G[:, :, 0], wt, out=t)  # (N, C, L)
+            else:
+                xp.einsum("ncml,cm->ncl", G, wt, out=t)
+            Pg[:, :, ph, off:off + L] += t
+        return f.unplanes(Pg, channels_first(gy))  # (N, *S, C)
     if m == 1 and all(s == 1 for s in stride):
         back = tuple((d * (kk - 1) - b, n + b - o)
                      for kk, d, (b, _), n, o in zip(k, dilation, pads, S, O, strict=True))
@@ -286,12 +355,13 @@ def weight_grad(x, gy, g, kept=None):
     k = g.k
     N, *S, C = x.shape
     *O, Cout = gy.shape[1:]
-    if _direct(N, O, Cout):  # per tap: its windows times gy, summed over images and outputs
-        gw = fresh((C, Cout // C, *k), x.dtype)  # (C, m, *k): PyTorch's (Cout, 1, *k)
-        gv = gy.reshape(N, *O, C, Cout // C)  # (N, *O, C, m)
-        axes = tuple(range(1 + len(O)))  # the images and the outputs
-        for t, a in zip(xp.ndindex(*k), _tap_views(pad(x, g.pads), g, O), strict=True):
-            gw[(Ellipsis, *t)] = (a[..., None] * gv).sum(axis=axes)  # (C, m)
+    if _direct(N, O, Cout):  # per tap: its run of the planes times gy, summed over images and outputs
+        f = _flat(g, tuple(O))
+        P, G, L = f.planes(x), f.spread(gy, C), f.L  # (N, C, phases, prod(U)), (N, C, m, L)
+        gw = fresh((C, Cout // C, len(f.taps)), x.dtype)  # (C, m, K): PyTorch's (Cout, 1, *k)
+        for j, (ph, off) in enumerate(f.taps):
+            gw[:, :, j] = xp.einsum("ncl,ncml->cm", P[:, :, ph, off:off + L], G)
+        check_finite(gw)  # (junk zeros of gy times an inf or NaN in x)
         return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation, O)
     m, K1 = Cout // C, math.prod(k[:-1])
