@@ -14,9 +14,9 @@ the grid rows past O (and the rows between strided outputs of a 3-D conv) are ju
 The input gradient adds GY @ T_i^T back at the same rows, into the planes split by the row stride's phases
 (a kernel row adds to one phase's contiguous rows, shifted; at stride 1 with m = 1 it is the forward with
 the flipped kernel); the weight gradient reads A_i^T @ GY along T's bands, GY zero on junk rows. Work runs
-on chunks of channels over the thread pool. T's zeros meet every column of a row: where a
-result is not finite these functions raise memory.NonFinite and the registry redoes the call by im2col (a
-NaN stays where its windows read it).
+on chunks of channels over the thread pool. T's zeros meet every column of a row: where a result is not
+finite these functions raise memory.NonFinite and the registry redoes the call by im2col (a NaN stays where
+its windows read it).
 
 A small problem (up to DIRECT_OUTPUTS outputs: a batch of one image) runs directly instead, one multiply-add
 per kernel tap over a contiguous run of flat planes (`_Flat`): there the banded matrices and chunks cost
@@ -72,7 +72,7 @@ class _Flat:
         Sp = tuple(n + b + a for n, (b, a) in zip(g.S, g.pads, strict=True))  # padded
         self.U = tuple(-(-n // s) for n, s in zip(Sp, g.stride, strict=True))  # a phase plane
         rho = [math.prod(self.U[i + 1:]) for i in range(nd)]
-        self.rho, self.L = rho, sum((o - 1) * r for o, r in zip(self.O, rho, strict=True)) + 1
+        self.rho, self.L = rho, sum((o - 1) * r for o, r in zip(self.O, rho, strict=True)) + 1  # run length
         self.taps = []  # (phase, offset) per tap, row-major
         for t in xp.ndindex(*g.k):
             q = [divmod(i * d, s) for i, d, s in zip(t, g.dilation, g.stride, strict=True)]  # (shift, phase)
@@ -338,7 +338,7 @@ def input_grad(gy, w, g):
             parts = matmul(G[..., o], xp.swapaxes(T[c0:c1, ..., a, o], -1, -2))  # (c, m, *k[:-1], R, cols)
             parts = parts[:, 0] if m == 1 else parts.sum(axis=1)  # (c, *k[:-1], R, cols)
             for i in xp.ndindex(*k[:-1]):  # kernel row i adds into plane rows s * r + off: one phase's rows
-                f, j = divmod(sum(a * t for a, t in zip(i, p.steps, strict=True)), p.s)[::-1]
+                j, f = divmod(sum(n * t for n, t in zip(i, p.steps, strict=True)), p.s)  # (shift, phase)
                 Ph[f, :, j:j + R, a] += parts[(slice(None), *i)]
         check_finite(Ph)
         p.unphase(Ph, gx, c0, c1)
