@@ -27,7 +27,7 @@ import functools
 import math
 from dataclasses import replace
 
-from ....backend import xp
+from ....backend import moveaxis, xp
 from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
@@ -91,7 +91,7 @@ class _Flat:
         """x (N, *S, C) padded and split: (N, C, phases, prod(U))."""
         N, C, s = x.shape[0], x.shape[-1], self.g.stride
         P = fresh((N, C, *s, *self.U), x.dtype, zero=True)  # (N, C, *s, *U)
-        xv = xp.moveaxis(x, -1, 1)  # (N, C, *S) view
+        xv = moveaxis(x, -1, 1)  # (N, C, *S) view
         for a, us, xs in self.phases:
             P[(slice(None), slice(None), *a, *us)] = xv[(slice(None), slice(None), *xs)]
         return P.reshape(N, C, math.prod(s), math.prod(self.U))  # (N, C, phases, prod(U))
@@ -103,7 +103,7 @@ class _Flat:
         gx = alloc((N, *self.g.S, C), first, Pg.dtype, zero=any(b < 0 or a < 0 for b, a in self.g.pads))
         Pv = Pg.reshape(N, C, *self.g.stride, *self.U)  # (N, C, *s, *U)
         for a, us, xs in self.phases:
-            gx[(slice(None), *xs)] = xp.moveaxis(Pv[(slice(None), slice(None), *a, *us)], 1, -1)  # (N, .., C)
+            gx[(slice(None), *xs)] = moveaxis(Pv[(slice(None), slice(None), *a, *us)], 1, -1)  # (N, .., C)
         return gx
 
     def grid(self, a):
@@ -116,7 +116,7 @@ class _Flat:
         """gy (N, *O, C*m) on flat runs (N, C, m, L), zero at the junk positions."""
         N, Cout = gy.shape[0], gy.shape[-1]
         G = fresh((N, C, Cout // C, self.L), gy.dtype, zero=True)  # (N, C, m, L)
-        self.grid(G)[...] = xp.moveaxis(gy.reshape(*gy.shape[:-1], C, Cout // C), (-2, -1), (1, 2))
+        self.grid(G)[...] = moveaxis(gy.reshape(*gy.shape[:-1], C, Cout // C), (-2, -1), (1, 2))
         return G
 
 
@@ -154,7 +154,7 @@ class _Rows:
         P = fresh((c1 - c0, n + self.guard, W), x.dtype)  # (c, rows, W)
         P[:, n:] = 0
         Pv = zero_frame(P[:, :n].reshape(c1 - c0, N, *self.Lp, W), (*q, slice(0, W)))  # (c, N, *Lp, W)
-        Pv[(slice(None), slice(None), *q)] = xp.moveaxis(x[(slice(None), *s, slice(None), slice(c0, c1))],
+        Pv[(slice(None), slice(None), *q)] = moveaxis(x[(slice(None), *s, slice(None), slice(c0, c1))],
                                                          -1, 0)  # (c, N, *rows, W)
         return P
 
@@ -170,7 +170,7 @@ class _Rows:
         starts at plane row q0 and x row s0)."""
         N, W, s = gx.shape[0], self.S[-1], self.s
         if not self.G:  # 1-D: a plane row per image
-            gx[..., c0:c1] = xp.moveaxis(Ph[0, :, :N], 0, -1)  # (N, W, c)
+            gx[..., c0:c1] = moveaxis(Ph[0, :, :N], 0, -1)  # (N, W, c)
             return
         (*q, qh), (*sx, sh) = self.box()  # slices per row dim: the last one's split by phase
         full = (slice(None), slice(None))
@@ -182,7 +182,7 @@ class _Rows:
             src = Ph[f, :, :N * math.prod(self.G)].reshape(c1 - c0, N, *self.G, W)  # (c, N, *G, W)
             src = src[(*full, *q, slice(j0, j1))]  # (c, N, *rows, j, W)
             gx[(slice(None), *sx, slice(h0, h0 + (j1 - j0 - 1) * s + 1, s), slice(None), slice(c0, c1))] = \
-                xp.moveaxis(src, 0, -1)  # (N, *rows, j, W, c)
+                moveaxis(src, 0, -1)  # (N, *rows, j, W, c)
 
     def rows(self, P):
         """The strided view (c, 1, *k[:-1], R, W) of planes P (c, rows, W): kernel row i's input row of
@@ -229,7 +229,7 @@ def _toeplitz(w, C, p):
     """T (C, m, *k[:-1], W, Wo) for w (*k, 1, C*m): each kernel row of each channel as a banded matrix."""
     *k, _, Cout = w.shape
     m, W, Wo = Cout // C, p.S[-1], p.O[-1]
-    wc = xp.moveaxis(w.reshape(*k, C, m), (-2, -1), (0, 1))  # (C, m, *k)
+    wc = moveaxis(w.reshape(*k, C, m), (-2, -1), (0, 1))  # (C, m, *k)
     col, o, ok = _bands(W, Wo, p.stride[-1], p.dilation[-1], k[-1], p.pads[-1][0])
     T = xp.zeros((C, m, *k[:-1], W, Wo), w.dtype)  # (C, m, *k[:-1], W, Wo)
     for b in range(k[-1]):
@@ -262,11 +262,11 @@ def forward(x, w, g, kept=None):
             if j:
                 Y += t
         y = alloc((N, *g.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-        xp.moveaxis(y, -1, 1)[...] = f.grid(Y.reshape(N, Cout, L))  # (N, Cout, *O)
+        moveaxis(y, -1, 1)[...] = f.grid(Y.reshape(N, Cout, L))  # (N, Cout, *O)
         return y
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation)
     y = alloc((N, *p.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-    yv = xp.moveaxis(y.reshape(N, *p.O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
+    yv = moveaxis(y.reshape(N, *p.O, C, m), (-2, -1), (0, 1))  # (C, m, N, *O) view
 
     T = _toeplitz(w, C, p)  # (C, m, *k[:-1], W, Wo)
 
@@ -293,7 +293,7 @@ def _gy_grid(gy, c0, c1, C, p):
     G = fresh(shape, gy.dtype, zero=True) if strided else framed(shape, gy.dtype, (
         *(slice(0, o) for o in O[:-1]), slice(0, O[-1])))
     G = G.reshape(c1 - c0, m, -1, O[-1])  # (c, m, R, Wo)
-    p.outputs(G, N)[...] = xp.moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
+    p.outputs(G, N)[...] = moveaxis(gy.reshape(N, *O, C, m)[..., c0:c1, :], (-2, -1), (0, 1))
     return G
 
 

@@ -17,7 +17,7 @@ import itertools
 import math
 from dataclasses import replace
 
-from ....backend import xp
+from ....backend import moveaxis, xp
 from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
@@ -32,14 +32,14 @@ def im2col(x, n0, n1, g, first):
     n, *O = win.shape[:1 + len(k)]
     nd, Cg = len(k), x.shape[-1] // G
     if first:
-        cv = xp.moveaxis(win, -1, 1).reshape(n, G, Cg, *O, *k)  # (n, G, Cin/G, *O, *k) view
+        cv = moveaxis(win, -1, 1).reshape(n, G, Cg, *O, *k)  # (n, G, Cin/G, *O, *k) view
         cv = cv.transpose(0, 1, 2, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd))  # (n, G, Cin/G, *k, *O)
         cols = fresh(cv.shape, x.dtype)
         gather(cols, cv)
         return cols
-    cv = xp.moveaxis(win.reshape(n, *O, *k, G, Cg), -2, 0)  # (G, n, *O, *k, Cin/G) view
+    cv = moveaxis(win.reshape(n, *O, *k, G, Cg), -2, 0)  # (G, n, *O, *k, Cin/G) view
     cols = fresh(cv.shape, x.dtype)
-    gather(xp.moveaxis(cols, 1, 0), xp.moveaxis(cv, 1, 0))  # split by image
+    gather(moveaxis(cols, 1, 0), moveaxis(cv, 1, 0))  # split by image
     return cols
 
 
@@ -49,7 +49,7 @@ def weight_matrix(w, G):
     3x3 weight took 1.5 ms so against 9.4 ms as one 4608x512 transposing copy)."""
     *k, Cg, Cout = w.shape
     K, Co = math.prod(k), Cout // G
-    v = xp.moveaxis(w.reshape(*k, Cg, G, Co), -2, 0)  # (G, *k, Cin/G, Cout/G) view
+    v = moveaxis(w.reshape(*k, Cg, G, Co), -2, 0)  # (G, *k, Cin/G, Cout/G) view
     taps = [(n, s) for n, s in zip(v.shape[1:-1], v.strides[1:-1], strict=True) if n != 1]  # (*k, Cin/G)
     if all(s0 == s1 * n1 for (_, s0), (n1, s1) in itertools.pairwise(taps)):  # they merge into one axis
         return v.reshape(G, K * Cg, Co)  # (G, K*Cin/G, Cout/G) view
@@ -84,7 +84,7 @@ def forward(x, w, g, kept=None):
     y = alloc((N, *O, Cout), first, x.dtype)  # (N, *O, Cout)
     if first:
         wm = w.reshape(K, Cg, G, Co).transpose(2, 3, 1, 0).reshape(G, Co, Cg * K)  # (G, Cout/G, Cin/G*K)
-        yv = xp.moveaxis(y, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
+        yv = moveaxis(y, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
     else:
         wm = weight_matrix(w, G)  # (G, K*Cin/G, Cout/G)
 
@@ -95,7 +95,7 @@ def forward(x, w, g, kept=None):
             matmul(wm, cols.reshape(n, G, Cg * K, P), out=yv[n0:n1])  # (n, G, Cout/G, P)
             return
         out = matmul(cols.reshape(G, n * P, K * Cg), wm)  # (G, n*P, Cout/G)
-        y[n0:n1] = xp.moveaxis(out, 0, 1).reshape(n, *O, Cout)  # (n, *O, Cout)
+        y[n0:n1] = moveaxis(out, 0, 1).reshape(n, *O, Cout)  # (n, *O, Cout)
 
     run_chunks(run, N, P * K * x.shape[-1] * x.itemsize)
     return y
@@ -128,7 +128,7 @@ def _col2im_flat(gy, w, g):
     places = {f: tap_slices(f, S, U, stride, pads, (1,) * nd) for f in taps}  # x[xs] <- phase plane[us]
     taps = {f: offs for f, offs in taps.items() if places[f]}  # phases that land in x
     wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
-    gyv = xp.moveaxis(gy, -1, 1)  # (N, Cout, *O) view
+    gyv = moveaxis(gy, -1, 1)  # (N, Cout, *O) view
     gx = alloc((N, *S, Cin), True, gy.dtype, zero=True)  # (N, *S, Cin), NCHW memory
 
     def part(n0, n1):
@@ -136,7 +136,7 @@ def _col2im_flat(gy, w, g):
         ge = fresh((n, Cout, *U), gy.dtype, zero=True)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
         gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, Cg, K, plane)  # (n*G, Cin/G, K, plane)
-        gxm = xp.moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
+        gxm = moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
         for phase, offs in taps.items():
             flat = fresh((n * G, run + spill), gy.dtype, zero=True)  # per image and group: planes, spill room
             for j, off in offs:  # (n*G, Cin/G, plane): every image's planes at once
@@ -165,7 +165,7 @@ def input_grad(gy, w, g):
     taps = [(t, r) for t in xp.ndindex(*k) if (r := tap_slices(t, S, O, stride, pads, dilation))]
     if first:
         wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
-        gyv = xp.moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+        gyv = moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
         back = (0, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd), 1, 2)  # to (n, *O, *k, G, Cg)
     else:
         wt = weight_matrix(w, G)  # (G, K*Cin/G, Cout/G)
@@ -180,9 +180,9 @@ def input_grad(gy, w, g):
                 gc = matmul(wt, gv)  # (n, G, Cin/G*K, P)
             gc = gc.reshape(n, G, Cg, *k, *O).transpose(back)  # (n, *O, *k, G, Cg)
         else:
-            gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
+            gyc = moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
             gc = matmul(gyc, wt.transpose(0, 2, 1)).reshape(G, n, *O, *k, Cg)  # (G, n, *O, *k, Cin/G)
-            gc = xp.moveaxis(gc, 0, -2)  # (n, *O, *k, G, Cin/G) view
+            gc = moveaxis(gc, 0, -2)  # (n, *O, *k, G, Cin/G) view
         _add_taps(gxv[n0:n1], gc, taps)
 
     run_chunks(run, N, P * K * Cg * G * gy.itemsize)
@@ -199,7 +199,7 @@ def weight_grad(x, gy, g, kept=None):
     nd, K, P, Cg, Co = len(k), math.prod(k), math.prod(O), Cin // G, Cout // G
     first = channels_first(x) or few_rows(N * P, Cout, G)  # (gw in PyTorch's layout without a reorder)
     if first:
-        gyv = xp.moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+        gyv = moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
 
     def run(n0, n1):
         n = n1 - n0
@@ -207,7 +207,7 @@ def weight_grad(x, gy, g, kept=None):
         if first:
             part = matmul(gyv[n0:n1], cols.reshape(n, G, Cg * K, P).transpose(0, 1, 3, 2))  # (n, G, Co, Cg*K)
             return part[0] if n == 1 else part.sum(axis=0)  # (G, Cout/G, Cin/G*K)
-        gyc = xp.moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
+        gyc = moveaxis(gy[n0:n1].reshape(n * P, G, Co), 1, 0)  # (G, n*P, Cout/G) view
         return matmul(gyc.transpose(0, 2, 1), cols.reshape(G, n * P, K * Cg))  # (G, Cout/G, K*Cin/G)
 
     gw = run_chunks(run, N, P * K * Cin * x.itemsize, add=True)  # (G, Co, Cg*K) or (G, Co, K*Cg)
