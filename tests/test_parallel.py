@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from baby import parallel
+from baby import backend, parallel
 
 SHAPES = [  # (a, b): 2-D, batched, broadcast either side, vectors
     ((300, 200), (200, 100)),
@@ -139,3 +139,18 @@ def test_a_forked_child_gets_a_pool_and_locks_of_its_own():
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung on a lock its parent held")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4, 5), (2, 3, 4, 5, 6)])
+def test_moveaxis_is_numpy_moveaxis(shape):
+    """backend.moveaxis (one transpose, for the conv rooms) gives numpy.moveaxis's view for every int pair
+    and every tuple pair of axes."""
+    import itertools
+
+    a, n = np.empty(shape), len(shape)
+    pairs = [(s, d) for s in range(-n, n) for d in range(-n, n)]
+    pairs += [(s, d) for k in (2, 3) for s in itertools.permutations(range(-n, 0), k)
+              for d in itertools.permutations(range(n), k)]
+    for s, d in pairs:
+        got, want = backend.moveaxis(a, s, d), np.moveaxis(a, s, d)
+        assert (got.shape, got.strides) == (want.shape, want.strides), (s, d)
