@@ -235,6 +235,29 @@ def test_im2col_few_rows_either_layout(path, x_memory, w_memory, xs, ws, kw, mon
     assert any(taken)
 
 
+@pytest.mark.parametrize("path", ["few-rows", "per-layout"])
+@pytest.mark.parametrize("x_memory", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("xs, ws, kw", [
+    pytest.param((1, 40, 3, 4), (40, 8, 3, 3), dict(padding=1), id="2d"),
+    pytest.param((1, 40, 2, 3), (40, 4, 3, 3), dict(stride=2, groups=2, output_padding=1), id="groups"),
+])
+def test_im2col_few_rows_conv_transpose(path, x_memory, xs, ws, kw, monkeypatch):
+    """A transposed conv is im2col's input gradient as a forward: its few-rows path too, against PyTorch."""
+    taken, few = [], im2col.few_rows
+
+    def spy(*a):
+        taken.append(few(*a))
+        return taken[-1] and path == "few-rows"
+
+    monkeypatch.setattr(im2col, "few_rows", spy)
+    to_x = (lambda x: x) if x_memory == "NCHW" else (lambda x: x.permute(0, 3, 1, 2))
+    xs = xs if x_memory == "NCHW" else (xs[0], *xs[2:], xs[1])
+    with baby.ops.conv_algorithm("im2col"):
+        check(lambda x, w: F.conv_transpose2d(to_x(x), w, **kw),
+              lambda x, w: TF.conv_transpose2d(to_x(x), w, **kw), [xs, ws], **TOL)
+    assert any(taken)
+
+
 @pytest.mark.parametrize("algo", ["auto", "im2col", "book"])
 def test_large_conv_workspace_is_bounded(algo):
     """Forward and backward of a 3x3 conv on (8, 64, 224, 224): unchunked, im2col would hold 9x the input."""
