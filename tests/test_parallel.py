@@ -22,6 +22,9 @@ SHAPES = [  # (a, b): 2-D, batched, broadcast either side, vectors
     ((7, 3), (3, 2)),
     ((16, 64), (64, 300)),  # few rows, wide: split by columns
     ((1, 16, 64), (64, 300)),
+    ((256, 1), (1, 300)),  # outer products
+    ((3, 5, 1), (1, 7)),
+    ((5, 1), (2, 1, 7)),
 ]
 
 
