@@ -11,8 +11,7 @@ xp = numpy
 
 def moveaxis(a, source, destination):
     """numpy.moveaxis for an int or a tuple of ints each side, as one transpose: NumPy's own normalises its
-    arguments through ~6 us of Python, this ~1-3 us (the conv rooms call it ~80 times a MobileNet step at
-    batch 1)."""
+    arguments through ~6 us of Python, this ~1-3 us (the fast conv rooms call it on every call)."""
     n = a.ndim
     if type(source) is int:
         order = list(range(n))

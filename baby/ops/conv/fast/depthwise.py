@@ -32,15 +32,7 @@ from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
 from . import memory
-from .memory import (
-    alloc,
-    channels_first,
-    check_finite,
-    framed,
-    fresh,
-    run_chunks,
-    zero_frame,
-)
+from .memory import alloc, channels_first, check_finite, framed, fresh, run_chunks, to_nchw, zero_frame
 
 DIRECT_OUTPUTS = 1 << 15  # outputs (images x pixels x channels) up to which a call runs directly: forward and
 # backward of MobileNet's layers at 16-32K outputs 1.0-1.5 ms directly, 2.0-2.5 ms banded; at 128K banded wins
@@ -92,7 +84,7 @@ class _Flat:
         """x (N, *S, C) padded and split: (N, C, phases, prod(U))."""
         N, C, s = x.shape[0], x.shape[-1], self.g.stride
         P = fresh((N, C, *s, *self.U), x.dtype, zero=True)  # (N, C, *s, *U)
-        xv = moveaxis(x, -1, 1)  # (N, C, *S) view
+        xv = to_nchw(x)  # (N, C, *S) view
         for a, us, xs in self.phases:
             P[(slice(None), slice(None), *a, *us)] = xv[(slice(None), slice(None), *xs)]
         return P.reshape(N, C, math.prod(s), math.prod(self.U))  # (N, C, phases, prod(U))
@@ -263,7 +255,7 @@ def forward(x, w, g, kept=None):
             if j:
                 Y += t
         y = alloc((N, *g.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
-        moveaxis(y, -1, 1)[...] = f.grid(Y.reshape(N, Cout, L))  # (N, Cout, *O)
+        to_nchw(y)[...] = f.grid(Y.reshape(N, Cout, L))  # (N, Cout, *O)
         return y
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation)
     y = alloc((N, *p.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)

@@ -21,7 +21,7 @@ from ....backend import moveaxis, xp
 from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
-from .memory import alloc, channels_first, fresh, gather, pad, run_chunks, tap_slices, windows
+from .memory import alloc, channels_first, fresh, gather, pad, run_chunks, tap_slices, to_nchw, windows
 
 
 def im2col(x, n0, n1, g, first):
@@ -84,7 +84,7 @@ def forward(x, w, g, kept=None):
     y = alloc((N, *O, Cout), first, x.dtype)  # (N, *O, Cout)
     if first:
         wm = w.reshape(K, Cg, G, Co).transpose(2, 3, 1, 0).reshape(G, Co, Cg * K)  # (G, Cout/G, Cin/G*K)
-        yv = moveaxis(y, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
+        yv = to_nchw(y).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view of y's memory
     else:
         wm = weight_matrix(w, G)  # (G, K*Cin/G, Cout/G)
 
@@ -128,7 +128,7 @@ def _col2im_flat(gy, w, g):
     places = {f: tap_slices(f, S, U, stride, pads, (1,) * nd) for f in taps}  # x[xs] <- phase plane[us]
     taps = {f: offs for f, offs in taps.items() if places[f]}  # phases that land in x
     wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
-    gyv = moveaxis(gy, -1, 1)  # (N, Cout, *O) view
+    gyv = to_nchw(gy)  # (N, Cout, *O) view
     gx = alloc((N, *S, Cin), True, gy.dtype, zero=True)  # (N, *S, Cin), NCHW memory
 
     def part(n0, n1):
@@ -136,7 +136,7 @@ def _col2im_flat(gy, w, g):
         ge = fresh((n, Cout, *U), gy.dtype, zero=True)  # (n, Cout, *U): gy, zero-extended
         ge[(slice(None), slice(None), *(slice(0, o) for o in O))] = gyv[n0:n1]
         gc = matmul(wt, ge.reshape(n, G, Co, plane)).reshape(n * G, Cg, K, plane)  # (n*G, Cin/G, K, plane)
-        gxm = moveaxis(gx[n0:n1], -1, 1)  # (n, Cin, *S) view
+        gxm = to_nchw(gx[n0:n1])  # (n, Cin, *S) view
         for phase, offs in taps.items():
             flat = fresh((n * G, run + spill), gy.dtype, zero=True)  # per image and group: planes, spill room
             for j, off in offs:  # (n*G, Cin/G, plane): every image's planes at once
@@ -165,7 +165,7 @@ def input_grad(gy, w, g):
     taps = [(t, r) for t in xp.ndindex(*k) if (r := tap_slices(t, S, O, stride, pads, dilation))]
     if first:
         wt = w.reshape(K, Cg, G, Co).transpose(2, 1, 0, 3).reshape(G, Cg * K, Co)  # (G, Cin/G*K, Cout/G)
-        gyv = moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+        gyv = to_nchw(gy).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
         back = (0, *range(3 + nd, 3 + 2 * nd), *range(3, 3 + nd), 1, 2)  # to (n, *O, *k, G, Cg)
     else:
         wt = weight_matrix(w, G)  # (G, K*Cin/G, Cout/G)
@@ -199,7 +199,7 @@ def weight_grad(x, gy, g, kept=None):
     nd, K, P, Cg, Co = len(k), math.prod(k), math.prod(O), Cin // G, Cout // G
     first = channels_first(x) or few_rows(N * P, Cout, G)  # (gw in PyTorch's layout without a reorder)
     if first:
-        gyv = moveaxis(gy, -1, 1).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
+        gyv = to_nchw(gy).reshape(N, G, Co, P)  # (N, G, Cout/G, P) view
 
     def run(n0, n1):
         n = n1 - n0

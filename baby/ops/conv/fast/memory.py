@@ -24,7 +24,7 @@ import weakref
 
 from .... import arena
 from ....arena import fresh
-from ....backend import moveaxis, xp
+from ....backend import xp
 from ....parallel import each, num_threads, parallel, rows, single_threaded_blas
 from ..geometry import is_int, out_size
 
@@ -63,7 +63,7 @@ def alloc(shape, first, dtype, zero=False):
     """A new (N, *S, C) array, laid out NCHW in memory when `first`, else NHWC (from the arena)."""
     if not first:
         return fresh(shape, dtype, zero)  # (N, *S, C)
-    return moveaxis(fresh((shape[0], shape[-1], *shape[1:-1]), dtype, zero), 1, -1)  # (N, *S, C) view
+    return to_nhwc(fresh((shape[0], shape[-1], *shape[1:-1]), dtype, zero))  # (N, *S, C) view
 
 
 def framed(shape, dtype, box):
@@ -84,7 +84,7 @@ def zero_frame(a, box):
 def contiguous(a, first):
     """a (N, *S, C) itself when its memory is contiguous in the layout `first` asks for (NCHW when True,
     NHWC when False), else a copy that is (a broadcast gradient, a cropped or strided view)."""
-    if (moveaxis(a, -1, 1) if first else a).flags.c_contiguous:
+    if (to_nchw(a) if first else a).flags.c_contiguous:
         return a
     out = alloc(a.shape, first, a.dtype)  # (N, *S, C)
     gather(out, a)

@@ -3,10 +3,10 @@ strided slice. x (N, *S, Cin), w (1.., Cin, Cout), gy (N, *O, Cout)."""
 
 import math
 
-from ....backend import moveaxis, xp
+from ....backend import xp
 from ....parallel import matmul
 from ..registry import Algorithm, register
-from .memory import alloc, channels_first, pad, tap_slices
+from .memory import alloc, channels_first, pad, tap_slices, to_nchw
 
 
 def forward(x, w, g, kept=None):
@@ -17,8 +17,8 @@ def forward(x, w, g, kept=None):
     wm = w.reshape(C, Cout)  # (Cin, Cout)
     if channels_first(xs):
         y = alloc((N, *O, Cout), True, x.dtype)  # (N, *O, Cout), NCHW memory
-        yv = moveaxis(y, -1, 1).reshape(N, Cout, P)  # (N, Cout, P) view of y's memory
-        matmul(wm.T, moveaxis(xs, -1, 1).reshape(N, C, P), out=yv)
+        yv = to_nchw(y).reshape(N, Cout, P)  # (N, Cout, P) view of y's memory
+        matmul(wm.T, to_nchw(xs).reshape(N, C, P), out=yv)
         return y
     return matmul(xs.reshape(N * P, C), wm).reshape(N, *O, Cout)  # (N, *O, Cout)
 
@@ -32,8 +32,8 @@ def input_grad(gy, w, g):
     first = channels_first(gy)
     if first:
         gs = alloc((N, *O, Cin), True, gy.dtype)  # (N, *O, Cin), NCHW memory
-        matmul(wm, moveaxis(gy, -1, 1).reshape(N, Cout, P),
-               out=moveaxis(gs, -1, 1).reshape(N, Cin, P))  # (N, Cin, P)
+        matmul(wm, to_nchw(gy).reshape(N, Cout, P),
+               out=to_nchw(gs).reshape(N, Cin, P))  # (N, Cin, P)
     else:
         gs = matmul(gy.reshape(N * P, Cout), wm.T).reshape(N, *O, Cin)  # (N, *O, Cin)
     r = tap_slices((0,) * nd, S, O, stride, pads, (1,) * nd)
@@ -56,8 +56,8 @@ def weight_grad(x, gy, g, kept=None):
     xs, gs = x[(slice(None), *r[0])], gy[(slice(None), *r[1])]  # (N, *O', Cin), (N, *O', Cout)
     P = math.prod(xs.shape[1:-1])
     if channels_first(x):
-        xm = moveaxis(xs, -1, 1).reshape(N, Cin, P)  # (N, Cin, P') (a copy when strided)
-        gm = moveaxis(gs, -1, 1).reshape(N, Cout, P)  # (N, Cout, P')
+        xm = to_nchw(xs).reshape(N, Cin, P)  # (N, Cin, P') (a copy when strided)
+        gm = to_nchw(gs).reshape(N, Cout, P)  # (N, Cout, P')
         gw = matmul(gm, xm.transpose(0, 2, 1)).sum(axis=0)  # (Cout, Cin): PyTorch's layout
         return gw.T.reshape(*(1,) * nd, Cin, Cout)  # (1.., Cin, Cout) view
     return matmul(xs.reshape(N * P, Cin).T, gs.reshape(N * P, Cout)).reshape(*(1,) * nd, Cin, Cout)

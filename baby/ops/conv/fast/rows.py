@@ -16,10 +16,10 @@ columns (n, sh, U, ow, kw, C), GEMMs cols_i @ W_i) and runs on chunks of images 
 
 import math
 
-from ....backend import moveaxis, xp
+from ....backend import xp
 from ....parallel import matmul
 from ..registry import Algorithm, register
-from .memory import alloc, channels_first, fresh, kept_buffer, pad, run_chunks
+from .memory import alloc, channels_first, fresh, kept_buffer, pad, run_chunks, to_nchw
 
 
 def _sizes(g, O=None):
@@ -91,7 +91,7 @@ def forward(x, w, g, kept=None):
     pads, U, (oh, ow) = _sizes(g)
     P, wm = oh * ow, _weights(w, first)
     y = alloc((N, oh, ow, Cout), first, x.dtype)  # (N, oh, ow, Cout)
-    yv = moveaxis(y, -1, 1).reshape(N, Cout, P) if first else y.reshape(N, P, Cout)  # views of y
+    yv = to_nchw(y).reshape(N, Cout, P) if first else y.reshape(N, P, Cout)  # views of y
 
     def run(n0, n1):
         shape = _cols_shape(n1 - n0, C, g, U, ow, first)
@@ -111,7 +111,7 @@ def input_grad(gy, w, g):
     C, first = w.shape[-2], channels_first(gy)
     pads, U, _ = _sizes(g, (oh, ow))
     P, wm = oh * ow, _weights(w, first)
-    gyv = moveaxis(gy, -1, 1).reshape(N, Cout, P) if first else gy.reshape(N, P, Cout)  # views of gy
+    gyv = to_nchw(gy).reshape(N, Cout, P) if first else gy.reshape(N, P, Cout)  # views of gy
     Hp, Wp = U * g.stride[0], g.S[1] + sum(pads[1])
     gx = alloc((N, Hp, Wp, C), first, gy.dtype, zero=True)  # (N, Hp, Wp, C): the padded input's gradient
 
@@ -137,7 +137,7 @@ def weight_grad(x, gy, g, kept=None):
     first = channels_first(x)
     pads, U, _ = _sizes(g, (oh, ow))
     P = oh * ow
-    gyv = moveaxis(gy, -1, 1).reshape(N, Cout, P) if first else gy.reshape(N, P, Cout)  # views of gy
+    gyv = to_nchw(gy).reshape(N, Cout, P) if first else gy.reshape(N, P, Cout)  # views of gy
 
     def run(n0, n1):
         if kept is None:

@@ -24,13 +24,13 @@ import functools
 
 from ....arena import fresh
 from ....arena import scratch as _buffer
-from ....backend import moveaxis, xp
+from ....backend import xp
 from ....parallel import parallel, shares, single_threaded_blas
 from ..book import im2col as book
 from ..geometry import is_int
 from ..registry import Algorithm, register
 from . import im2col, memory
-from .memory import channel_blocks, tile_chunks, tile_offsets
+from .memory import channel_blocks, tile_chunks, tile_offsets, to_nchw
 
 as_strided = xp.lib.stride_tricks.as_strided
 
@@ -422,7 +422,7 @@ def weight_grad(x, gy, g, kept=None):
 
 def grad_layout(gy, x):
     """Winograd reads any strides and runs fastest channels-last: gy stays as it is when contiguous NCHW."""
-    return moveaxis(gy, -1, 1).flags.c_contiguous
+    return to_nchw(gy).flags.c_contiguous
 
 
 register(Algorithm("winograd", _fits, forward, input_grad, weight_grad, keep, grad_layout, mixes=True))
