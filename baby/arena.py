@@ -15,6 +15,7 @@ import weakref
 from .backend import xp
 
 MIN_BYTES = 1 << 18  # arrays of this many bytes or more come from the arena
+ALIGN = 64  # bytes: where arena and scratch arrays start
 CAP = 1 << 30  # most bytes of freed blocks kept (a MobileNet step at batch 64 cycles ~510 MiB)
 _free = {}  # {bytes: [bytearray blocks of freed arrays]}
 _free_bytes = 0  # bytes in _free
@@ -35,12 +36,20 @@ def fresh(shape, dtype, zero=False):
     with _lock:
         blocks = _free.get(nbytes)
         block = blocks.pop() if blocks else None
-        _free_bytes -= 0 if block is None else nbytes
-    owner = xp.frombuffer(bytearray(nbytes) if block is None else block, dtype)  # (prod(shape),)
+        _free_bytes -= 0 if block is None else len(block)
+    owner = _aligned(bytearray(nbytes + ALIGN) if block is None else block, nbytes, dtype)  # (prod(shape),)
     if zero and block is not None:
         owner.fill(0)
-    weakref.finalize(owner, _keep, owner.base.obj).atexit = False
+    raw = owner.base  # (len(block),) bytes: where every view's base chain ends
+    weakref.finalize(raw, _keep, raw.base.obj, nbytes).atexit = False
     return owner.reshape(shape)
+
+
+def _aligned(block, nbytes, dtype):
+    """The (nbytes / itemsize,) array of `dtype` at the first ALIGN-byte boundary of `block`."""
+    raw = xp.frombuffer(block, xp.uint8)  # (len(block),)
+    skip = -raw.ctypes.data % ALIGN
+    return raw[skip:skip + nbytes].view(dtype)
 
 
 def scratch(name, shape, dtype):
@@ -48,7 +57,8 @@ def scratch(name, shape, dtype):
     size = math.prod(shape)
     buf = getattr(_local, name, None)
     if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = xp.empty(max(size, 1), dtype)
+        nbytes = max(size, 1) * xp.dtype(dtype).itemsize
+        buf = _aligned(bytearray(nbytes + ALIGN), nbytes, dtype)  # (max(size, 1),)
         setattr(_local, name, buf)
     return buf[:size].reshape(shape)
 
@@ -71,12 +81,12 @@ def fresh_like(a, dtype=None):
     return fresh([a.shape[i] for i in order], dtype).transpose(xp.argsort(order))  # a's shape, a's layout
 
 
-def _keep(block):
-    """An arena array was freed: keep its block for the next one of its size, within CAP."""
+def _keep(block, nbytes):
+    """An arena array of `nbytes` was freed: keep its block for the next one of that size, within CAP."""
     global _free_bytes
     with _lock:
         if _free_bytes + len(block) <= CAP:
-            _free.setdefault(len(block), []).append(block)
+            _free.setdefault(nbytes, []).append(block)
             _free_bytes += len(block)
 
 
