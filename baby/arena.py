@@ -17,8 +17,10 @@ from .backend import xp
 MIN_BYTES = 1 << 18  # arrays of this many bytes or more come from the arena
 ALIGN = 64  # bytes: where arena and scratch arrays start
 CAP = 1 << 30  # most bytes of freed blocks kept (a MobileNet step at batch 64 cycles ~510 MiB)
-_free = {}  # {bytes: [bytearray blocks of freed arrays]}
+_free = {}  # {bytes: [(bytearray block, offset of its first ALIGN-byte boundary) of freed arrays]}
 _free_bytes = 0  # bytes in _free
+_live = {}  # {id: (weak reference to an arena array, (block, skip), bytes)} (a weakref.ref with a callback
+# costs ~0.5 us an array, weakref.finalize ~2.5)
 _lock = threading.RLock()  # (re-entrant: a finalizer may run in a garbage collection under it)
 _local = threading.local()  # per-thread scratch arrays, by name
 
@@ -30,26 +32,27 @@ def fresh(shape, dtype, zero=False):
     memoryview of a bytearray)."""
     global _free_bytes
     dtype = xp.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
+    size = math.prod(shape)
+    nbytes = size * dtype.itemsize
     if nbytes < MIN_BYTES:
         return (xp.zeros if zero else xp.empty)(shape, dtype)
     with _lock:
         blocks = _free.get(nbytes)
-        block = blocks.pop() if blocks else None
-        _free_bytes -= 0 if block is None else len(block)
-    owner = _aligned(bytearray(nbytes + ALIGN) if block is None else block, nbytes, dtype)  # (prod(shape),)
-    if zero and block is not None:
+        kept = blocks.pop() if blocks else None
+        _free_bytes -= 0 if kept is None else len(kept[0])
+    block, skip = kept or _block(nbytes)
+    owner = xp.frombuffer(block, dtype, size, skip)  # (size,)
+    if zero and kept is not None:
         owner.fill(0)
-    raw = owner.base  # (len(block),) bytes: where every view's base chain ends
-    weakref.finalize(raw, _keep, raw.base.obj, nbytes).atexit = False
+    ref = weakref.ref(owner, _freed)
+    _live[id(ref)] = ref, (block, skip), nbytes
     return owner.reshape(shape)
 
 
-def _aligned(block, nbytes, dtype):
-    """The (nbytes / itemsize,) array of `dtype` at the first ALIGN-byte boundary of `block`."""
-    raw = xp.frombuffer(block, xp.uint8)  # (len(block),)
-    skip = -raw.ctypes.data % ALIGN
-    return raw[skip:skip + nbytes].view(dtype)
+def _block(nbytes):
+    """(block, skip): a zeroed bytearray holding nbytes from `skip`, its first ALIGN-byte boundary."""
+    block = bytearray(nbytes + ALIGN)
+    return block, -xp.frombuffer(block, xp.uint8).ctypes.data % ALIGN
 
 
 def scratch(name, shape, dtype):
@@ -57,8 +60,8 @@ def scratch(name, shape, dtype):
     size = math.prod(shape)
     buf = getattr(_local, name, None)
     if buf is None or buf.size < size or buf.dtype != dtype:
-        nbytes = max(size, 1) * xp.dtype(dtype).itemsize
-        buf = _aligned(bytearray(nbytes + ALIGN), nbytes, dtype)  # (max(size, 1),)
+        block, skip = _block(max(size, 1) * xp.dtype(dtype).itemsize)
+        buf = xp.frombuffer(block, dtype, max(size, 1), skip)
         setattr(_local, name, buf)
     return buf[:size].reshape(shape)
 
@@ -81,13 +84,14 @@ def fresh_like(a, dtype=None):
     return fresh([a.shape[i] for i in order], dtype).transpose(xp.argsort(order))  # a's shape, a's layout
 
 
-def _keep(block, nbytes):
-    """An arena array of `nbytes` was freed: keep its block for the next one of that size, within CAP."""
+def _freed(ref):
+    """An arena array was freed: keep its (block, skip) for the next one of its size, within CAP."""
     global _free_bytes
+    _, kept, nbytes = _live.pop(id(ref))
     with _lock:
-        if _free_bytes + len(block) <= CAP:
-            _free.setdefault(nbytes, []).append(block)
-            _free_bytes += len(block)
+        if _free_bytes + len(kept[0]) <= CAP:
+            _free.setdefault(nbytes, []).append(kept)
+            _free_bytes += len(kept[0])
 
 
 def empty():
