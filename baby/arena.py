@@ -78,6 +78,8 @@ def fresh_like(a, dtype=None):
     dtype = a.dtype if dtype is None else dtype
     if a.flags.c_contiguous:
         return fresh(a.shape, dtype)
+    if a.size * xp.dtype(dtype).itemsize < MIN_BYTES:
+        return xp.empty_like(a, dtype)  # NumPy's memory (as `fresh`'s below MIN_BYTES), in a's layout
     order = memory_order(a)
     if not a.transpose(order).flags.c_contiguous:
         return xp.empty_like(a, dtype=dtype)

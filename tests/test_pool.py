@@ -421,3 +421,10 @@ def test_torch_rejects_the_same_arguments(name, shape, kw):
         theirs(torch.zeros(shape), **kw)
     with pytest.raises(ValueError):
         ours(baby.zeros(*shape), **kw)
+
+
+@pytest.mark.parametrize("plain, lookalike", [((1, 1), (1, True)), ((2, 2), (2, 2.0)), (2, np.float64(2))])
+def test_remembered_geometry_is_not_reused_for_lookalike_arguments(plain, lookalike):
+    F.max_pool2d(X2, plain)  # sized once and remembered
+    with pytest.raises(TypeError, match="kernel_size"):
+        F.max_pool2d(X2, lookalike)  # equal and hashing alike, but not an int
