@@ -68,8 +68,10 @@ def test_batch_norm_train_then_eval(cls, tcls, shapes, kwargs):
     ((16, 32, 16, 16), False, False),
     ((16, 32, 16, 16), True, True),   # NCHW seen over NHWC memory: the passes run in memory order
     ((16, 32, 16, 16), True, False),
-    ((3, 8, 50), False, True),        # one piece
+    ((3, 8, 50), False, True),        # one piece: x - mean kept from the statistics to the output
     ((3, 8, 50), False, False),
+    ((3, 8, 50), True, True),
+    ((8, 4, 5, 5), False, True),      # one piece of images enough to lay the per-channel values out
     ((0, 3, 4, 4), False, False),     # an empty batch (running statistics)
 ])
 def test_batch_norm_in_pieces_and_layouts_as_pytorch(shape, nhwc, training):
@@ -145,3 +147,20 @@ def test_norm_finite_differences(fn):
 def test_batch_norm_errors(module, shape, match):
     with pytest.raises(ValueError, match=match):
         module(baby.zeros(*shape))
+
+
+def test_batch_norm_backward_twice_and_a_zero_weight_as_pytorch():
+    """One piece: the backward reuses its own x - mean; a second backward (retain_graph) and a channel whose
+    weight is 0 give PyTorch's gradients."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((4, 3, 6)) * 3 + 1).astype(np.float32)
+    w, gy = np.array([1.5, 0.0, -2.0], np.float32), rng.standard_normal((4, 3, 6)).astype(np.float32)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bx, bw = baby.tensor(x, requires_grad=True), baby.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.batch_norm(tx, None, None, tw, training=True)
+    by = F.batch_norm(bx, None, None, bw, training=True)
+    for _ in range(2):
+        ty.backward(torch.tensor(gy), retain_graph=True)
+        by.backward(baby.tensor(gy), retain_graph=True)
+        for got, want in ((bx.grad, tx.grad), (bw.grad, tw.grad)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)

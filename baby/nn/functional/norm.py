@@ -69,7 +69,9 @@ class BatchNorm(Function):
     With M = N * prod(d) and xc = x - mean: gb = sum(gy), gw = sum(gy * xc) / std, gx = a * gy - a * gw /
     (std * M) * xc - a * gb / M; with given statistics gx = a * gy. Every pass runs over pieces of the images
     whose temporaries stay in cache (xc is recomputed, never stored), shared between the thread pool; the
-    arrays are taken in x's memory order, whichever it is.
+    arrays are taken in x's memory order, whichever it is. A small x is one piece: its xc, left in the
+    thread's scratch by the statistics' pass, serves the next pass too (one subtraction fewer each way: a
+    batch-1 BatchNorm2d forward and backward 25% faster).
     """
 
     def __init__(self, eps, mean=None, var=None):
@@ -93,6 +95,7 @@ class BatchNorm(Function):
             # biased var (C,): the pieces' squares combined by Chan, Golub and LeVeque's pairwise update
             self.var = sum(q + n * (s / n - self.mean) ** 2 for s, q, n in parts) / M
             mean = _image(self.mean, xm, c)
+        kept = self.training and len(parts) == 1  # the one piece's x - mean is still in this thread's scratch
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
         a = w * self.invstd  # (C,)
         shift = _image(b if self.training else b - self.mean * a, xm, c)
@@ -100,7 +103,9 @@ class BatchNorm(Function):
         y = fresh_like(xm)  # laid out as xm
 
         def normalize(r):  # training: (x - mean) * a + b, so a near-zero output keeps PyTorch's sign for ReLU
-            if self.training:
+            if kept:
+                xp.multiply(_temp(xm), a, out=y)
+            elif self.training:
                 xp.subtract(xm[r], mean, out=y[r])
                 y[r] *= a
             else:
@@ -122,6 +127,7 @@ class BatchNorm(Function):
             return _channel_sum(gm[r], c=c), _channel_sum(gm[r], xc, c)
 
         parts, zero = _pieces(sums, gm), xp.zeros(C, gy.dtype)  # (no pieces: an empty batch)
+        kept = len(parts) == 1  # the one piece's x - mean is still in this thread's scratch
         gb = sum((p[0] for p in parts), zero)  # (C,)
         gw = sum((p[1] for p in parts), zero) * self.invstd  # (C,)
         a = w._data * self.invstd  # (C,)
@@ -131,7 +137,7 @@ class BatchNorm(Function):
             folded = False
             if self.training:
                 k, shift = a * self.invstd * gw / M, a * gb / M  # (C,), (C,)
-                folded = bool(xp.all(k != 0))
+                folded = not kept and bool(xp.all(k != 0))
                 if folded:  # shift folded into the mean: k (x - mean) + shift = k (x - (mean - shift / k))
                     mean = _image(self.mean - shift / k, xm, c)
                 else:
@@ -142,7 +148,7 @@ class BatchNorm(Function):
             def grad(r):  # a gy - k (x - mean) - a gb / M (not k x - k mean: they cancel), or a gy
                 xp.multiply(gm[r], a, out=gx[r])
                 if self.training:
-                    xc = xp.subtract(xm[r], mean, out=_temp(xm[r]))
+                    xc = _temp(xm) if kept else xp.subtract(xm[r], mean, out=_temp(xm[r]))
                     xc *= k
                     gx[r] -= xc
                     if not folded:
