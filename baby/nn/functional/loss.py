@@ -72,7 +72,9 @@ class CrossEntropy(Function):
     """
 
     def __init__(self, target, mask, weight, smoothing, total=None):
-        self.t = target[:, None]  # (N, 1, *d): class indices, ignored samples set to 0
+        ones = (1,) * target.ndim  # open index grids over (N, *d): one arange per dim, shaped to broadcast
+        grids = [xp.arange(n).reshape(ones[:i] + (n,) + ones[i + 1:]) for i, n in enumerate(target.shape)]
+        self.at = (grids[0], target, *grids[1:])  # each sample's target class in (N, C, *d)
         self.mask, self.w, self.s = mask, weight, smoothing  # mask (N, *d) float; weight (C,) or None
         self.wt = mask * (1 if weight is None else weight[target])  # (N, *d): w_t, 0 if ignored
         self.total = total  # a 0-d array of the input's dtype, or None: no reduction
@@ -81,7 +83,7 @@ class CrossEntropy(Function):
         C = x.shape[1]
         z = x - x.max(axis=1, keepdims=True)
         self.logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # (N, C, *d)
-        loss = -xp.take_along_axis(self.logp, self.t, axis=1)[:, 0] * (self.wt * (1 - self.s))  # (N, *d)
+        loss = -self.logp[self.at] * (self.wt * (1 - self.s))  # (N, *d)
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
             loss -= (self.logp * wc).sum(axis=1) * (self.mask * (self.s / C))
@@ -91,17 +93,16 @@ class CrossEntropy(Function):
     def backward(self, gy, node):
         C, nd = self.logp.shape[1], self.logp.ndim
         if self.total is not None:  # (the sum's and the division's gradients, as their own nodes give them)
-            gy = xp.broadcast_to(gy / self.total, self.wt.shape)  # (N, *d)
-        g = gy[:, None]  # (N, 1, *d)
-        total = self.wt * (1 - self.s)  # (N, *d): sum_c q_c, the one-hot part ...
+            gy = gy / self.total  # 0-d: each sample's gradient
+        gq = gy * (self.wt * (1 - self.s))  # (N, *d): gy times q's one-hot part (a 0-d gy broadcast)
+        total = gq  # (N, *d): gy times sum_c q_c, its one-hot part and the smoothing's
         if self.s:
-            total = total + self.mask * (self.s / C) * (C if self.w is None else self.w.sum())  # + smoothing
-        gx = xp.exp(self.logp) * (g * total[:, None])  # (N, C, *d)
+            total = total + gy * self.mask * (self.s / C) * (C if self.w is None else self.w.sum())
+        gx = xp.exp(self.logp) * total[:, None]  # (N, C, *d)
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (nd - 2))  # (1, C, 1...)
-            gx -= g * self.mask[:, None] * (self.s / C) * wc
-        at_t = xp.take_along_axis(gx, self.t, axis=1) - g * (self.wt * (1 - self.s))[:, None]  # (N, 1, *d)
-        xp.put_along_axis(gx, self.t, at_t, axis=1)
+            gx -= (gy * self.mask)[:, None] * (self.s / C) * wc
+        gx[self.at] -= gq  # at the targets (one per sample: no index repeats)
         return (gx.astype(self.logp.dtype, copy=False),)
 
 
