@@ -6,6 +6,11 @@ page-faults on fresh memory (~0.25 ms per MiB), each training step anew. The ops
 temporaries are allocated and freed every step (conv outputs, gradients, padding and workspaces, batch
 norm, ReLU) take them from `fresh` instead, so a user's script needs no process-wide malloc setting
 (`baby.backend.keep_freed_memory`). Freed blocks are kept up to `CAP` bytes; `empty` drops them.
+
+Arena and scratch arrays start on a 64-byte boundary (a cache line, an AVX-512 vector), as PyTorch's
+allocator aligns its blocks. NumPy's own large arrays start 16 or 48 bytes past one, and a ufunc writing
+them in cache runs at about half speed: a multiply of 64K floats into an aligned output takes 8 us, into a
+misaligned one 17.
 """
 
 import math
