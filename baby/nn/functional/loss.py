@@ -72,9 +72,8 @@ class CrossEntropy(Function):
     """
 
     def __init__(self, target, mask, weight, smoothing, total=None):
-        ones = (1,) * target.ndim  # open index grids over (N, *d): one arange per dim, shaped to broadcast
-        grids = [xp.arange(n).reshape(ones[:i] + (n,) + ones[i + 1:]) for i, n in enumerate(target.shape)]
-        self.at = (grids[0], target, *grids[1:])  # each sample's target class in (N, C, *d)
+        n, *d = xp.indices(target.shape, sparse=True)  # open index grids over (N, *d)
+        self.at = (n, target, *d)  # each sample's target class in (N, C, *d)
         self.mask, self.w, self.s = mask, weight, smoothing  # mask (N, *d) float; weight (C,) or None
         self.wt = mask * (1 if weight is None else weight[target])  # (N, *d): w_t, 0 if ignored
         self.total = total  # a 0-d array of the input's dtype, or None: no reduction
