@@ -64,7 +64,8 @@ class Adam(Optimizer):
         state["step"] = t = state["step"] + 1
         c1, c2 = -lr / (1 - b1**t), (1 - b2**t) ** 0.5  # the bias corrections
 
-        def update(w, g, m, v, d, e, *vmax):  # one piece: decay, moments, w += c1 m / (sqrt(v) / c2 + eps)
+        def update(w, g, m, v, *vmax):  # one piece: decay, moments, w += c1 m / (sqrt(v) / c2 + eps)
+            d, e = self._temp(w), self._temp(w, 1)
             _moments(m, v, _decay(w, g, group, out=e), b1, b2, d)  # (e: free until the step)
             if vmax:
                 v = xp.maximum(vmax[0], v, out=vmax[0])
@@ -76,7 +77,7 @@ class Adam(Optimizer):
             w += e
 
         amsgrad = (state["max_exp_avg_sq"],) if group["amsgrad"] else ()
-        blocked(update, p._data, g, state["exp_avg"], state["exp_avg_sq"], *self._scratch(p, 2), *amsgrad)
+        blocked(update, p._data, g, state["exp_avg"], state["exp_avg_sq"], *amsgrad)
 
 
 class AdamW(Adam):

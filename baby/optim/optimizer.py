@@ -17,6 +17,7 @@ import numbers
 from collections import defaultdict
 
 from .. import grad_mode
+from ..arena import scratch
 from ..backend import xp
 from ..tensor import Tensor
 
@@ -133,14 +134,12 @@ class Optimizer:
                     update(p, -g if maximize else g, state[p], group)
         return loss
 
-    def _scratch(self, p, n=1):
-        """`n` reusable arrays shaped like `p` for an update's temporaries (not part of the state): the
-        same ones each step, so a step allocates nothing."""
-        scratch = self.__dict__.setdefault("_scratch_arrays", {})
-        arrays = scratch.get(id(p))
-        if arrays is None or len(arrays) < n or arrays[0].shape != p.shape or arrays[0].dtype != p.dtype:
-            arrays = scratch[id(p)] = [xp.empty_like(p._data) for _ in range(n)]
-        return arrays
+    @staticmethod
+    def _temp(a, i=0):
+        """Temporary number `i` shaped like the array `a` (a `blocked` piece, or a whole small parameter):
+        this thread's scratch, reused by every update (piece-sized, it stays in cache: ResNet-9's SGD
+        momentum step 5.2 -> 4.1 ms against a whole-parameter array per temporary, written back to memory)."""
+        return scratch(f"optim{i}", a.shape, a.dtype)
 
     def _update(self, p, g, state, group):
         """Update `p._data` in place from the gradient array `g` (the subclass's algorithm)."""

@@ -34,14 +34,14 @@ class SGD(Optimizer):
         if first:  # the buffer starts as the first step's d
             state["momentum_buffer"] = (g + wd * p._data if wd else g).astype(p.dtype, copy=True)
 
-        def update(w, g, buf, scratch):  # on one piece: d = g + wd w; buf = mu buf + (1 - damp) d; w -= lr d'
+        def update(w, g, buf):  # on one piece: d = g + wd w; buf = mu buf + (1 - damp) d; w -= lr d'
             d = g + wd * w if wd else g
             if mu:
                 if not first:
                     buf *= mu
                     buf += d if damp == 0 else (1 - damp) * d
                 d = d + mu * buf if nesterov else buf
-            w -= xp.multiply(d, lr, out=scratch)
+            w -= xp.multiply(d, lr, out=self._temp(w))
 
         buf = state["momentum_buffer"] if mu else g
-        blocked(update, p._data, g, buf, self._scratch(p)[0])
+        blocked(update, p._data, g, buf)
