@@ -68,7 +68,7 @@ def geometry(k, cin, cout, groups=1, stride=None, dilation=None, S=None, pads=No
     nd = len(k)
     ones = (1,) * nd
     return ConvGeometry(tuple(k), stride or ones, pads or ((0, 0),) * nd, dilation or ones, groups,
-                        S or (8,) * nd, cin, cout, n)
+                        tuple(S or (8,) * nd), cin, cout, n)
 
 
 def applies(algo, shapes, kw):

@@ -96,3 +96,18 @@ CASES = [
 def test_conv_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("arg, plain, lookalike, error", [
+    ("stride", (1, 1), (1, True), TypeError), ("padding", 1, 1.0, TypeError), ("groups", 2, 2.0, TypeError),
+    ("dilation", (2, 2), (2, np.int64(2)), None)])  # a NumPy int is an int: the same result
+def test_remembered_geometry_is_not_reused_for_lookalike_arguments(arg, plain, lookalike, error):
+    """conv2d remembers the checked geometry of plain int arguments; a bool, float or NumPy int that equals
+    them (and hashes alike) is still checked."""
+    x, w, kw = Tensor(X), Tensor(W), {"groups": 2}
+    y = F.conv2d(x, w, **{**kw, arg: plain})  # checked once and remembered
+    if error is None:
+        np.testing.assert_array_equal(F.conv2d(x, w, **{**kw, arg: lookalike}).numpy(), y.numpy())
+        return
+    with pytest.raises(error, match=arg):
+        F.conv2d(x, w, **{**kw, arg: lookalike})

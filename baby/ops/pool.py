@@ -20,7 +20,7 @@ from ..backend import xp
 from ..parallel import split
 from ..tensor import Function, Tensor, as_tensor
 from .conv.fast.memory import alloc, channels_first, pad, to_nchw, to_nhwc, windows
-from .conv.geometry import is_int, per_dim
+from .conv.geometry import is_int, per_dim, plain
 
 
 def _taps(w, k):
@@ -275,9 +275,7 @@ def _geometry(S, kernel_size, stride, padding, dilation, ceil_mode, name):
     """(k, stride, pads, dilation, O) for pooling spatial shape S, checked and sized as PyTorch does (the
     same arguments again, when plain ints: remembered, ~25 us a call)."""
     args = (S, kernel_size, stride, padding, dilation, ceil_mode, name)
-    plain = all(type(v) is int or v is None or type(v) is tuple and all(type(i) is int for i in v)
-                for v in args[1:5])  # (a bool, a NumPy int or a list is checked anew each time)
-    return (_sized if plain else _sized.__wrapped__)(*args)
+    return (_sized if all(map(plain, args[1:5])) else _sized.__wrapped__)(*args)  # (a bool: checked anew)
 
 
 @functools.lru_cache(maxsize=256)

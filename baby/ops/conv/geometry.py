@@ -4,6 +4,7 @@ Shapes: x (N, *S, Cin) with 1-3 spatial dims S, weight w (*k, Cin/G, Cout) for G
 (N, *O, Cout) with O = (S + P_before + P_after - D * (k - 1) - 1) // stride + 1 per spatial dim.
 """
 
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -11,6 +12,12 @@ from dataclasses import dataclass
 def is_int(v):
     """Whether v is an integer (a Python or NumPy int) and not a bool."""
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))  # fast path first
+
+
+def plain(v):
+    """Whether v is a plain argument: an int, None, a str, or a tuple of them (nested): what a cache may key
+    on (a bool, a float or a NumPy int hashes equal to an int yet must be checked anew)."""
+    return type(v) in (int, str) or v is None or type(v) is tuple and all(map(plain, v))
 
 
 def per_dim(v, n, name, low):
@@ -141,9 +148,9 @@ class ConvGeometry:
         """The number of spatial dims."""
         return len(self.k)
 
-    @property
+    @functools.cached_property
     def O(self):  # noqa: E743 (the output size's name in every shape comment)
-        """The spatial output size."""
+        """The spatial output size (computed once per geometry)."""
         return out_size(self.S, self.k, self.stride, self.pads, self.dilation)
 
     @property

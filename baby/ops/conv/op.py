@@ -5,6 +5,8 @@ Conv runs `registry.choose(g).forward` and, in its backward, that algorithm's `i
 forward; its own gradients are a Conv and a weight gradient.
 """
 
+import functools
+
 from ...backend import xp
 from ...grad_mode import is_grad_enabled
 from ...tensor import Function, as_tensor
@@ -17,6 +19,7 @@ from .geometry import (
     check_transpose_channels,
     conv_args,
     per_dim,
+    plain,
     transpose_out_size,
 )
 
@@ -37,9 +40,10 @@ class Conv(Function):
     (N, Cin, *S), w PyTorch's (Cout, Cin/G, *k) and y (N, Cout, *O): the channels-last views are taken
     inside the op (no Permute nodes around it)."""
 
-    def __init__(self, stride, pads, dilation, groups, keep=False, nchw=False):
+    def __init__(self, stride, pads, dilation, groups, keep=False, nchw=False, g=None):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.keep, self.kept, self.nchw = keep, None, nchw  # keep: the weight gradient will be wanted
+        self.g = g  # the ConvGeometry, when the caller has it; else made by the forward
 
     def geometry(self, x_shape, w_shape):
         """The ConvGeometry of this op on an input of x_shape and a weight of w_shape (channels-last)."""
@@ -49,7 +53,9 @@ class Conv(Function):
     def forward(self, x, w, b=None):
         if self.nchw:
             x, w = to_nhwc(x), _kio(w)  # (N, *S, Cin), (*k, Cin/G, Cout) views
-        g = self.geometry(x.shape, w.shape)
+        if self.g is None:
+            self.g = self.geometry(x.shape, w.shape)
+        g = self.g
         algo = registry.choose(g)
         self.kept = algo.keep(x, w, g) if self.keep else None
         y = algo.forward(x, w, g, self.kept)  # (N, *O, Cout)
@@ -61,7 +67,7 @@ class Conv(Function):
         xt, wt, *b = node.inputs
         x, w = (to_nhwc(xt._data), _kio(wt._data)) if self.nchw else (xt._data, wt._data)
         gy = to_nhwc(gy) if self.nchw else gy  # (N, *O, Cout)
-        g = self.geometry(x.shape, w.shape)
+        g = self.g
         algo = registry.choose(g)
         gy = contiguous(gy, algo.grad_layout(gy, x))  # (N, *O, Cout), not a broadcast
         gx = algo.input_grad(gy, w, g) if xt.requires_grad else None
@@ -112,10 +118,10 @@ class ConvTranspose(Function):
 
 
 def _shapes(a, b, nchw):
-    """The channels-last shapes of a and b: (N, *S, C) and (*k, C/G, C')."""
+    """The channels-last shapes for shapes a and b: (N, *S, C) and (*k, C/G, C')."""
     if not nchw:
-        return tuple(a.shape), tuple(b.shape)
-    return (a.shape[0], *a.shape[2:], a.shape[1]), (*b.shape[2:], b.shape[1], b.shape[0])
+        return tuple(a), tuple(b)
+    return (a[0], *a[2:], a[1]), (*b[2:], b[1], b[0])
 
 
 def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None, *, nchw=False):
@@ -124,25 +130,33 @@ def conv(a, b, stride=1, padding=1, dilation=1, groups=1, bias=None, *, nchw=Fal
     b (Cout, Cin/groups, *k) -> (N, Cout, *O), as one op."""
     a, b = as_tensor(a), as_tensor(b)
     check_arrays(a, b, "conv")
-    xs, ws = _shapes(a, b, nchw)  # channels-last
+    args = (a.shape, b.shape, nchw, stride, padding, dilation, groups)
+    g = (_geometry if all(map(plain, args[3:])) else _geometry.__wrapped__)(*args)
+    keep = is_grad_enabled() and b.requires_grad
+    op = Conv(g.stride, g.pads, g.dilation, groups, keep=keep, nchw=nchw, g=g)
+    if bias is None:
+        return op(a, b)
+    bias = as_tensor(bias)
+    if bias.shape != (g.cout,) or bias.dtype != a.dtype:
+        raise ValueError(f"conv: bias must have shape ({g.cout},) and dtype {a.dtype}, one per output "
+                         f"channel; got shape {tuple(bias.shape)}, dtype {bias.dtype}")
+    return op(a, b, bias)
+
+
+@functools.lru_cache(maxsize=256)
+def _geometry(x_shape, w_shape, nchw, stride, padding, dilation, groups):
+    """The checked ConvGeometry of `conv`'s arguments (remembered for plain ones: ~30 us a call)."""
+    xs, ws = _shapes(x_shape, w_shape, nchw)  # channels-last
     *k, Cg, Cout = ws
-    check_channels(xs[-1], Cg, Cout, groups, "conv", a.shape, b.shape)
+    check_channels(xs[-1], Cg, Cout, groups, "conv", x_shape, w_shape)
     stride, pads, dilation = conv_args(k, stride, padding, dilation)
     g = ConvGeometry.of(xs[1:-1], ws, stride, pads, dilation, groups, xs[0])
     if any(o < 1 for o in g.O):
         span = tuple(d * (kk - 1) + 1 for d, kk in zip(dilation, k, strict=True))
         raise ValueError(f"conv: the kernel {tuple(k)} with dilation {dilation} spans {span}, larger than "
                          f"the input's spatial size {xs[1:-1]} padded by {pads}; input shape "
-                         f"{tuple(a.shape)}, "
-                         f"weight shape {tuple(b.shape)}")
-    op = Conv(stride, pads, dilation, groups, keep=is_grad_enabled() and b.requires_grad, nchw=nchw)
-    if bias is None:
-        return op(a, b)
-    bias = as_tensor(bias)
-    if bias.shape != (Cout,) or bias.dtype != a.dtype:
-        raise ValueError(f"conv: bias must have shape ({Cout},) and dtype {a.dtype}, one per output channel; "
-                         f"got shape {tuple(bias.shape)}, dtype {bias.dtype}")
-    return op(a, b, bias)
+                         f"{tuple(x_shape)}, weight shape {tuple(w_shape)}")
+    return g
 
 
 def which_algorithm(x_shape, w_shape, stride=1, padding=1, dilation=1, groups=1):
@@ -157,7 +171,7 @@ def conv_transpose(a, b, stride=1, padding=0, output_padding=0, groups=1, dilati
     `nchw`: a (N, Cin, *S) and PyTorch's weight b (Cin, Cout/groups, *k) -> (N, Cout, *O), as one op."""
     a, b = as_tensor(a), as_tensor(b)
     check_arrays(a, b, "conv_transpose")
-    xs, ws = _shapes(a, b, nchw)  # channels-last
+    xs, ws = _shapes(a.shape, b.shape, nchw)  # channels-last
     *k, _, Cin = ws
     check_transpose_channels(xs[-1], Cin, groups, "conv_transpose", a.shape, b.shape)
     if padding == "same":

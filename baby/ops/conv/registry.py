@@ -84,6 +84,7 @@ def register(algo):
                        input_grad=_redone(algo.input_grad, "input_grad"),
                        weight_grad=_redone(algo.weight_grad, "weight_grad"))
     ALGORITHMS[algo.name] = algo
+    _auto.cache_clear()
     return algo
 
 
@@ -144,6 +145,12 @@ def choose(g):
     if name != "auto":
         algo = ALGORITHMS[name]
         return algo if algo.fits(g) else ALGORITHMS[FALLBACK]
+    return _auto(g)
+
+
+@functools.lru_cache(maxsize=512)
+def _auto(g):
+    """'auto''s algorithm for geometry g: the rule table's first that fits (remembered per geometry)."""
     return next(ALGORITHMS[n] for n, extra in AUTO if ALGORITHMS[n].fits(g) and extra(g))
 
 
