@@ -22,11 +22,18 @@ def _in_memory_order(a):
     """(order, m, c): a's axes outermost-first in memory (axis 0 kept first), a transposed to that order
     (C-contiguous: a contiguous copy in a's own order where a's memory is in no order of its axes), and where
     axis 1 went."""
+    if a.flags.c_contiguous:  # (the common case, without sorting the strides)
+        return list(range(a.ndim)), a, 1
     order = memory_order(a, first=0)
     m = a.transpose(order)
     if not m.flags.c_contiguous:
         order, m = list(range(a.ndim)), xp.ascontiguousarray(a)
     return order, m, order.index(1)
+
+
+def _unordered(a, order):
+    """a, laid out in memory `order` (from `_in_memory_order`), seen in the original axes' order."""
+    return a if order == list(range(a.ndim)) else a.transpose(xp.argsort(order))
 
 
 def _pieces(fn, a):
@@ -93,7 +100,8 @@ class BatchNorm(Function):
             parts = _pieces(moments, xm)
             self.mean = sum(s for s, _, _ in parts) / M  # (C,)
             # biased var (C,): the pieces' squares combined by Chan, Golub and LeVeque's pairwise update
-            self.var = sum(q + n * (s / n - self.mean) ** 2 for s, q, n in parts) / M
+            self.var = parts[0][1] / M if len(parts) == 1 else \
+                sum(q + n * (s / n - self.mean) ** 2 for s, q, n in parts) / M
             mean = _image(self.mean, xm, c)
         kept = self.training and len(parts) == 1  # the one piece's x - mean is still in this thread's scratch
         self.invstd = 1 / xp.sqrt(self.var + self.eps)  # (C,)
@@ -113,7 +121,7 @@ class BatchNorm(Function):
             y[r] += shift
 
         _pieces(normalize, xm)
-        return y.transpose(xp.argsort(order))  # x's shape, in x's memory order
+        return _unordered(y, order)  # x's shape, in x's memory order
 
     def backward(self, gy, node):
         x, w, b = node.inputs
@@ -155,7 +163,7 @@ class BatchNorm(Function):
                         gx[r] -= shift
 
             _pieces(grad, gm)
-            gx = gx.transpose(xp.argsort(order))  # x's shape, in x's memory order
+            gx = _unordered(gx, order)  # x's shape, in x's memory order
         return gx, gw if w.requires_grad else None, gb if b.requires_grad else None
 
 
