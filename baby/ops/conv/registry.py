@@ -145,13 +145,14 @@ def choose(g):
     if name != "auto":
         algo = ALGORITHMS[name]
         return algo if algo.fits(g) else ALGORITHMS[FALLBACK]
-    return _auto(g)
+    return ALGORITHMS[_auto(g)]
 
 
 @functools.lru_cache(maxsize=512)
 def _auto(g):
-    """'auto''s algorithm for geometry g: the rule table's first that fits (remembered per geometry)."""
-    return next(ALGORITHMS[n] for n, extra in AUTO if ALGORITHMS[n].fits(g) and extra(g))
+    """The name of 'auto''s algorithm for geometry g: the rule table's first that fits (remembered per
+    geometry; `register` forgets)."""
+    return next(n for n, extra in AUTO if ALGORITHMS[n].fits(g) and extra(g))
 
 
 def forward(x, w, g, kept=None):
