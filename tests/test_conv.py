@@ -1,5 +1,7 @@
 """Convolution against PyTorch (forward and every gradient), the book's loops, and finite differences."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -172,3 +174,24 @@ def test_conv_random_sweep(shapes, kw):
 def test_conv_transpose_random_sweep(shapes, kw):
     fn = getattr(F, f"conv_transpose{len(shapes[0]) - 2}d")
     check(lambda *t: fn(*t, **kw), lambda *t: torch_conv_transpose(*t, **kw), shapes, **TOL)
+
+
+@pytest.mark.parametrize("N, S", [(1, (4, 4)), (3, (6, 5))], ids=["batch1", "batch3"])
+def test_large_weight_gradients_side_by_side_as_pytorch(N, S, monkeypatch):
+    """A weight of OVERLAP_WEIGHTS numbers or more: the input and weight gradients run side by side on the
+    pool's threads (each on one thread), the same results as PyTorch's."""
+    conv_op = importlib.import_module("baby.ops.conv.op")
+    C = 128
+    assert C * C * 9 >= conv_op.OVERLAP_WEIGHTS
+    calls, parallel = [], conv_op.parallel
+
+    def counted(fn, items):
+        calls.append(len(items))
+        return parallel(fn, items)
+
+    monkeypatch.setattr(conv_op, "parallel", counted)
+    rng = np.random.default_rng(N)  # (its own numbers: the shared stream stays as the other tests draw it)
+    arrays = [rng.uniform(-2, 2, shape).astype(np.float32) for shape in ((N, C, *S), (C, C, 3, 3), (C,))]
+    check(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
+          arrays, atol=1e-3, rtol=1e-4)
+    assert calls == [2]
