@@ -27,6 +27,10 @@ MIN_FLOPS = 1 << 24  # below this a matrix product runs on the calling thread (s
 THIN_ROWS = 256  # rows per thread below which a 2-D product is not split by rows: by columns where it is
 WIDE = 8  # at least this many times wider than tall, else on OpenBLAS's own threads (then spinning ~0.1 s on
 # the pool's cores: an SGD step on ResNet-9 that followed one, 8.3-9.1 ms, else 4.5-5.3)
+SIDE_BY_SIDE = 1 << 17  # weights of this many numbers or more: a backward's input and weight gradients run
+# side by side (`side_by_side`): ResNet-9's 3x3 layers of 128-512 channels, its training step at batch 1
+# 31.4 -> 29.1 ms, at batch 32 266 -> 249 ms; benchmarks/sequences.py's lstm-lm (its 10000x256 decoder)
+# 176 -> 150 ms; MobileNet's and LeNet-5's smaller layers, whose work holds the GIL more, ran slower so
 SERIAL_MNK = 1 << 18  # OpenBLAS runs a GEMM of m * n * k up to this on the calling thread (interface/gemm.c)
 _threads = min(2, os.cpu_count() or 1)
 _workers = None  # the pool: _threads - 1 worker threads, started on first use
@@ -224,6 +228,14 @@ class single_threaded_blas(contextlib.ContextDecorator):  # noqa: N801  (a conte
             if _depth == 0:
                 for c, n in zip(_blas, _held, strict=True):
                     c.set_num_threads(n)
+
+
+def side_by_side(*fns):
+    """[fn() for fn in fns], each on a thread of its own (as `parallel`) with single-threaded BLAS: a
+    backward's two products of a big weight (SIDE_BY_SIDE numbers or more), one whole product per core,
+    where split between the threads each would repack the weight."""
+    with single_threaded_blas():
+        return parallel(lambda fn: fn(), fns)
 
 
 def matmul(a, b, out=None):

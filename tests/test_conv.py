@@ -178,18 +178,18 @@ def test_conv_transpose_random_sweep(shapes, kw):
 
 @pytest.mark.parametrize("N, S", [(1, (4, 4)), (3, (6, 5))], ids=["batch1", "batch3"])
 def test_large_weight_gradients_side_by_side_as_pytorch(N, S, monkeypatch):
-    """A weight of OVERLAP_WEIGHTS numbers or more: the input and weight gradients run side by side on the
-    pool's threads (each on one thread), the same results as PyTorch's."""
+    """A weight of parallel.SIDE_BY_SIDE numbers or more: the input and weight gradients run side by side on
+    the pool's threads (each on one thread), the same results as PyTorch's."""
     conv_op = importlib.import_module("baby.ops.conv.op")
     C = 128
-    assert C * C * 9 >= conv_op.OVERLAP_WEIGHTS
-    calls, parallel = [], conv_op.parallel
+    assert C * C * 9 >= conv_op.SIDE_BY_SIDE
+    calls, side_by_side = [], conv_op.side_by_side
 
-    def counted(fn, items):
-        calls.append(len(items))
-        return parallel(fn, items)
+    def counted(*fns):
+        calls.append(len(fns))
+        return side_by_side(*fns)
 
-    monkeypatch.setattr(conv_op, "parallel", counted)
+    monkeypatch.setattr(conv_op, "side_by_side", counted)
     rng = np.random.default_rng(N)  # (its own numbers: the shared stream stays as the other tests draw it)
     arrays = [rng.uniform(-2, 2, shape).astype(np.float32) for shape in ((N, C, *S), (C, C, 3, 3), (C,))]
     check(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),

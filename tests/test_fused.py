@@ -1,6 +1,8 @@
 """The fused paths of issue 12 against PyTorch: Linear as one op, the conv bias added by the Conv op, ReLU
 against a zeros array, max-pool gradients through masks, and the 'rows' conv on thin layers."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +34,31 @@ def test_linear_is_one_node_with_torch_values_and_name(shape, bias):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
     if len(shape) == 2:
         assert y.grad_fn.name() == ty.grad_fn.name()  # AddmmBackward0 / MmBackward0
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_linear_with_a_large_weight_runs_its_gradients_side_by_side(rows, monkeypatch):
+    """A weight of parallel.SIDE_BY_SIDE numbers or more: the input and weight gradients run side by side on
+    the pool's threads, the same results as PyTorch's."""
+    matmul_op = importlib.import_module("baby.ops.matmul")
+    calls, side_by_side = [], matmul_op.side_by_side
+
+    def counted(*fns):
+        calls.append(len(fns))
+        return side_by_side(*fns)
+
+    monkeypatch.setattr(matmul_op, "side_by_side", counted)
+    rng = np.random.default_rng(rows)  # (its own numbers: the shared stream stays as the other tests draw it)
+    pairs = [(baby.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True))
+             for a in (rng.standard_normal(s).astype(np.float32) for s in ((rows, 256), (640, 256), (640,)))]
+    (x, tx), (w, tw), (b, tb) = pairs
+    assert w.numel() >= matmul_op.SIDE_BY_SIDE
+    g = rng.standard_normal((rows, 640)).astype(np.float32)
+    F.linear(x, w, b).backward(baby.tensor(g))
+    TF.linear(tx, tw, tb).backward(torch.tensor(g))
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert calls == [2]
 
 
 def test_linear_with_mixed_dtypes_still_promotes():

@@ -2,6 +2,7 @@
 
 from .. import dtypes
 from ..backend import xp
+from ..parallel import SIDE_BY_SIDE, side_by_side
 from ..parallel import matmul as gemm
 from ..tensor import Function, Tensor, as_tensor
 from .elementwise import _operand, sum_to
@@ -35,8 +36,11 @@ class Linear(Function):
 
     def backward(self, gy, node):
         x, w, *b = node.inputs
-        gx = gemm(gy, w._data) if x.requires_grad else None  # (M, in)
-        gw = gemm(gy.T, x._data) if w.requires_grad else None  # (out, in)
+        if x.requires_grad and w.requires_grad and w._data.size >= SIDE_BY_SIDE:  # one thread each
+            gx, gw = side_by_side(lambda: gemm(gy, w._data), lambda: gemm(gy.T, x._data))
+        else:
+            gx = gemm(gy, w._data) if x.requires_grad else None  # (M, in)
+            gw = gemm(gy.T, x._data) if w.requires_grad else None  # (out, in)
         return (gx, gw, *(gy.sum(axis=0) if t.requires_grad else None for t in b))
 
     def name(self):

@@ -9,7 +9,7 @@ import functools
 
 from ...backend import xp
 from ...grad_mode import is_grad_enabled
-from ...parallel import parallel, single_threaded_blas
+from ...parallel import SIDE_BY_SIDE, side_by_side
 from ...tensor import Function, as_tensor
 from . import registry
 from .fast.memory import channels_first, contiguous, to_nchw, to_nhwc
@@ -33,12 +33,6 @@ def _kio(w):
 def _oik(w):
     """(*k, C/G, C') -> PyTorch's weight layout (C', C/G, *k), a view."""
     return w.transpose(w.ndim - 1, w.ndim - 2, *range(w.ndim - 2))  # (C', C/G, *k)
-
-
-OVERLAP_WEIGHTS = 1 << 17  # weights of at least this many numbers: the backward's two products run side
-# by side on the pool's two threads (ResNet-9's 3x3 layers of 128-512 channels: its training step at batch 1
-# 31.4 -> 29.1 ms, at batch 32 266 -> 249 ms; MobileNet's and LeNet-5's smaller layers, whose work holds the
-# GIL more, ran slower so)
 
 
 class Conv(Function):
@@ -77,10 +71,9 @@ class Conv(Function):
         g = self.g
         algo = registry.choose(g)
         gy = contiguous(gy, algo.grad_layout(gy, x))  # (N, *O, Cout), not a broadcast
-        if xt.requires_grad and wt.requires_grad and w.size >= OVERLAP_WEIGHTS:  # one thread each
-            with single_threaded_blas():
-                gx, gw = parallel(lambda f: f(), (lambda: algo.input_grad(gy, w, g),
-                                                  lambda: algo.weight_grad(x, gy, g, self.kept)))
+        if xt.requires_grad and wt.requires_grad and w.size >= SIDE_BY_SIDE:  # one thread each
+            gx, gw = side_by_side(lambda: algo.input_grad(gy, w, g),
+                                  lambda: algo.weight_grad(x, gy, g, self.kept))
         else:
             gx = algo.input_grad(gy, w, g) if xt.requires_grad else None
             gw = algo.weight_grad(x, gy, g, self.kept) if wt.requires_grad else None
