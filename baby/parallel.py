@@ -7,7 +7,9 @@ inline, where a hand-off (~16 us, and the split pass's lost locality) would cost
 matrix product goes through `matmul`, so OpenBLAS's own threads run only where a product has too few rows
 to split and is too narrow to split by columns (an MLP's: halves of 128 rows each repacked the whole weight,
 620 us against OpenBLAS's 380 us); elsewhere they would spin, idle, on the cores the pool needs next
-(ResNet-9's batch-1 step, its 4x4 layers' input gradients on OpenBLAS's threads: 53.4 ms, else 43.4).
+(ResNet-9's batch-1 step, its 4x4 layers' input gradients on OpenBLAS's threads: 53.4 ms, else 43.4). A big
+weight's backward runs its input and weight gradients side by side instead, one whole product per thread
+(`side_by_side`).
 """
 
 import contextlib
