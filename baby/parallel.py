@@ -197,9 +197,10 @@ def rows(n, nbytes=None):
     return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def split(fn, a):
-    """fn(r) for row slices r of array `a`, one per thread; returns their results."""
-    return parallel(fn, rows(len(a), a.nbytes)) if a.ndim else [fn(slice(None))]
+def split(fn, a, nbytes=None):
+    """fn(r) for row slices r of array `a`, one per thread (one slice where the bytes the passes touch,
+    `nbytes`, a's by default, are under MIN_BYTES); returns their results."""
+    return parallel(fn, rows(len(a), a.nbytes if nbytes is None else nbytes)) if a.ndim else [fn(slice(None))]
 
 
 _blas = ThreadpoolController().select(user_api="blas").lib_controllers  # the BLAS NumPy loaded (OpenBLAS)
