@@ -21,6 +21,18 @@ def arrays(*shapes, dtype=np.float32, low=-2.0, high=2.0, rng=RNG):
     return [rng.uniform(low, high, s).astype(dtype) for s in shapes]
 
 
+def spy_calls(monkeypatch, module, name):
+    """A list that records, for each call of module.name from now on, how many arguments it got."""
+    calls, fn = [], getattr(module, name)
+
+    def spy(*args):
+        calls.append(len(args))
+        return fn(*args)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 def _array(x, dtype=np.float32):
     """A shape (tuple of ints) becomes a random array; anything else is taken as data."""
     if isinstance(x, tuple) and all(isinstance(n, int) for n in x):

@@ -11,10 +11,12 @@ from helpers import (
     CONV_SWEEP,
     TRANSPOSE_CASES,
     TRANSPOSE_SWEEP,
+    arrays,
     check,
     finite_difference,
     nchw,
     nhwc,
+    spy_calls,
     torch_conv,
     torch_conv_transpose,
 )
@@ -183,15 +185,8 @@ def test_large_weight_gradients_side_by_side_as_pytorch(N, S, monkeypatch):
     conv_op = importlib.import_module("baby.ops.conv.op")
     C = 128
     assert C * C * 9 >= conv_op.SIDE_BY_SIDE
-    calls, side_by_side = [], conv_op.side_by_side
-
-    def counted(*fns):
-        calls.append(len(fns))
-        return side_by_side(*fns)
-
-    monkeypatch.setattr(conv_op, "side_by_side", counted)
-    rng = np.random.default_rng(N)  # (its own numbers: the shared stream stays as the other tests draw it)
-    arrays = [rng.uniform(-2, 2, shape).astype(np.float32) for shape in ((N, C, *S), (C, C, 3, 3), (C,))]
-    check(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
-          arrays, atol=1e-3, rtol=1e-4)
+    calls = spy_calls(monkeypatch, conv_op, "side_by_side")
+    data = arrays((N, C, *S), (C, C, 3, 3), (C,), rng=np.random.default_rng(N))  # (not the shared stream)
+    check(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1), data,
+          atol=1e-3, rtol=1e-4)
     assert calls == [2]

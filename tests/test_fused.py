@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from helpers import arrays, spy_calls
 
 import baby
 from baby import ops
@@ -41,19 +42,11 @@ def test_linear_with_a_large_weight_runs_its_gradients_side_by_side(rows, monkey
     """A weight of parallel.SIDE_BY_SIDE numbers or more: the input and weight gradients run side by side on
     the pool's threads, the same results as PyTorch's."""
     matmul_op = importlib.import_module("baby.ops.matmul")
-    calls, side_by_side = [], matmul_op.side_by_side
-
-    def counted(*fns):
-        calls.append(len(fns))
-        return side_by_side(*fns)
-
-    monkeypatch.setattr(matmul_op, "side_by_side", counted)
-    rng = np.random.default_rng(rows)  # (its own numbers: the shared stream stays as the other tests draw it)
-    pairs = [(baby.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True))
-             for a in (rng.standard_normal(s).astype(np.float32) for s in ((rows, 256), (640, 256), (640,)))]
+    calls = spy_calls(monkeypatch, matmul_op, "side_by_side")
+    *data, g = arrays((rows, 256), (640, 256), (640,), (rows, 640), rng=np.random.default_rng(rows))
+    pairs = [(baby.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)) for a in data]
     (x, tx), (w, tw), (b, tb) = pairs
     assert w.numel() >= matmul_op.SIDE_BY_SIDE
-    g = rng.standard_normal((rows, 640)).astype(np.float32)
     F.linear(x, w, b).backward(baby.tensor(g))
     TF.linear(tx, tw, tb).backward(torch.tensor(g))
     for ours, theirs in pairs:
