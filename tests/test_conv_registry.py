@@ -5,7 +5,7 @@ import torch.nn.functional as TF
 from helpers import check
 
 import baby
-from baby.ops.conv import Algorithm, book, register, registry
+from baby.ops.conv import Algorithm, book, register, registry, which_algorithm
 from baby.ops.conv.book.loops import kernel_conv
 
 
@@ -33,3 +33,17 @@ def test_a_registered_toy_algorithm_runs_when_forced():
     assert len(calls) >= 2  # the forward, and the input gradient's convolution
     with pytest.raises(ValueError, match="conv algorithm must be one of"):
         baby.ops.set_conv_algorithm("toy2")
+
+
+def test_auto_follows_the_rule_table_and_registrations(monkeypatch):
+    """'auto''s choice is remembered per geometry, yet a new rule table or a new registration under a
+    rule's name is what runs next (the first rule that fits wins)."""
+    x, w = (2, 16, 16, 16), (3, 3, 16, 16)  # Winograd's: 3x3, 16 channels, 512 outputs
+    assert which_algorithm(x, w) == "winograd"
+    monkeypatch.setattr(registry, "AUTO", (("im2col", lambda g: True),))
+    assert which_algorithm(x, w) == "im2col"
+    monkeypatch.undo()
+    monkeypatch.setattr(registry, "ALGORITHMS", dict(registry.ALGORITHMS))
+    assert which_algorithm(x, w) == "winograd"
+    register(Algorithm("winograd", lambda g: False, *(registry.ALGORITHMS["im2col"].forward,) * 3))
+    assert which_algorithm(x, w) != "winograd"

@@ -145,14 +145,14 @@ def choose(g):
     if name != "auto":
         algo = ALGORITHMS[name]
         return algo if algo.fits(g) else ALGORITHMS[FALLBACK]
-    return ALGORITHMS[_auto(g)]
+    return ALGORITHMS[_auto(g, AUTO)]
 
 
 @functools.lru_cache(maxsize=512)
-def _auto(g):
-    """The name of 'auto''s algorithm for geometry g: the rule table's first that fits (remembered per
-    geometry; `register` forgets)."""
-    return next(n for n, extra in AUTO if ALGORITHMS[n].fits(g) and extra(g))
+def _auto(g, table):
+    """The name of the first algorithm of the rule table that fits geometry g (remembered per geometry and
+    table; `register` forgets)."""
+    return next(n for n, extra in table if ALGORITHMS[n].fits(g) and extra(g))
 
 
 def forward(x, w, g, kept=None):
