@@ -20,7 +20,7 @@ import threading
 from threadpoolctl import ThreadpoolController
 
 from .arena import fresh, memory_order
-from .backend import xp
+from .backend import einsum, xp
 
 MIN_BYTES = 1 << 20  # below this an array is processed on the calling thread
 BLOCK = 1 << 17  # elements per piece of a `blocked` pass, its passes in a core's 2 MiB L2 (ReLU backward on
@@ -255,7 +255,7 @@ def matmul(a, b, out=None):
              b.shape[-1])
     if a.shape[-1] == 1:  # an outer product (einsum: twice as fast as the broadcast multiply)
         out = fresh(shape, xp.result_type(a, b)) if out is None else out
-        return xp.einsum("...ik,...kj->...ij", a, b, out=out)
+        return einsum("...ik,...kj->...ij", a, b, out=out)
     flops = 2 * math.prod(shape) * a.shape[-1]
     if a.shape[-2] * a.shape[-1] * b.shape[-1] <= SERIAL_MNK and flops < MIN_FLOPS:
         return xp.matmul(a, b, out=out)  # small GEMMs, few of them: OpenBLAS stays on this thread

@@ -9,7 +9,7 @@ with any leading batch and head dims. The softmax and the mask are one op (Maske
 
 import math
 
-from ...backend import xp
+from ...backend import einsum, xp
 from ...ops.elementwise import sum_to
 from ...ops.rearrange import repeat_interleave
 from ...tensor import Function, Tensor
@@ -38,7 +38,7 @@ class MaskedSoftmax(Function):
 
     def backward(self, gy, node):
         p = node._data
-        gs = gy - xp.einsum("...i,...i->...", gy, p)[..., None]  # gy - sum(gy * p), one row at a time
+        gs = gy - einsum("...i,...i->...", gy, p)[..., None]  # gy - sum(gy * p), one row at a time
         gs *= p
         mask = node.inputs[1] if len(node.inputs) > 1 else None
         return (gs,) if mask is None else (gs, sum_to(gs, mask.shape) if mask.requires_grad else None)

@@ -7,7 +7,7 @@ import math
 import numbers
 
 from ... import ops, random
-from ...backend import xp
+from ...backend import einsum, xp
 from ...ops import elementwise as E
 from ...ops.inplace import apply_
 from ...ops.shape import normalize_axes
@@ -68,7 +68,7 @@ class LayerNorm(Function):
         n = w.size
         x2 = x.reshape(-1, n)  # (M, n)
         xc = x2 - x2.mean(axis=1, keepdims=True)
-        var = xp.einsum("mi,mi->m", xc, xc)[:, None] / n  # (M, 1)
+        var = einsum("mi,mi->m", xc, xc)[:, None] / n  # (M, 1)
         self.invstd = 1 / xp.sqrt(var + self.eps)
         xc *= self.invstd
         self.xhat = xc  # (M, n)
@@ -81,11 +81,11 @@ class LayerNorm(Function):
         n, xhat = w._data.size, self.xhat
         gy2 = gy.reshape(-1, n)  # (M, n)
         g = gy2 * w._data.reshape(-1)
-        dot = xp.einsum("mi,mi->m", g, xhat)[:, None] / n  # mean(g * xhat) per row
+        dot = einsum("mi,mi->m", g, xhat)[:, None] / n  # mean(g * xhat) per row
         g -= g.mean(axis=1, keepdims=True)
         g -= xhat * dot
         g *= self.invstd
-        gw = xp.einsum("mi,mi->i", gy2, xhat).reshape(w.shape) if w.requires_grad else None
+        gw = einsum("mi,mi->i", gy2, xhat).reshape(w.shape) if w.requires_grad else None
         gb = gy2.sum(axis=0).reshape(b.shape) if b.requires_grad else None
         return g.reshape(x.shape), gw, gb
 

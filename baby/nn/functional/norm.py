@@ -3,7 +3,7 @@
 import math
 
 from ...arena import fresh_like, memory_order, scratch
-from ...backend import xp
+from ...backend import einsum, xp
 from ...parallel import each
 from ...tensor import Function, Tensor
 
@@ -15,7 +15,7 @@ ROW = 4096  # channels-last: the numbers they are laid out over
 def _channel_sum(a, b=None, c=1):
     """Sum of `a` (or of a * b, without the temporary) over every axis but c: shape (a.shape[c],)."""
     ix = "abcdefghijklmnopq"[:a.ndim]  # one letter per axis
-    return xp.einsum(f"{ix}->{ix[c]}", a) if b is None else xp.einsum(f"{ix},{ix}->{ix[c]}", a, b)
+    return einsum(f"{ix}->{ix[c]}", a) if b is None else einsum(f"{ix},{ix}->{ix[c]}", a, b)
 
 
 def _in_memory_order(a):

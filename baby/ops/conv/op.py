@@ -7,7 +7,7 @@ forward; its own gradients are a Conv and a weight gradient.
 
 import functools
 
-from ...backend import xp
+from ...backend import einsum
 from ...grad_mode import is_grad_enabled
 from ...parallel import SIDE_BY_SIDE, side_by_side
 from ...tensor import Function, as_tensor
@@ -80,7 +80,7 @@ class Conv(Function):
         if self.nchw:
             gx, gw = gx if gx is None else to_nchw(gx), gw if gw is None else _oik(gw)
         ix = "abcd"[:gy.ndim - 1]  # every axis but the channels'
-        return (gx, gw, *(xp.einsum(f"{ix}z->z", gy) if t.requires_grad else None for t in b))
+        return (gx, gw, *(einsum(f"{ix}z->z", gy) if t.requires_grad else None for t in b))
 
 
 class ConvTranspose(Function):

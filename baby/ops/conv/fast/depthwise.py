@@ -27,7 +27,7 @@ import functools
 import math
 from dataclasses import replace
 
-from ....backend import moveaxis, xp
+from ....backend import einsum, moveaxis, xp
 from ....parallel import matmul
 from ..geometry import out_size
 from ..registry import Algorithm, register
@@ -251,7 +251,7 @@ def forward(x, w, g, kept=None):
         P, L = f.planes(x), f.L  # (N, C, phases, prod(U))
         Y, t = fresh((N, C, m, L), x.dtype), fresh((N, C, m, L), x.dtype)  # (N, C, m, L)
         for j, ((ph, off), wt) in enumerate(zip(f.taps, w.reshape(-1, C, m), strict=True)):
-            xp.einsum("ncl,cm->ncml", P[:, :, ph, off:off + L], wt, out=t if j else Y)  # (N, C, m, L)
+            einsum("ncl,cm->ncml", P[:, :, ph, off:off + L], wt, out=t if j else Y)  # (N, C, m, L)
             if j:
                 Y += t
         y = alloc((N, *g.O, Cout), channels_first(x), x.dtype)  # (N, *O, Cout)
@@ -305,7 +305,7 @@ def input_grad(gy, w, g):
         Pg = fresh((N, C, math.prod(stride), math.prod(f.U)), gy.dtype, zero=True)  # (N, C, phases, prod(U))
         t = fresh((N, C, L), gy.dtype)
         for (ph, off), wt in zip(f.taps, w.reshape(-1, C, m), strict=True):
-            xp.einsum("ncml,cm->ncl", G, wt, out=t)  # (N, C, L)
+            einsum("ncml,cm->ncl", G, wt, out=t)  # (N, C, L)
             Pg[:, :, ph, off:off + L] += t
         return f.unplanes(Pg, channels_first(gy))  # (N, *S, C)
     if m == 1 and all(s == 1 for s in stride):
@@ -350,7 +350,7 @@ def weight_grad(x, gy, g, kept=None):
         P, G, L = f.planes(x), f.spread(gy, C), f.L  # (N, C, phases, prod(U)), (N, C, m, L)
         gw = fresh((C, Cout // C, len(f.taps)), x.dtype)  # (C, m, K): PyTorch's (Cout, 1, *k)
         for j, (ph, off) in enumerate(f.taps):
-            gw[:, :, j] = xp.einsum("ncl,ncml->cm", P[:, :, ph, off:off + L], G)
+            gw[:, :, j] = einsum("ncl,ncml->cm", P[:, :, ph, off:off + L], G)
         check_finite(gw)  # (junk zeros of gy times an inf or NaN in x)
         return gw.reshape(Cout, 1, *k).transpose(*range(2, 2 + len(k)), 1, 0)  # (*k, 1, Cout) view
     p = _Rows(tuple(S), tuple(k), g.stride, g.pads, g.dilation, O)
