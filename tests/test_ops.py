@@ -1,5 +1,7 @@
 """Every op against PyTorch: forward, the gradient of every input, and dtypes (float32, float64, ints)."""
 
+import operator
+
 import numpy as np
 import pytest
 import torch
@@ -417,6 +419,24 @@ def test_float_dtype_kept_through_graph_and_grads(dtype):
         y = y + t.sum()
     y.backward()
     assert x.grad.dtype == dtype and w.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("number", [3, -2.5, 1e10], ids=["int", "float", "big"])
+@pytest.mark.parametrize("fn", [operator.add, operator.sub, operator.mul, operator.truediv],
+                         ids=["add", "sub", "mul", "div"])
+def test_python_number_operands_like_torch(fn, number, dtype):
+    x = np.array([0.5, -1.5, 4.0], dtype=dtype)
+    ours, theirs = baby.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    tol = 1e-3 if dtype == "float16" else 1e-6  # (PyTorch divides a number by a half tensor via reciprocal)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e10: inf in float16, in both libraries
+        for got, want in ((fn(ours, number), fn(theirs, number)), (fn(number, ours), fn(number, theirs))):
+            assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=tol)
+            got.sum().backward()
+            want.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol)
+    assert ours.grad.dtype == x.dtype
 
 
 def test_mixed_float_dtypes_promote_like_torch():

@@ -25,11 +25,18 @@ def _operand(x, dtype):
     return _wrap(xp.asarray(x, dtype=dtype))
 
 
+_NUMBERS = (int, float)  # Python numbers (exactly: bool, a subclass of int, promotes otherwise)
+
+
 def _binary(a, b):
     """Both operands as Tensors of their promoted type (PyTorch's rules, see dtypes.result_type)."""
-    if type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype and \
-            a._data.shape == b._data.shape:
+    ta, tb = type(a), type(b)
+    if ta is Tensor and tb is Tensor and a._data.dtype == b._data.dtype and a._data.shape == b._data.shape:
         return a, b  # the common case: nothing to promote or check
+    if ta is Tensor and tb in _NUMBERS and a._data.dtype.kind == "f":  # a float tensor's dtype holds a number
+        return a, _wrap(xp.asarray(b, a._data.dtype))
+    if tb is Tensor and ta in _NUMBERS and b._data.dtype.kind == "f":
+        return _wrap(xp.asarray(a, b._data.dtype)), b
     for x in (a, b):
         if not isinstance(x, (Tensor, numbers.Real, xp.ndarray, xp.generic)):
             raise TypeError(f"an operand must be a Tensor, a real number or an array, not {type(x).__name__}")
