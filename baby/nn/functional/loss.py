@@ -72,32 +72,34 @@ class CrossEntropy(Function):
     """
 
     def __init__(self, target, mask, weight, smoothing, total=None):
-        n, *d = xp.indices(target.shape, sparse=True)  # open index grids over (N, *d)
-        self.at = (n, target, *d)  # each sample's target class in (N, C, *d)
+        n, *d = (xp.arange(len(target)),) if target.ndim == 1 else xp.indices(target.shape, sparse=True)
+        self.at = (n, target, *d)  # each sample's target class in (N, C, *d); n, *d: open index grids
         self.mask, self.w, self.s = mask, weight, smoothing  # mask (N, *d) float; weight (C,) or None
-        self.wt = mask * (1 if weight is None else weight[target])  # (N, *d): w_t, 0 if ignored
+        self.wt = mask if weight is None else mask * weight[target]  # (N, *d): w_t, 0 if ignored
+        self.q = self.wt * (1 - smoothing) if smoothing else self.wt  # (N, *d): q's one-hot part
         self.total = total  # a 0-d array of the input's dtype, or None: no reduction
 
     def forward(self, x):
         C = x.shape[1]
-        z = x - x.max(axis=1, keepdims=True)
-        self.logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # (N, C, *d)
-        loss = -self.logp[self.at] * (self.wt * (1 - self.s))  # (N, *d)
+        z = x - xp.maximum.reduce(x, axis=1, keepdims=True)  # (ufuncs' reduce: no Python wrapper)
+        self.logp = z - xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))  # (N, C, *d)
+        loss = self.logp[self.at] * self.q  # (N, *d), negated
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
-            loss -= (self.logp * wc).sum(axis=1) * (self.mask * (self.s / C))
+            loss += xp.add.reduce(self.logp * wc, axis=1) * (self.mask * (self.s / C))
         loss = loss.astype(x.dtype, copy=False)
-        return loss if self.total is None else loss.sum() / self.total
+        return -loss if self.total is None else xp.add.reduce(loss, axis=None) / -self.total
 
     def backward(self, gy, node):
         C, nd = self.logp.shape[1], self.logp.ndim
         if self.total is not None:  # (the sum's and the division's gradients, as their own nodes give them)
             gy = gy / self.total  # 0-d: each sample's gradient
-        gq = gy * (self.wt * (1 - self.s))  # (N, *d): gy times q's one-hot part (a 0-d gy broadcast)
+        gq = gy * self.q  # (N, *d): gy times q's one-hot part (a 0-d gy broadcast)
         total = gq  # (N, *d): gy times sum_c q_c, its one-hot part and the smoothing's
         if self.s:
             total = total + gy * self.mask * (self.s / C) * (C if self.w is None else self.w.sum())
-        gx = xp.exp(self.logp) * total[:, None]  # (N, C, *d)
+        gx = xp.exp(self.logp)  # (N, C, *d)
+        gx *= total[:, None]
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (nd - 2))  # (1, C, 1...)
             gx -= (gy * self.mask)[:, None] * (self.s / C) * wc
@@ -114,7 +116,8 @@ def _class_target(name, x, t, weight, ignore_index):
         raise ValueError(f"{name}: input {tuple(x.shape)} and target {t.shape} do not match: expected input "
                          "(N, C) with target (N,), or (N, C, d1, ...) with target (N, d1, ...)")
     C = x.shape[1]
-    if t.size and not 0 <= ignore_index < C and 0 <= t.min() and t.max() < C:  # all in range, none ignored
+    if t.size and not 0 <= ignore_index < C and 0 <= xp.minimum.reduce(t, axis=None) and \
+            xp.maximum.reduce(t, axis=None) < C:  # all in range, none ignored
         return t, xp.ones(t.shape, x.dtype), _class_weight(name, x, weight)
     keep = t != ignore_index
     bad = keep & ((t < 0) | (t >= C))
