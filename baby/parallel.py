@@ -200,7 +200,9 @@ def rows(n, nbytes=None):
 def split(fn, a, nbytes=None):
     """fn(r) for row slices r of array `a`, one per thread (one slice where the bytes the passes touch,
     `nbytes`, a's by default, are under MIN_BYTES); returns their results."""
-    return parallel(fn, rows(len(a), a.nbytes if nbytes is None else nbytes)) if a.ndim else [fn(slice(None))]
+    if a.ndim == 0 or (a.nbytes if nbytes is None else nbytes) < MIN_BYTES:
+        return [fn(slice(None))]  # (one part: no split to make)
+    return parallel(fn, rows(len(a)))
 
 
 _blas = ThreadpoolController().select(user_api="blas").lib_controllers  # the BLAS NumPy loaded (OpenBLAS)

@@ -123,7 +123,9 @@ class Function(abc.ABC):
             trace.record(self, tensors, attrs, y)
         if self.view:
             a, x = y._data, tensors[0]
-            if a is x._data or (a.base is not None and xp.may_share_memory(a, x._data)):
+            base = a.base  # (NumPy points a view at the array owning the memory: mostly x's or its base)
+            if a is x._data or base is not None and (base is x._data or base is x._data.base or
+                                                     xp.may_share_memory(a, x._data)):
                 y._vc, y._base = x._vc, x if x._base is None else x._base
         if grad_mode.state.enabled and any(map(_requires_grad, tensors)) and y._data.dtype.kind == "f":
             y.requires_grad, y._op, y._inputs = True, self, tensors

@@ -63,20 +63,20 @@ def matmul(a, b):
     """a @ b: vectors, matrices, and stacks of matrices with broadcast batch dims."""
     if getattr(a, "is_sparse", False):
         return _sparse_mm(a, b)
-    a, b = (x if isinstance(x, (Tensor, xp.ndarray)) else xp.asarray(x) for x in (a, b))
-    d = dtypes.result_type(a, b)
-    a, b = _operand(a, d), _operand(b, d)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul needs at least 1-D operands, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
-    k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if not (type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype):
+        a, b = (x if isinstance(x, (Tensor, xp.ndarray)) else xp.asarray(x) for x in (a, b))
+        d = dtypes.result_type(a, b)
+        a, b = _operand(a, d), _operand(b, d)
+    sa, sb = a._data.shape, b._data.shape
+    if not sa or not sb:
+        raise ValueError(f"matmul needs at least 1-D operands, got shapes {sa} and {sb}")
+    k_a, k_b = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
     try:
-        ok = k_a == k_b and xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) is not None
+        ok = k_a == k_b and (len(sa) < 3 and len(sb) < 3 or xp.broadcast_shapes(sa[:-2], sb[:-2]) is not None)
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"matmul shapes {tuple(a.shape)} and {tuple(b.shape)} do not match: inner dims "
-                         f"{k_a} and {k_b} "
+        raise ValueError(f"matmul shapes {sa} and {sb} do not match: inner dims {k_a} and {k_b} "
                          "must be equal and batch dims must broadcast")
     return MatMul()(a, b)
 

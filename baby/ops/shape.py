@@ -277,13 +277,13 @@ def squeeze(a, dim=None):
 
 def flatten(a, start_dim=0, end_dim=-1):
     """Dims start_dim..end_dim merged into one."""
-    if a.ndim == 0:
+    shape = a._data.shape
+    if not shape:
         return Reshape((1,))(a)
-    s, e = one_axis(start_dim, a.shape, "start_dim"), one_axis(end_dim, a.shape, "end_dim")
+    s, e = one_axis(start_dim, shape, "start_dim"), one_axis(end_dim, shape, "end_dim")
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
-                         f"{tuple(a.shape)}")
-    return Reshape(a.shape[:s] + (math.prod(a.shape[s:e + 1]),) + a.shape[e + 1:])(a)
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}")
+    return Reshape((*shape[:s], math.prod(shape[s:e + 1]), *shape[e + 1:]))(a)  # (..., prod(s..e), ...)
 
 
 def unflatten(a, dim, sizes):

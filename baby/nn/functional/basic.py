@@ -10,7 +10,7 @@ from ... import ops, random
 from ...backend import einsum, xp
 from ...ops import elementwise as E
 from ...ops.inplace import apply_
-from ...ops.shape import normalize_axes
+from ...ops.shape import Reshape, normalize_axes
 from ...tensor import Function, Tensor
 
 
@@ -54,7 +54,7 @@ def flatten(x, start_dim=0, end_dim=-1):
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
                          f"{tuple(x.shape)}")
     shape = x._data.shape
-    return x.reshape(*shape[:s], math.prod(shape[s:e + 1]), *shape[e + 1:])  # (..., prod(shape[s:e+1]), ...)
+    return Reshape((*shape[:s], math.prod(shape[s:e + 1]), *shape[e + 1:]))(x)  # (..., prod(s..e), ...)
 
 
 class LayerNorm(Function):
