@@ -3,6 +3,7 @@
 import math
 
 from ..backend import xp
+from ..blas import axpby
 from ..parallel import blocked
 from .optimizer import Optimizer
 
@@ -37,11 +38,12 @@ class SGD(Optimizer):
         def update(w, g, buf):  # on one piece: d = g + wd w; buf = mu buf + (1 - damp) d; w -= lr d'
             d = g + wd * w if wd else g
             if mu:
-                if not first:
+                if not first and not axpby(1 - damp, d, mu, buf):  # (BLAS: one pass, else NumPy's)
                     buf *= mu
                     buf += d if damp == 0 else (1 - damp) * d
                 d = d + mu * buf if nesterov else buf
-            w -= xp.multiply(d, lr, out=self._temp(w))
+            if not axpby(-lr, d, 1, w):
+                w -= xp.multiply(d, lr, out=self._temp(w))
 
         buf = state["momentum_buffer"] if mu else g
         blocked(update, p._data, g, buf)
