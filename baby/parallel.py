@@ -249,7 +249,8 @@ def matmul(a, b, out=None):
     OpenBLAS's own threads spin ~0.1 s after each call, on the cores the pool's next work needs: a 1x1 conv,
     ReLU and Winograd 3x3 measured 74 ms forward and backward with them, 45 ms this way. An inner size of 1
     (an outer product: a batch-1 Linear's weight gradient) is NumPy's einsum, the same products: OpenBLAS
-    took 700 us on (256, 1) @ (1, 784), a broadcast multiply 105, einsum 51."""
+    took 700 us on (256, 1) @ (1, 784), a broadcast multiply 105, einsum 51 (64 with an ellipsis in its
+    subscripts: matrices are written without)."""
     if min(a.ndim, b.ndim) < 2:  # (vectors)
         return xp.matmul(a, b, out=out)
     la, lb = a.shape[:-2], b.shape[:-2]  # batch dims (NumPy's broadcast_shapes, ~3 us, only where needed)
@@ -257,7 +258,7 @@ def matmul(a, b, out=None):
              b.shape[-1])
     if a.shape[-1] == 1:  # an outer product (einsum: twice as fast as the broadcast multiply)
         out = fresh(shape, xp.result_type(a, b)) if out is None else out
-        return einsum("...ik,...kj->...ij", a, b, out=out)
+        return einsum("ik,kj->ij" if a.ndim == b.ndim == 2 else "...ik,...kj->...ij", a, b, out=out)
     flops = 2 * math.prod(shape) * a.shape[-1]
     if a.shape[-2] * a.shape[-1] * b.shape[-1] <= SERIAL_MNK and flops < MIN_FLOPS:
         return xp.matmul(a, b, out=out)  # small GEMMs, few of them: OpenBLAS stays on this thread
