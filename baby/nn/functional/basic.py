@@ -16,8 +16,8 @@ from ...tensor import Function, Tensor
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,)."""
-    if type(x) is Tensor and x._data.ndim == 2 and type(weight) is Tensor and \
-            x._data.shape[1] == weight._data.shape[-1] and weight._data.ndim == 2 and \
+    if type(x) is Tensor and x._data.ndim == 2 and type(weight) is Tensor and weight._data.ndim == 2 and \
+            x._data.shape[1] == weight._data.shape[1] and \
             x._data.dtype == weight._data.dtype == (x._data.dtype if bias is None else bias.dtype) and \
             x._data.dtype.kind == "f":  # the common case, checked on the arrays: one fused op
         return ops.linear(x, weight, bias)  # (N, out)

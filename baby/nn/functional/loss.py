@@ -83,7 +83,7 @@ class CrossEntropy(Function):
         C = x.shape[1]
         z = x - xp.maximum.reduce(x, axis=1, keepdims=True)  # (ufuncs' reduce: no Python wrapper)
         self.logp = z - xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))  # (N, C, *d)
-        loss = self.logp[self.at] * self.q  # (N, *d), negated
+        loss = self.logp[self.at] * self.q  # (N, *d): the loss, negated
         if self.s:
             wc = 1 if self.w is None else self.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
             loss += xp.add.reduce(self.logp * wc, axis=1) * (self.mask * (self.s / C))
