@@ -10,14 +10,14 @@ NumPy.
 import ctypes
 
 from .backend import xp
-from .parallel import _blas
+from .parallel import BLAS_LIBRARIES
 
 _REALS = ((xp.float32, "s", ctypes.c_float), (xp.float64, "d", ctypes.c_double))
 
 
 def _bind():
     """{float32: saxpby, float64: daxpby} of NumPy's scipy-openblas (empty for any other BLAS)."""
-    for c in _blas:
+    for c in BLAS_LIBRARIES:
         if c.internal_api != "openblas" or "scipy_openblas" not in c.prefix:
             continue
         for suffix, size in (("64_", ctypes.c_int64), ("", ctypes.c_int32)):  # ILP64, then LP64 builds

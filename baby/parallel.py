@@ -190,9 +190,9 @@ def each(fn, items):
     return out
 
 
-def rows(n, nbytes=None):
-    """Slices splitting range(n) into one part per thread (a single part for arrays under MIN_BYTES)."""
-    t = 1 if nbytes is not None and nbytes < MIN_BYTES else min(_threads, n)
+def rows(n):
+    """Slices splitting range(n) into one part per thread."""
+    t = min(_threads, n)
     edges = [n * i // t for i in range(t + 1)]
     return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
 
@@ -205,7 +205,7 @@ def split(fn, a, nbytes=None):
     return parallel(fn, rows(len(a)))
 
 
-_blas = ThreadpoolController().select(user_api="blas").lib_controllers  # the BLAS NumPy loaded (OpenBLAS)
+BLAS_LIBRARIES = ThreadpoolController().select(user_api="blas").lib_controllers  # NumPy's BLAS (OpenBLAS)
 _held = []  # the thread counts to restore, while a single_threaded_blas block is open in any thread
 _depth = 0
 _depth_lock = threading.Lock()
@@ -221,8 +221,8 @@ class single_threaded_blas(contextlib.ContextDecorator):  # noqa: N801  (a conte
         global _depth
         with _depth_lock:
             if _depth == 0:
-                _held[:] = [c.num_threads for c in _blas]
-                for c in _blas:
+                _held[:] = [c.num_threads for c in BLAS_LIBRARIES]
+                for c in BLAS_LIBRARIES:
                     c.set_num_threads(1)
             _depth += 1
 
@@ -231,7 +231,7 @@ class single_threaded_blas(contextlib.ContextDecorator):  # noqa: N801  (a conte
         with _depth_lock:
             _depth -= 1
             if _depth == 0:
-                for c, n in zip(_blas, _held, strict=True):
+                for c, n in zip(BLAS_LIBRARIES, _held, strict=True):
                     c.set_num_threads(n)
 
 

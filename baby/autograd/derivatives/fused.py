@@ -109,7 +109,7 @@ def _cross_entropy(op, gy, node):
     x = node.inputs[0]
     C = x.shape[1]
     q = xp.zeros(x.shape, x.dtype)  # (N, C, *d): the target distribution, weighted and smoothed
-    q[op.at] = op.wt * (1 - op.s)  # (N, *d) at the targets
+    q[op.at] = op.q  # (N, *d) at the targets: the op's one-hot part
     if op.s:
         wc = 1 if op.w is None else op.w.reshape(1, C, *(1,) * (x.ndim - 2))  # (1, C, 1...)
         q += op.mask[:, None] * (op.s / C) * wc

@@ -16,23 +16,19 @@ from ...tensor import Function, Tensor
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,)."""
-    if type(x) is Tensor and x._data.ndim == 2 and type(weight) is Tensor and weight._data.ndim == 2 and \
-            x._data.shape[1] == weight._data.shape[1] and \
-            x._data.dtype == weight._data.dtype == (x._data.dtype if bias is None else bias.dtype) and \
-            x._data.dtype.kind == "f":  # the common case, checked on the arrays: one fused op
-        return ops.linear(x, weight, bias)  # (N, out)
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input {tuple(x.shape)} and weight {tuple(weight.shape)} do not match: "
+    xs, ws = getattr(x, "_data", x).shape, getattr(weight, "_data", weight).shape  # the arrays' shapes
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input {tuple(xs)} and weight {tuple(ws)} do not match: "
                          "expected input (..., in) and weight (out, in)")
-    if x.ndim >= 2 and x.dtype == weight.dtype == (x.dtype if bias is None else bias.dtype) \
+    if len(xs) >= 2 and x.dtype == weight.dtype == (x.dtype if bias is None else bias.dtype) \
             and x.dtype.kind == "f":  # one fused op
-        y = ops.linear(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), weight, bias)  # (M, out)
-        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
-    if x.ndim <= 2:
+        y = ops.linear(x if len(xs) == 2 else x.reshape(-1, xs[-1]), weight, bias)  # (M, out)
+        return y if len(xs) == 2 else y.reshape(*xs[:-1], ws[0])  # (..., out)
+    if len(xs) <= 2:
         y = x @ weight.T  # (N, in) @ (in, out)
     else:
-        y = x.reshape(-1, x.shape[-1]) @ weight.T  # (M, in) @ (in, out)
-        y = y.reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
+        y = x.reshape(-1, xs[-1]) @ weight.T  # (M, in) @ (in, out)
+        y = y.reshape(*xs[:-1], ws[0])  # (..., out)
     return y if bias is None else y + bias
 
 
